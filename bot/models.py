@@ -1,0 +1,167 @@
+"""Frozen dataclasses that flow between the pipeline stages, the store and the service.
+
+Data path (see README "How it works"): fetch → FetchResult → parse → ParsedFeed(FeedItem…)
+→ extract (full text) → dedupe → store.save_articles → Article → embed → match → TopicScore
+→ store.save_matches → Match → outbox → deliver.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What the fetch stage returns for one URL."""
+
+    url: str  # final URL after redirects
+    status: int  # 200 or 304
+    content: bytes  # decoded of transfer/content encoding; empty on 304
+    headers: Mapping[str, str]  # lower-case names
+    not_modified: bool = False
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("etag")
+
+    @property
+    def last_modified(self) -> str | None:
+        return self.headers.get("last-modified")
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """One normalised entry of a feed, before it is stored."""
+
+    guid: str  # guid, else canonical link, else hash of title+date
+    url: str | None  # canonical absolute link, tracking parameters removed
+    title: str
+    text: str  # plain text, HTML removed
+    published: datetime | None  # UTC; None when the feed gives no date
+    author: str | None = None
+    source: str | None = None  # feed/outlet name
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    title: str | None
+    link: str | None
+    items: tuple[FeedItem, ...]
+    ttl_seconds: int | None = None  # RSS <ttl>, sy:updatePeriod…
+    warnings: tuple[str, ...] = ()  # e.g. recovered-from-malformed-XML notes
+    hub_url: str | None = None  # WebSub hub advertised by the feed
+
+
+class FeedStatus(enum.StrEnum):
+    ACTIVE = "active"
+    DISABLED = "disabled"  # too many consecutive failures, or by an admin
+
+
+@dataclass(frozen=True)
+class Feed:
+    id: int
+    url: str
+    name: str | None
+    status: FeedStatus
+    etag: str | None
+    last_modified: str | None
+    next_check_at: datetime
+    last_checked_at: datetime | None
+    last_success_at: datetime | None
+    consecutive_failures: int
+    last_error: str | None
+    items_seen: int = 0
+
+
+@dataclass(frozen=True)
+class Article:
+    """A stored article (new or old)."""
+
+    id: int
+    feed_id: int | None
+    guid: str
+    url: str | None
+    title: str
+    text: str
+    published: datetime  # falls back to first-seen time
+    first_seen: datetime
+    author: str | None
+    source: str | None
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    description: str
+    threshold: float
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Seed:
+    id: int
+    topic: str
+    title: str
+    text: str
+    content_hash: str
+    origin: str  # file name, URL, or "chat"
+    kind: str = "positive"  # "positive" or "counter" (counter-examples)
+
+
+@dataclass(frozen=True)
+class TopicScore:
+    """How one article scored against one topic: the explanation travels with the score."""
+
+    topic: str
+    score: float
+    threshold: float
+    seed_id: int | None
+    seed_title: str | None
+    passage: str  # the article passage that matched best
+
+    @property
+    def is_match(self) -> bool:
+        return self.score >= self.threshold
+
+
+@dataclass(frozen=True)
+class Match:
+    """A stored match: an article that scored over a topic's threshold."""
+
+    id: int
+    article: Article
+    topic: str
+    score: float
+    threshold: float
+    seed_title: str | None
+    passage: str
+    created_at: datetime
+
+
+@dataclass
+class CycleReport:
+    """Counts of one poll cycle; logged as one line and printed by ``poll --once``."""
+
+    feeds_due: int = 0
+    fetched: int = 0
+    not_modified: int = 0
+    failed: int = 0
+    new: int = 0
+    duplicates: int = 0
+    full_text: int = 0
+    matched: int = 0
+    queued: int = 0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"cycle: feeds_due={self.feeds_due} fetched={self.fetched} "
+            f"not_modified={self.not_modified} failed={self.failed} new={self.new} "
+            f"duplicates={self.duplicates} full_text={self.full_text} matched={self.matched} "
+            f"queued={self.queued} seconds={self.seconds:.2f}"
+        )

@@ -1,0 +1,65 @@
+"""Settings from THREATWATCH_* environment variables and an optional .env file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="THREATWATCH_", env_file=".env", extra="ignore")
+
+    db: Path = Path("threatwatch.db")
+    config_dir: Path = REPO_ROOT / "config"
+    seeds_dir: Path = REPO_ROOT / "seeds"
+
+    # --- polling ---
+    poll_interval: int = Field(300, ge=5, description="seconds between poll cycles")
+    max_consecutive_failures: int = Field(20, ge=1)
+    max_backoff_seconds: int = 86_400
+
+    # --- fetch limits ---
+    fetch_timeout: float = 20.0  # total seconds per request, body included
+    max_body_bytes: int = 5 * 1024 * 1024  # after decompression
+    max_redirects: int = 5
+    per_host_concurrency: int = 2
+    global_concurrency: int = 32
+    max_items_per_feed: int = 200
+    full_text_min_words: int = 150  # fetch the article page when a feed item is shorter
+    fetch_full_text: bool = True
+    allow_private_networks: bool = False
+    user_agent: str = "Threatwatch/0.1 (+news alert bot; feed reader)"
+
+    # --- model ---
+    model: str = "all-MiniLM-L6-v2"  # or a filesystem path to a sentence-transformers model
+    embedder: str = "sentence-transformers"  # "hashing" is a deterministic offline fake for tests
+    embed_batch_size: int = 32
+
+    # --- chat platforms (their own issues) ---
+    telegram_token: str | None = None
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    telegram_admins: Annotated[list[int], NoDecode] = []
+    slack_bot_token: str | None = None
+    slack_app_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    slack_admins: Annotated[list[str], NoDecode] = []
+
+    @field_validator("telegram_admins", mode="before")
+    @classmethod
+    def _split_ints(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [int(v) for v in value.replace(";", ",").split(",") if v.strip()]
+        return value
+
+    @field_validator("slack_admins", mode="before")
+    @classmethod
+    def _split_strs(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [v.strip() for v in value.replace(";", ",").split(",") if v.strip()]
+        return value
