@@ -32,7 +32,9 @@ class NotFound(Refused):
 class FeedUnavailable(ThreatwatchError):
     """A fetch failed in a way that is worth retrying later (network, 5xx, 429, timeout)."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, status: int | None = None):
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, status: int | None = None
+    ):
         super().__init__(message)
         self.retry_after = retry_after
         self.status = status

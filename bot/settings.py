@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     config_dir: Path = REPO_ROOT / "config"
     seeds_dir: Path = REPO_ROOT / "seeds"
 
+    load_default_feeds: bool = True  # add config/feeds.toml to a new database, once
+
     # --- polling ---
     poll_interval: int = Field(300, ge=5, description="seconds between poll cycles")
     max_consecutive_failures: int = Field(20, ge=1)

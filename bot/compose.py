@@ -1,0 +1,72 @@
+"""compose(settings) builds every long-lived object once and passes it down. Nothing is built at
+import time; tests and the CLI get the same wiring."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from bot.cycle import Pipeline
+from bot.deliver.console import CONSOLE, ConsoleSink
+from bot.deliver.outbox import Deliverer, Sink
+from bot.pipeline.embed import Embedder, make_embedder
+from bot.pipeline.fetch import Fetcher, FetchLimits
+from bot.service import BotService
+from bot.settings import Settings
+from bot.store import Store
+from bot.topics import load_default_feeds, sync_from_config
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class App:
+    settings: Settings
+    store: Store
+    fetcher: Fetcher
+    embedder: Embedder
+    service: BotService
+    pipeline: Pipeline
+    deliverer: Deliverer
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    async def aclose(self) -> None:
+        await self.fetcher.aclose()
+        self.store.close()
+
+
+def compose(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    sinks: dict[str, Sink] | None = None,
+    sync_config: bool = True,
+) -> App:
+    # The model comes from an installed package; never let a library reach for a model hub.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    store = Store(settings.db)
+    if sync_config:
+        sync_from_config(store, settings.config_dir, settings.seeds_dir, clock())
+        if settings.load_default_feeds:
+            load_default_feeds(store, settings.config_dir, clock())
+    fetcher = Fetcher(FetchLimits.from_settings(settings))
+    embedder = make_embedder(
+        settings.embedder, settings.model, batch_size=settings.embed_batch_size
+    )
+    service = BotService(settings, store, embedder, fetcher, clock)
+    pipeline = Pipeline(settings, store, fetcher, embedder, service.indexes, clock)
+    if sinks is None:
+        sinks = {}
+        if not settings.telegram_token and not settings.slack_bot_token:
+            sinks[CONSOLE] = ConsoleSink()
+    if CONSOLE in sinks:
+        # the console is one channel subscribed to every topic
+        channel = store.ensure_channel(CONSOLE, "stdout", now=clock())
+        store.subscribe(channel, [t.name for t in store.topics()], clock())
+    deliverer = Deliverer(store, sinks, clock)
+    return App(settings, store, fetcher, embedder, service, pipeline, deliverer, clock)

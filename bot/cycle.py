@@ -1,0 +1,239 @@
+"""One poll cycle: due feeds → fetch → parse → full text → dedupe → embed → match → store.
+
+Only new entries flow on from each stage. A feed's state (ETag, next check) is written after its
+new articles are saved, so a crash mid-cycle re-fetches instead of losing items; the dedupe
+stage drops whatever was already saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.errors import FeedUnavailable, ThreatwatchError
+from bot.models import CycleReport, Feed, FeedItem, FetchResult, ParsedFeed
+from bot.pipeline import dedupe, extract, schedule
+from bot.pipeline.embed import Embedder
+from bot.pipeline.fetch import Fetcher
+from bot.pipeline.match import TopicIndex
+from bot.pipeline.parse import parse_feed
+from bot.scoring import embed_documents, score_document
+from bot.settings import Settings
+from bot.store import Store
+from bot.store.store import NewArticle, NewMatch
+
+log = logging.getLogger(__name__)
+
+HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+SAVE_BATCH = 64
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class FeedOutcome:
+    feed: Feed
+    result: FetchResult | None = None
+    parsed: ParsedFeed | None = None
+    error: ThreatwatchError | None = None
+
+
+class Pipeline:
+    """Runs poll cycles. Built once by ``compose`` and shared by the scheduler and the CLI."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        fetcher: Fetcher,
+        embedder: Embedder,
+        indexes: Callable[[], Sequence[TopicIndex]],
+        clock: Callable[[], datetime] = utcnow,
+    ):
+        self.settings = settings
+        self.store = store
+        self.fetcher = fetcher
+        self.embedder = embedder
+        self.indexes = indexes
+        self.clock = clock
+        self._lock = asyncio.Lock()  # one cycle at a time, whoever triggers it
+
+    async def poll_once(self, *, all_feeds: bool = False) -> CycleReport:
+        async with self._lock:
+            started, t0 = self.clock(), time.perf_counter()
+            report = CycleReport()
+            feeds = self.store.due_feeds(started, include_not_due=all_feeds)
+            report.feeds_due = len(feeds)
+            outcomes = await asyncio.gather(*(self._fetch_and_parse(f) for f in feeds))
+            fresh: list[tuple[Feed, FeedItem]] = []
+            for outcome in outcomes:
+                if outcome.error is not None:
+                    report.failed += 1
+                    report.errors.append(f"feed {outcome.feed.id}: {outcome.error}")
+                elif outcome.result is not None and outcome.result.not_modified:
+                    report.not_modified += 1
+                elif outcome.parsed is not None:
+                    report.fetched += 1
+                    fresh += [(outcome.feed, item) for item in outcome.parsed.items]
+            await self._ingest(fresh, report)
+            self._record_feed_states(outcomes)
+            report.seconds = time.perf_counter() - t0
+            self.store.save_cycle_report(
+                started,
+                {k: v for k, v in vars(report).items() if k != "errors"}
+                | {"errors": report.errors[:20]},
+            )
+            log.info(report.line())
+            return report
+
+    # --- fetch + parse, one feed ----------------------------------------------------------------
+    async def _fetch_and_parse(self, feed: Feed) -> FeedOutcome:
+        try:
+            result = await self.fetcher.fetch(
+                feed.url, etag=feed.etag, last_modified=feed.last_modified
+            )
+            if result.not_modified:
+                return FeedOutcome(feed, result=result)
+            parsed = await asyncio.to_thread(
+                parse_feed,
+                result.content,
+                url=result.url,
+                headers=result.headers,
+                max_items=self.settings.max_items_per_feed,
+            )
+            return FeedOutcome(feed, result=result, parsed=parsed)
+        except ThreatwatchError as exc:
+            return FeedOutcome(feed, error=exc)
+        except Exception as exc:  # a bug in one feed's path must not stop the cycle
+            log.exception("unexpected error polling feed %s", feed.id)
+            return FeedOutcome(
+                feed, error=ThreatwatchError(f"internal error: {exc.__class__.__name__}")
+            )
+
+    def _record_feed_states(self, outcomes: Sequence[FeedOutcome]) -> None:
+        now, interval = self.clock(), self.settings.poll_interval
+        for o in outcomes:
+            if o.error is not None:
+                failures = o.feed.consecutive_failures + 1
+                retry_after = o.error.retry_after if isinstance(o.error, FeedUnavailable) else None
+                self.store.record_feed_failure(
+                    o.feed.id,
+                    now=now,
+                    error=str(o.error),
+                    next_check_at=schedule.next_check_after_failure(
+                        now,
+                        consecutive_failures=failures,
+                        retry_after=retry_after,
+                        base=interval,
+                        cap=self.settings.max_backoff_seconds,
+                    ),
+                    disable=schedule.should_disable(
+                        failures, self.settings.max_consecutive_failures
+                    ),
+                )
+                continue
+            assert o.result is not None
+            next_check = schedule.next_check_after_success(
+                now,
+                headers=o.result.headers,
+                ttl_seconds=o.parsed.ttl_seconds if o.parsed else None,
+                default_interval=interval,
+                max_interval=self.settings.max_backoff_seconds,
+            )
+            if o.result.not_modified:
+                self.store.record_feed_not_modified(o.feed.id, now=now, next_check_at=next_check)
+            else:
+                assert o.parsed is not None
+                self.store.record_feed_success(
+                    o.feed.id,
+                    now=now,
+                    next_check_at=next_check,
+                    etag=o.result.etag,
+                    last_modified=o.result.last_modified,
+                    name=o.parsed.title,
+                    items_seen=len(o.parsed.items),
+                )
+
+    # --- new items → stored articles and matches --------------------------------------------------
+    async def _ingest(self, fresh: list[tuple[Feed, FeedItem]], report: CycleReport) -> None:
+        unique, removed = dedupe.unique_in_batch([item for _, item in fresh])
+        feed_of = {id(item): feed.id for feed, item in fresh}
+        known = self.store.known_items(unique)
+        candidates = [item for item in unique if item.guid not in known]
+        report.duplicates += removed + len(unique) - len(candidates)
+        if not candidates:
+            return
+        if self.settings.fetch_full_text:
+            candidates = await self._with_full_text(candidates, report)
+        for start in range(0, len(candidates), SAVE_BATCH):
+            batch = candidates[start : start + SAVE_BATCH]
+            await self.ingest_items(batch, [feed_of.get(id(i)) for i in batch], report)
+
+    async def ingest_items(
+        self, items: Sequence[FeedItem], feed_ids: Sequence[int | None], report: CycleReport
+    ) -> None:
+        """Embed, score and save items; also the entry point for items that arrive without a feed."""
+        hashed: list[tuple[FeedItem, int | None, str]] = []
+        seen_hashes: set[str] = set()
+        for item, feed_id in zip(items, feed_ids, strict=True):
+            digest = dedupe.content_hash(item.title, item.text)
+            if digest in seen_hashes or self.store.has_content_hash(digest):
+                report.duplicates += 1
+                continue
+            seen_hashes.add(digest)
+            hashed.append((item, feed_id, digest))
+        if not hashed:
+            return
+        docs = await asyncio.to_thread(
+            embed_documents, self.embedder, [(item.title, item.text) for item, _, _ in hashed]
+        )
+        indexes = self.indexes()
+        batch: list[NewArticle] = []
+        matches: list[NewMatch] = []
+        for index, ((item, feed_id, digest), doc) in enumerate(zip(hashed, docs, strict=True)):
+            batch.append(
+                NewArticle(
+                    item=item,
+                    feed_id=feed_id,
+                    content_hash=digest,
+                    passages=doc.passages,
+                    vectors=doc.vectors,
+                )
+            )
+            for s in score_document(doc, indexes):
+                if s.is_match:
+                    matches.append(
+                        NewMatch(
+                            index, s.topic, s.score, s.threshold, s.seed_id, s.seed_title, s.passage
+                        )
+                    )
+        saved, new_matches = self.store.save_articles(
+            batch, matches, model=self.embedder.name, now=self.clock()
+        )
+        report.new += len(saved)
+        report.duplicates += len(batch) - len(saved)
+        report.matched += len(new_matches)
+        report.queued += sum(self.store.outbox_rows_for(m.id) for m in new_matches)
+
+    async def _with_full_text(self, items: list[FeedItem], report: CycleReport) -> list[FeedItem]:
+        async def one(item: FeedItem) -> FeedItem:
+            if not extract.needs_full_text(item, self.settings.full_text_min_words) or not item.url:
+                return item
+            try:
+                page = await self.fetcher.fetch(item.url, accept=HTML_ACCEPT)
+            except ThreatwatchError as exc:
+                log.info("full text: keeping teaser of %s (%s)", item.url, exc)
+                return item
+            text = await asyncio.to_thread(extract.extract_main_text, page.content, url=page.url)
+            merged = extract.merge_full_text(item, text)
+            if merged is not item and merged.text != item.text:
+                report.full_text += 1
+            return merged
+
+        return list(await asyncio.gather(*(one(i) for i in items)))

@@ -1,0 +1,1 @@
+"""Delivery: the durable outbox drained to chat platforms (and the console)."""

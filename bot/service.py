@@ -1,0 +1,194 @@
+"""BotService: the one place behaviour lives. The CLI and the chat adapters call it; it calls the
+store and the pipeline, and returns dataclasses that renderers turn into text."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from bot.errors import BadArgument, NotFound
+from bot.models import Article, Feed, Match, Seed, Topic, TopicScore
+from bot.opml import OutlineFeed, parse_opml, to_opml
+from bot.pipeline import extract, netguard
+from bot.pipeline.embed import Embedder
+from bot.pipeline.fetch import Fetcher
+from bot.pipeline.match import TopicIndex
+from bot.scoring import embed_documents, score_document
+from bot.settings import Settings
+from bot.store import Store
+from bot.topics import build_indexes, seed_from_text, validate_topic_name
+
+MAX_LIMIT = 100
+MAX_QUERY_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class TopicSummary:
+    topic: Topic
+    seeds: int
+    counter_examples: int
+    matches_7d: int
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    article: Article
+    score: float
+    passage: str
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    added: list[Feed]
+    existing: list[str]
+    refused: list[tuple[str, str]]  # (url, reason)
+
+
+def check_limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadArgument(f"limit must be between 1 and {MAX_LIMIT}")
+    return limit
+
+
+class BotService:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        embedder: Embedder,
+        fetcher: Fetcher,
+        clock: Callable[[], datetime],
+    ):
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.fetcher = fetcher
+        self.clock = clock
+
+    # --- topics ---------------------------------------------------------------------------------
+    def indexes(self, *, only: str | None = None, enabled_only: bool = True) -> list[TopicIndex]:
+        return build_indexes(self.store, self.embedder, only=only, enabled_only=enabled_only)
+
+    def topics(self) -> list[TopicSummary]:
+        since = self.clock() - timedelta(days=7)
+        return [
+            TopicSummary(
+                topic=t,
+                seeds=len(self.store.seeds(t.name, kind="positive")),
+                counter_examples=len(self.store.seeds(t.name, kind="counter")),
+                matches_7d=self.store.count_matches(t.name, since=since),
+            )
+            for t in self.store.topics()
+        ]
+
+    def seeds(self, topic: str) -> list[Seed]:
+        self.store.topic(validate_topic_name(topic))
+        return self.store.seeds(topic)
+
+    async def add_seed(
+        self,
+        topic: str,
+        *,
+        text: str | None = None,
+        url: str | None = None,
+        title: str | None = None,
+        kind: str = "positive",
+    ) -> tuple[Seed, bool]:
+        """Add a seed from text, or from a URL whose article text is fetched and extracted."""
+        self.store.topic(validate_topic_name(topic))
+        origin = "text"
+        if url is not None:
+            await netguard.check_url(url, allow_private=self.settings.allow_private_networks)
+            page = await self.fetcher.fetch(url, accept="text/html,*/*;q=0.5")
+            text = await asyncio.to_thread(extract.extract_main_text, page.content, url=page.url)
+            if not text:
+                raise BadArgument(f"could not extract article text from {url}")
+            origin = url
+        if not text:
+            raise BadArgument("a seed needs text or a URL")
+        seed, created = self.store.add_seed(
+            seed_from_text(topic, text, origin, kind=kind, title=title), self.clock(), revive=True
+        )
+        # embed now, so the next cycle scores against it (and a broken model fails here, loudly)
+        await asyncio.to_thread(self.indexes, only=topic, enabled_only=False)
+        return seed, created
+
+    def remove_seed(self, seed_id: int) -> None:
+        self.store.remove_seed(seed_id, self.clock())
+
+    # --- feeds ----------------------------------------------------------------------------------
+    async def add_feed(self, url: str, name: str | None = None) -> tuple[Feed, bool]:
+        url = url.strip()
+        await netguard.check_url(url, allow_private=self.settings.allow_private_networks)
+        if name is not None and len(name) > 200:
+            raise BadArgument("feed name too long (200 characters at most)")
+        return self.store.add_feed(url, name, self.clock())
+
+    def feeds(self) -> list[Feed]:
+        return self.store.feeds()
+
+    def remove_feed(self, ref: str) -> Feed:
+        feed = self.store.find_feed(ref.strip())
+        self.store.remove_feed(feed.id)
+        return feed
+
+    async def import_opml(self, data: bytes) -> ImportResult:
+        added: list[Feed] = []
+        existing: list[str] = []
+        refused: list[tuple[str, str]] = []
+        for outline in parse_opml(data):
+            try:
+                feed, created = await self.add_feed(outline.url, outline.name)
+            except BadArgument as exc:
+                refused.append((outline.url, str(exc)))
+                continue
+            (added.append(feed) if created else existing.append(feed.url))
+        return ImportResult(added, existing, refused)
+
+    def export_opml(self) -> str:
+        return to_opml([OutlineFeed(f.url, f.name) for f in self.store.feeds()])
+
+    # --- queries --------------------------------------------------------------------------------
+    def latest(self, *, topic: str | None = None, limit: int = 10) -> list[Match]:
+        if topic:
+            self.store.topic(validate_topic_name(topic))
+        return self.store.latest_matches(topic=topic, limit=check_limit(limit))
+
+    def search(self, query: str, *, limit: int = 10) -> list[SearchHit]:
+        """Semantic search over every stored article (not only matches): best passage per article."""
+        query = query.strip()
+        if not query:
+            raise BadArgument("search needs some text")
+        if len(query) > MAX_QUERY_CHARS:
+            raise BadArgument(f"search text too long ({MAX_QUERY_CHARS} characters at most)")
+        check_limit(limit)
+        vectors, article_ids, passages = self.store.chunk_matrix(self.embedder.name)
+        if len(article_ids) == 0:
+            return []
+        query_vector = self.embedder.encode([query])[0]
+        sims = vectors @ query_vector
+        best: dict[int, tuple[float, int]] = {}
+        for row in np.argsort(-sims):
+            aid = int(article_ids[row])
+            if aid not in best:
+                best[aid] = (float(sims[row]), int(row))
+                if len(best) == limit:
+                    break
+        articles = self.store.articles_by_ids(list(best))
+        return [
+            SearchHit(articles[aid], round(score, 4), passages[row])
+            for aid, (score, row) in best.items()
+        ]
+
+    def score_documents(
+        self, docs: Sequence[tuple[str, str]], *, topic: str | None = None
+    ) -> list[list[TopicScore]]:
+        """Score (title, text) documents exactly as the poll cycle scores new articles."""
+        indexes = self.indexes(only=topic)
+        if topic and not indexes:
+            raise NotFound(f"no enabled topic {topic!r}")
+        return [score_document(doc, indexes) for doc in embed_documents(self.embedder, docs)]

@@ -1,0 +1,144 @@
+"""Append-only schema migrations. Never edit a shipped migration: add a new one at the end."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: core pipeline
+    """
+    CREATE TABLE feeds (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL UNIQUE,
+        name TEXT,
+        status TEXT NOT NULL DEFAULT 'active',
+        etag TEXT,
+        last_modified TEXT,
+        next_check_at TEXT NOT NULL,
+        last_checked_at TEXT,
+        last_success_at TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        items_seen INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX feeds_due ON feeds (status, next_check_at);
+
+    CREATE TABLE articles (
+        id INTEGER PRIMARY KEY,
+        feed_id INTEGER REFERENCES feeds(id) ON DELETE SET NULL,
+        guid TEXT NOT NULL,
+        url TEXT,
+        title TEXT NOT NULL,
+        text TEXT NOT NULL,
+        published TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        author TEXT,
+        source TEXT,
+        content_hash TEXT NOT NULL
+    );
+    CREATE INDEX articles_guid ON articles (guid);
+    CREATE INDEX articles_url ON articles (url);
+    CREATE INDEX articles_hash ON articles (content_hash);
+    CREATE INDEX articles_published ON articles (published);
+
+    -- one row per embedded passage of an article (long articles are chunked, not truncated)
+    CREATE TABLE article_chunks (
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        chunk INTEGER NOT NULL,
+        model TEXT NOT NULL,
+        passage TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (article_id, model, chunk)
+    );
+
+    CREATE TABLE topics (
+        name TEXT PRIMARY KEY,
+        description TEXT NOT NULL DEFAULT '',
+        threshold REAL NOT NULL,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+
+    CREATE TABLE seeds (
+        id INTEGER PRIMARY KEY,
+        topic TEXT NOT NULL REFERENCES topics(name) ON DELETE CASCADE,
+        kind TEXT NOT NULL DEFAULT 'positive',
+        title TEXT NOT NULL,
+        text TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        removed_at TEXT,
+        UNIQUE (topic, kind, content_hash)
+    );
+
+    -- seed vectors are cached by (model, content hash): adding a seed embeds only that seed
+    CREATE TABLE seed_chunks (
+        content_hash TEXT NOT NULL,
+        model TEXT NOT NULL,
+        chunk INTEGER NOT NULL,
+        passage TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (content_hash, model, chunk)
+    );
+
+    CREATE TABLE matches (
+        id INTEGER PRIMARY KEY,
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        topic TEXT NOT NULL,
+        score REAL NOT NULL,
+        threshold REAL NOT NULL,
+        seed_id INTEGER,
+        seed_title TEXT,
+        passage TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (article_id, topic)
+    );
+    CREATE INDEX matches_topic_created ON matches (topic, created_at);
+
+    CREATE TABLE channels (
+        id INTEGER PRIMARY KEY,
+        platform TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        thread_id TEXT NOT NULL DEFAULT '',
+        title TEXT,
+        settings TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        UNIQUE (platform, chat_id, thread_id)
+    );
+
+    CREATE TABLE subscriptions (
+        channel_id INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+        topic TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'active',
+        paused_reason TEXT,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (channel_id, topic)
+    );
+
+    -- durable outbox: one row per (match, channel); delivery marks it sent exactly once
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        match_id INTEGER NOT NULL REFERENCES matches(id) ON DELETE CASCADE,
+        channel_id INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        sent_at TEXT,
+        message_ref TEXT,
+        created_at TEXT NOT NULL,
+        UNIQUE (match_id, channel_id)
+    );
+    CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+
+    -- small facts about this database, e.g. that the default feeds were loaded once
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+    CREATE TABLE cycles (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        report TEXT NOT NULL
+    );
+    """,
+]
