@@ -49,6 +49,8 @@ def compose(
     # The model comes from an installed package; never let a library reach for a model hub.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     store = Store(settings.db)
     if sync_config:
         sync_from_config(store, settings.config_dir, settings.seeds_dir, clock())

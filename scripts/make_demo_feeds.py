@@ -65,10 +65,12 @@ def rss(name: str, items: list[dict]) -> str:
 def atom(name: str, items: list[dict]) -> str:
     entries = []
     for row in items:
-        date = (when(row) or datetime(2024, 1, 1, tzinfo=timezone.utc)).isoformat()
+        date = when(row)
         entries.append(
             f"<entry><title>{escape(title(row))}</title><link rel=\"alternate\" href=\"{escape(row['source'])}\"/>"
-            f"<id>urn:demo:{row['id']}</id><updated>{date}</updated>"
+            f"<id>urn:demo:{row['id']}</id>"
+            + (f"<updated>{date.isoformat()}</updated>" if date else "")
+            + 
             f"<content type=\"html\">{escape(html(row['text']))}</content></entry>")
     return ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">"
             f"<title>{escape(name)}</title><id>urn:demo:{escape(name)}</id>"
