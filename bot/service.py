@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from bot.errors import BadArgument, NotFound
+from bot.errors import BadArgument, NotFound, Refused
 from bot.models import Article, Feed, Match, Seed, Topic, TopicScore
 from bot.opml import OutlineFeed, parse_opml, to_opml
 from bot.pipeline import extract, netguard
@@ -143,7 +143,7 @@ class BotService:
         for outline in parse_opml(data):
             try:
                 feed, created = await self.add_feed(outline.url, outline.name)
-            except BadArgument as exc:
+            except Refused as exc:  # a bad or hostile URL in the file: skip it, keep the rest
                 refused.append((outline.url, str(exc)))
                 continue
             (added.append(feed) if created else existing.append(feed.url))
