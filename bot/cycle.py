@@ -230,7 +230,12 @@ class Pipeline:
             except ThreatwatchError as exc:
                 log.info("full text: keeping teaser of %s (%s)", item.url, exc)
                 return item
-            text = await asyncio.to_thread(extract.extract_main_text, page.content, url=page.url)
+            charset = (
+                page.headers.get("content-type", "").partition("charset=")[2].strip(' "') or None
+            )
+            text = await asyncio.to_thread(
+                extract.extract_main_text, page.content, url=page.url, charset=charset
+            )
             merged = extract.merge_full_text(item, text)
             if merged is not item and merged.text != item.text:
                 report.full_text += 1

@@ -21,8 +21,8 @@ class Settings(BaseSettings):
     load_default_feeds: bool = True  # add config/feeds.toml to a new database, once
 
     # --- polling ---
-    poll_interval: int = Field(300, ge=5, description="seconds between poll cycles")
-    max_consecutive_failures: int = Field(20, ge=1)
+    poll_interval: int = Field(default=300, ge=5, description="seconds between poll cycles")
+    max_consecutive_failures: int = Field(default=20, ge=1)
     max_backoff_seconds: int = 86_400
 
     # --- fetch limits ---

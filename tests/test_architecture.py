@@ -8,9 +8,21 @@ from pathlib import Path
 import pytest
 
 BOT = Path(__file__).resolve().parent.parent / "bot"
-IO_MODULES = {"httpx", "httpcore", "sqlite3", "sqlite_utils", "asyncio", "socket", "urllib.request",
-              "requests", "aiohttp", "bot.store", "bot.pipeline.fetch", "torch",
-              "sentence_transformers"}
+IO_MODULES = {
+    "httpx",
+    "httpcore",
+    "sqlite3",
+    "sqlite_utils",
+    "asyncio",
+    "socket",
+    "urllib.request",
+    "requests",
+    "aiohttp",
+    "bot.store",
+    "bot.pipeline.fetch",
+    "torch",
+    "sentence_transformers",
+}
 PURE_STAGES = ["parse", "dedupe", "match", "urls", "xmlsafe", "htmltext", "schedule"]
 
 
@@ -35,8 +47,10 @@ def test_pure_stages_do_no_io(stage: str) -> None:
 
 def test_only_the_store_speaks_sql() -> None:
     offenders = [
-        str(path.relative_to(BOT)) for path in BOT.rglob("*.py")
-        if "store" not in path.relative_to(BOT).parts and touches(imports(path), {"sqlite3", "sqlite_utils"})
+        str(path.relative_to(BOT))
+        for path in BOT.rglob("*.py")
+        if "store" not in path.relative_to(BOT).parts
+        and touches(imports(path), {"sqlite3", "sqlite_utils"})
     ]
     assert offenders == []
 

@@ -11,11 +11,24 @@ from pathlib import Path
 from bot.feedserver import RecordedFeedServer
 
 
-def tw(db: Path, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "THREATWATCH_DB": str(db), "THREATWATCH_EMBEDDER": "hashing",
-           "THREATWATCH_ALLOW_PRIVATE_NETWORKS": "true", "THREATWATCH_LOAD_DEFAULT_FEEDS": "false"}
-    proc = subprocess.run([sys.executable, "-m", "bot", *args], input=stdin or "", text=True,
-                          capture_output=True, env=env, timeout=120)
+def tw(
+    db: Path, *args: str, stdin: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "THREATWATCH_DB": str(db),
+        "THREATWATCH_EMBEDDER": "hashing",
+        "THREATWATCH_ALLOW_PRIVATE_NETWORKS": "true",
+        "THREATWATCH_LOAD_DEFAULT_FEEDS": "false",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin or "",
+        text=True,
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc
@@ -54,16 +67,28 @@ def test_topics_and_seeds(tmp_path: Path, feed_server: RecordedFeedServer) -> No
     db = tmp_path / "c.db"
     topics = json.loads(tw(db, "topics", "list", "--json").stdout)
     assert topics[0]["name"] == "militia-attacks-us-forces" and topics[0]["seeds"] >= 5
-    seed_text = "Militia drones hit a US base\n\nA drone struck the base in Syria today, officials said."
+    seed_text = (
+        "Militia drones hit a US base\n\nA drone struck the base in Syria today, officials said."
+    )
     added = tw(db, "seeds", "add", "militia-attacks-us-forces", "-", stdin=seed_text).stdout
     assert "added: seed" in added and "Militia drones hit a US base" in added
-    assert "already present" in tw(db, "seeds", "add", "militia-attacks-us-forces", "-", stdin=seed_text).stdout
-    page = ("<html><body><article><h1>Rockets hit base</h1>" + "".join(
-        f"<p>Rockets were fired at a base hosting US troops in Iraq, and an Iran-backed group "
-        f"claimed the attack, officials said on Tuesday in statement number {i}.</p>" for i in range(6)
-    ) + "</article></body></html>")
+    assert (
+        "already present"
+        in tw(db, "seeds", "add", "militia-attacks-us-forces", "-", stdin=seed_text).stdout
+    )
+    page = (
+        "<html><body><article><h1>Rockets hit base</h1>"
+        + "".join(
+            f"<p>Rockets were fired at a base hosting US troops in Iraq, and an Iran-backed group "
+            f"claimed the attack, officials said on Tuesday in statement number {i}.</p>"
+            for i in range(6)
+        )
+        + "</article></body></html>"
+    )
     feed_server.set_file("seed-page.html", page.encode(), "text/html")
-    from_url = tw(db, "seeds", "add", "militia-attacks-us-forces", feed_server.url("seed-page.html")).stdout
+    from_url = tw(
+        db, "seeds", "add", "militia-attacks-us-forces", feed_server.url("seed-page.html")
+    ).stdout
     assert "added: seed" in from_url
     listed = tw(db, "seeds", "list", "militia-attacks-us-forces").stdout
     assert feed_server.url("seed-page.html") in listed
@@ -77,8 +102,25 @@ def test_topics_and_seeds(tmp_path: Path, feed_server: RecordedFeedServer) -> No
 
 
 def test_score_rejects_bad_input_lines(tmp_path: Path) -> None:
-    proc = tw(tmp_path / "c.db", "score", "--input", "-", stdin='{"id": 1, "title": "x"}\nnot json\n', check=False)
+    proc = tw(
+        tmp_path / "c.db",
+        "score",
+        "--input",
+        "-",
+        stdin='{"id": 1, "title": "x"}\nnot json\n',
+        check=False,
+    )
     assert proc.returncode == 1 and "input line 2" in proc.stderr
-    ok = tw(tmp_path / "c.db", "score", "--input", "-", stdin='{"id": "a", "title": "t", "text": "rockets hit base"}\n')
+    ok = tw(
+        tmp_path / "c.db",
+        "score",
+        "--input",
+        "-",
+        stdin='{"id": "a", "title": "t", "text": "rockets hit base"}\n',
+    )
     row = json.loads(ok.stdout)
-    assert row["id"] == "a" and row["topic"] == "militia-attacks-us-forces" and isinstance(row["match"], bool)
+    assert (
+        row["id"] == "a"
+        and row["topic"] == "militia-attacks-us-forces"
+        and isinstance(row["match"], bool)
+    )

@@ -32,15 +32,24 @@ def clock() -> Clock:
 
 @pytest.fixture
 async def app(tmp_path: Path, clock: Clock) -> AsyncIterator[App]:
-    settings = Settings(db=tmp_path / "t.db", embedder="hashing", allow_private_networks=True,
-                        load_default_feeds=False, fetch_full_text=False, fetch_timeout=2.0,
-                        max_consecutive_failures=3, poll_interval=300)
+    settings = Settings(
+        db=tmp_path / "t.db",
+        embedder="hashing",
+        allow_private_networks=True,
+        load_default_feeds=False,
+        fetch_full_text=False,
+        fetch_timeout=2.0,
+        max_consecutive_failures=3,
+        poll_interval=300,
+    )
     application = compose(settings, clock=clock, sinks={})
     yield application
     await application.aclose()
 
 
-async def test_one_bad_feed_does_not_stop_the_others(app: App, feed_server: RecordedFeedServer) -> None:
+async def test_one_bad_feed_does_not_stop_the_others(
+    app: App, feed_server: RecordedFeedServer
+) -> None:
     good, _ = await app.service.add_feed(feed_server.url("news-bbc-world-rss2.xml"))
     broken, _ = await app.service.add_feed(feed_server.url("_status/500"))
     hostile, _ = await app.service.add_feed(feed_server.url("bad-quadratic-blowup-defusedxml.xml"))
@@ -57,8 +66,9 @@ async def test_one_bad_feed_does_not_stop_the_others(app: App, feed_server: Reco
     assert app.store.last_cycle_report()["failed"] == 3
 
 
-async def test_backoff_then_auto_disable_with_error_kept(app: App, feed_server: RecordedFeedServer,
-                                                         clock: Clock) -> None:
+async def test_backoff_then_auto_disable_with_error_kept(
+    app: App, feed_server: RecordedFeedServer, clock: Clock
+) -> None:
     feed, _ = await app.service.add_feed(feed_server.url("_status/503"))
     delays = []
     for _ in range(3):
@@ -66,7 +76,9 @@ async def test_backoff_then_auto_disable_with_error_kept(app: App, feed_server: 
         await app.pipeline.poll_once()
         state = app.store.feed(feed.id)
         delays.append(state.next_check_at - before)
-        assert await app.pipeline.poll_once() is not None and app.store.feed(feed.id) == state  # not due
+        assert (
+            await app.pipeline.poll_once() is not None and app.store.feed(feed.id) == state
+        )  # not due
         clock.now = state.next_check_at
     assert delays[0] < delays[1] < delays[2] <= timedelta(days=1)
     state = app.store.feed(feed.id)
@@ -75,14 +87,17 @@ async def test_backoff_then_auto_disable_with_error_kept(app: App, feed_server: 
     assert app.store.due_feeds(clock.now + timedelta(days=30)) == []
 
 
-async def test_retry_after_is_honoured(app: App, feed_server: RecordedFeedServer, clock: Clock) -> None:
+async def test_retry_after_is_honoured(
+    app: App, feed_server: RecordedFeedServer, clock: Clock
+) -> None:
     feed, _ = await app.service.add_feed(feed_server.url("_status/429?retry_after=7200"))
     await app.pipeline.poll_once()
     assert app.store.feed(feed.id).next_check_at - clock.now >= timedelta(seconds=7200)
 
 
 async def test_success_schedules_next_check_and_second_poll_is_not_modified(
-        app: App, feed_server: RecordedFeedServer, clock: Clock) -> None:
+    app: App, feed_server: RecordedFeedServer, clock: Clock
+) -> None:
     feed, _ = await app.service.add_feed(feed_server.url("news-aljazeera-all-rss2.xml"))
     first = await app.pipeline.poll_once()
     assert first.fetched == 1 and first.new == 25
@@ -94,10 +109,14 @@ async def test_success_schedules_next_check_and_second_poll_is_not_modified(
     assert second.not_modified == 1 and second.new == 0
 
 
-async def test_same_story_in_two_feeds_is_stored_once(app: App, feed_server: RecordedFeedServer) -> None:
+async def test_same_story_in_two_feeds_is_stored_once(
+    app: App, feed_server: RecordedFeedServer
+) -> None:
     body = (REPO / "tests/data/feeds/news-bbc-world-rss2.xml").read_bytes()
     feed_server.set_file("copy-a.xml", body, "application/rss+xml")
-    feed_server.set_file("copy-b.xml", body.replace(b"BBC News", b"Mirror News"), "application/rss+xml")
+    feed_server.set_file(
+        "copy-b.xml", body.replace(b"BBC News", b"Mirror News"), "application/rss+xml"
+    )
     await app.service.add_feed(feed_server.url("copy-a.xml"))
     await app.service.add_feed(feed_server.url("copy-b.xml"))
     report = await app.pipeline.poll_once()
@@ -111,8 +130,13 @@ async def test_private_feed_urls_are_refused_by_default(tmp_path: Path) -> None:
     settings = Settings(db=tmp_path / "p.db", embedder="hashing", load_default_feeds=False)
     application = compose(settings, sinks={})
     try:
-        for url in ("http://127.0.0.1:8080/feed", "http://[::ffff:127.0.0.1]/", "http://0x7f.1/",
-                    "http://169.254.169.254/latest", "file:///etc/passwd"):
+        for url in (
+            "http://127.0.0.1:8080/feed",
+            "http://[::ffff:127.0.0.1]/",
+            "http://0x7f.1/",
+            "http://169.254.169.254/latest",
+            "file:///etc/passwd",
+        ):
             with pytest.raises(URLRefused):
                 await application.service.add_feed(url)
         assert application.store.feeds() == []

@@ -42,14 +42,29 @@ def wait_for(lines: queue.Queue[str], needle: str, seen: list[str], timeout: flo
 def test_run_polls_alerts_and_picks_up_new_feeds(tmp_path: Path) -> None:
     root = tmp_path / "www"
     shutil.copytree(REPO / "bot" / "demo_data", root)
-    env = {**os.environ, "THREATWATCH_DB": str(tmp_path / "run.db"),
-           "THREATWATCH_ALLOW_PRIVATE_NETWORKS": "true", "THREATWATCH_LOAD_DEFAULT_FEEDS": "false",
-           "THREATWATCH_POLL_INTERVAL": "5", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "THREATWATCH_DB": str(tmp_path / "run.db"),
+        "THREATWATCH_ALLOW_PRIVATE_NETWORKS": "true",
+        "THREATWATCH_LOAD_DEFAULT_FEEDS": "false",
+        "THREATWATCH_POLL_INTERVAL": "5",
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
     with RecordedFeedServer(root) as server:
-        subprocess.run([sys.executable, "-m", "bot", "feeds", "add", server.url("defense-wire.xml")],
-                       env=env, check=True, capture_output=True)
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        subprocess.run(
+            [sys.executable, "-m", "bot", "feeds", "add", server.url("defense-wire.xml")],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"],
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         lines: queue.Queue[str] = queue.Queue()
         pump = threading.Thread(target=reader, args=(proc.stdout, lines), daemon=True)
         pump.start()
@@ -58,8 +73,12 @@ def test_run_polls_alerts_and_picks_up_new_feeds(tmp_path: Path) -> None:
             assert wait_for(lines, "ALERT #", seen, 120), "".join(seen)
             assert any("cycle: feeds_due=1" in line for line in seen)
             # a feed added while the bot runs is polled at the next tick, not after poll_interval
-            subprocess.run([sys.executable, "-m", "bot", "feeds", "add", server.url("mideast-desk.atom")],
-                           env=env, check=True, capture_output=True)
+            subprocess.run(
+                [sys.executable, "-m", "bot", "feeds", "add", server.url("mideast-desk.atom")],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
             assert wait_for(lines, "Middle East Desk (demo)", seen, 30), "".join(seen)
         finally:
             proc.send_signal(signal.SIGTERM)
