@@ -1,0 +1,219 @@
+"""Articles with their passage vectors, matches, and the outbox rows a match queues."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from bot.errors import NotFound
+from bot.models import Article, FeedItem, Match
+from bot.store.base import StoreBase, _blob, _iso
+from bot.store.records import NewArticle, NewMatch
+
+
+class ArticlesPart(StoreBase):
+    # --- articles ---------------------------------------------------------------------------
+    def known_items(self, items: Iterable[FeedItem]) -> set[str]:
+        """guids of items already stored by guid or canonical URL (before any full-text fetch)."""
+        known: set[str] = set()
+        for item in items:
+            row = self._conn.execute(
+                "SELECT 1 FROM articles WHERE guid = ? OR (? IS NOT NULL AND url = ?) LIMIT 1",
+                [item.guid, item.url, item.url],
+            ).fetchone()
+            if row:
+                known.add(item.guid)
+        return known
+
+    def has_content_hash(self, content_hash: str) -> bool:
+        row = self._conn.execute(
+            "SELECT 1 FROM articles WHERE content_hash = ? LIMIT 1", [content_hash]
+        ).fetchone()
+        return row is not None
+
+    def save_articles(
+        self,
+        batch: Sequence[NewArticle],
+        matches: Sequence[NewMatch],
+        *,
+        model: str,
+        now: datetime,
+    ) -> tuple[list[Article], list[Match]]:
+        """Save articles, their vectors, their matches and the outbox rows for every subscribed
+        channel in ONE transaction; returns only what was new (an article already stored by guid,
+        url or content hash is skipped, with its matches)."""
+        saved: dict[int, Article] = {}
+        new_matches: list[Match] = []
+        with self.transaction() as conn:
+            for index, new in enumerate(batch):
+                item = new.item
+                dup = conn.execute(
+                    """SELECT 1 FROM articles WHERE guid = ? OR content_hash = ?
+                       OR (? IS NOT NULL AND url = ?) LIMIT 1""",
+                    [item.guid, new.content_hash, item.url, item.url],
+                ).fetchone()
+                if dup:
+                    continue
+                published = item.published or now
+                cur = conn.execute(
+                    """INSERT INTO articles (feed_id, guid, url, title, text, published, first_seen,
+                       author, source, content_hash) VALUES (?,?,?,?,?,?,?,?,?,?)""",
+                    [
+                        new.feed_id,
+                        item.guid,
+                        item.url,
+                        item.title,
+                        item.text,
+                        _iso(published),
+                        _iso(now),
+                        item.author,
+                        item.source,
+                        new.content_hash,
+                    ],
+                )
+                article_id = int(cur.lastrowid or 0)
+                conn.executemany(
+                    "INSERT INTO article_chunks (article_id, chunk, model, passage, vector) VALUES (?,?,?,?,?)",
+                    [
+                        (article_id, i, model, p, _blob(v))
+                        for i, (p, v) in enumerate(zip(new.passages, new.vectors, strict=True))
+                    ],
+                )
+                saved[index] = Article(
+                    id=article_id,
+                    feed_id=new.feed_id,
+                    guid=item.guid,
+                    url=item.url,
+                    title=item.title,
+                    text=item.text,
+                    published=published,
+                    first_seen=now,
+                    author=item.author,
+                    source=item.source,
+                    content_hash=new.content_hash,
+                )
+            for m in matches:
+                article = saved.get(m.article_index)
+                if article is None:
+                    continue
+                cur = conn.execute(
+                    """INSERT INTO matches (article_id, topic, score, threshold, seed_id, seed_title,
+                       passage, created_at) VALUES (?,?,?,?,?,?,?,?)""",
+                    [
+                        article.id,
+                        m.topic,
+                        m.score,
+                        m.threshold,
+                        m.seed_id,
+                        m.seed_title,
+                        m.passage,
+                        _iso(now),
+                    ],
+                )
+                match_id = int(cur.lastrowid or 0)
+                conn.execute(
+                    """INSERT OR IGNORE INTO outbox (match_id, channel_id, next_attempt_at, created_at)
+                       SELECT ?, s.channel_id, ?, ? FROM subscriptions s
+                       WHERE s.topic = ? AND s.status = 'active'""",
+                    [match_id, _iso(now), _iso(now), m.topic],
+                )
+                new_matches.append(
+                    Match(
+                        id=match_id,
+                        article=article,
+                        topic=m.topic,
+                        score=m.score,
+                        threshold=m.threshold,
+                        seed_title=m.seed_title,
+                        passage=m.passage,
+                        created_at=now,
+                    )
+                )
+        return list(saved.values()), new_matches
+
+    def article(self, article_id: int) -> Article:
+        rows = self._rows("SELECT * FROM articles WHERE id = ?", [article_id])
+        if not rows:
+            raise NotFound(f"no article with id {article_id}")
+        return _article(rows[0])
+
+    def articles_by_ids(self, ids: Sequence[int]) -> dict[int, Article]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        return {
+            r["id"]: _article(r)
+            for r in self._rows(f"SELECT * FROM articles WHERE id IN ({marks})", list(ids))
+        }
+
+    def count_articles(self) -> int:
+        return int(self._conn.execute("SELECT count(*) FROM articles").fetchone()[0])
+
+    def chunk_matrix(self, model: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """All stored article passage vectors for one model: (vectors, article_ids, passages)."""
+        rows = self._conn.execute(
+            "SELECT article_id, passage, vector FROM article_chunks WHERE model = ? ORDER BY article_id, chunk",
+            [model],
+        ).fetchall()
+        if not rows:
+            return np.zeros((0, 0), np.float32), np.zeros(0, np.int64), []
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        vectors = np.vstack([np.frombuffer(r[2], dtype=np.float32) for r in rows])
+        return vectors, ids, [r[1] for r in rows]
+
+    # --- matches ----------------------------------------------------------------------------
+    def latest_matches(self, *, topic: str | None = None, limit: int = 10) -> list[Match]:
+        where, params = ("WHERE m.topic = ?", [topic]) if topic else ("", [])
+        rows = self._rows(
+            f"""SELECT m.*, m.id AS match_id FROM matches m JOIN articles a ON a.id = m.article_id
+                {where} ORDER BY a.published DESC, m.id DESC LIMIT ?""",
+            [*params, limit],
+        )
+        return self._matches(rows)
+
+    def count_matches(self, topic: str, *, since: datetime) -> int:
+        row = self._conn.execute(
+            "SELECT count(*) FROM matches WHERE topic = ? AND created_at >= ?", [topic, _iso(since)]
+        ).fetchone()
+        return int(row[0])
+
+    def match(self, match_id: int) -> Match:
+        rows = self._rows("SELECT m.*, m.id AS match_id FROM matches m WHERE m.id = ?", [match_id])
+        if not rows:
+            raise NotFound(f"no alert with id {match_id}")
+        return self._matches(rows)[0]
+
+    def _matches(self, rows: list[dict[str, Any]]) -> list[Match]:
+        articles = self.articles_by_ids([r["article_id"] for r in rows])
+        return [
+            Match(
+                id=r["match_id"],
+                article=articles[r["article_id"]],
+                topic=r["topic"],
+                score=r["score"],
+                threshold=r["threshold"],
+                seed_title=r["seed_title"],
+                passage=r["passage"],
+                created_at=datetime.fromisoformat(r["created_at"]),
+            )
+            for r in rows
+        ]
+
+
+def _article(r: dict[str, Any]) -> Article:
+    return Article(
+        id=r["id"],
+        feed_id=r["feed_id"],
+        guid=r["guid"],
+        url=r["url"],
+        title=r["title"],
+        text=r["text"],
+        published=datetime.fromisoformat(r["published"]),
+        first_seen=datetime.fromisoformat(r["first_seen"]),
+        author=r["author"],
+        source=r["source"],
+        content_hash=r["content_hash"],
+    )

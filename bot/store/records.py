@@ -1,0 +1,43 @@
+"""Records the store takes and returns besides bot.models."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.models import FeedItem, Match
+
+
+@dataclass(frozen=True)
+class NewArticle:
+    """An item ready to be saved, with its passages and their vectors."""
+
+    item: FeedItem
+    feed_id: int | None
+    content_hash: str
+    passages: Sequence[str]
+    vectors: np.ndarray  # (len(passages), dim) float32, L2-normalised
+
+
+@dataclass(frozen=True)
+class NewMatch:
+    article_index: int  # index into the NewArticle batch being saved
+    topic: str
+    score: float
+    threshold: float
+    seed_id: int | None
+    seed_title: str | None
+    passage: str
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    id: int
+    match: Match
+    channel_id: int
+    platform: str
+    chat_id: str
+    thread_id: str
+    attempts: int
