@@ -3,9 +3,11 @@ against a plain `SentenceTransformer.encode` baseline measured in the same run.
 
     python bench/ingest.py [--repeat N] [--quick] [--json] [--profile]
 
-Each (case, path) runs in its own subprocess (`--worker project|baseline --case ...`), so each
-peak RSS (ru_maxrss) is its own. Model load, topic index build and a warm-up pass happen before
-the clock starts; the figure is the median of N timed passes over the whole feed.
+Baseline and project each live in their own subprocess (`--worker KIND --case CASE`), so each
+peak RSS (ru_maxrss) is its own. Both load the model, build the topic index and warm up before
+any clock starts; then the parent asks them for timed passes over the whole feed in turn
+(B P, P B, B P, ...), so a noisy neighbour hurts both alike. Figures are medians over N passes;
+"vs baseline" is the median of the per-round ratios.
 """
 
 from __future__ import annotations
@@ -21,16 +23,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
-REPO = Path(__file__).resolve().parents[1]
+SELF = str(Path(__file__).resolve())
+REPO = Path(SELF).parents[1]
 CORPUS = REPO.parent / "shared" / "data" / "dev_corpus.jsonl"
 CASES = {"lead": "title+lead", "full": "full text"}
+KINDS = ("baseline", "project")
 LEAD_WORDS = 60
 QUICK_ARTICLES = 16
 WARMUP_ARTICLES = 32
 FEED_URL = "https://bench.example/feed.xml"
+Pass = Callable[[], dict]  # one timed pass over the whole feed → {"seconds": s, "stages": {}}
 
 
 def load_articles(case: str, quick: bool) -> list[tuple[str, str]]:
@@ -65,11 +72,7 @@ def over_window(model: object, texts: list[str]) -> int:
     return sum(n > model.max_seq_length for n in lengths)  # type: ignore[attr-defined]
 
 
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-
-
-def worker_project(articles: list[tuple[str, str]], repeat: int, profile: bool) -> dict:
+def setup_project(articles: list[tuple[str, str]]) -> tuple[Pass, dict]:
     from bot.pipeline.embed import SentenceTransformerEmbedder, passages
     from bot.pipeline.parse import parse_feed
     from bot.scoring import embed_documents, score_document
@@ -77,14 +80,14 @@ def worker_project(articles: list[tuple[str, str]], repeat: int, profile: bool) 
     from bot.topics import build_indexes, sync_from_config
 
     embedder = SentenceTransformerEmbedder("all-MiniLM-L6-v2")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp:  # the topic index exactly as the app builds it
         store = Store(Path(tmp) / "bench.db")
         sync_from_config(store, REPO / "config", REPO / "seeds", datetime.now(UTC))
-        indexes = build_indexes(store, embedder)  # embeds the seeds: also warms the model up
+        indexes = build_indexes(store, embedder)
         store.close()
-    feed, warm = rss_bytes(articles), rss_bytes(articles[:WARMUP_ARTICLES])
+    feed = rss_bytes(articles)
 
-    def run(body: bytes) -> tuple[list[float], int, int]:
+    def run(body: bytes = feed) -> dict:
         t0 = time.perf_counter()
         items = parse_feed(body, url=FEED_URL).items
         t1 = time.perf_counter()
@@ -92,62 +95,82 @@ def worker_project(articles: list[tuple[str, str]], repeat: int, profile: bool) 
         t2 = time.perf_counter()
         scores = [score_document(doc, indexes) for doc in docs]
         t3 = time.perf_counter()
-        assert len(scores) == len(items)
-        return [t1 - t0, t2 - t1, t3 - t2], len(items), sum(len(d.passages) for d in docs)
+        assert len(scores) == len(items) == len(body.split(b"<item>")) - 1
+        stages = {"parse": t1 - t0, "embed": t2 - t1, "match": t3 - t2}
+        return {"seconds": t3 - t0, "stages": stages}
 
-    run(warm)
-    profiler = None
-    if profile:
-        import cProfile
-
-        profiler = cProfile.Profile()
-        profiler.enable()
-    stages = [run(feed) for _ in range(repeat)]
-    if profiler is not None:
-        import pstats
-
-        profiler.disable()
-        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(15)
-    _, n_items, n_passages = stages[0]
-    items = parse_feed(feed, url=FEED_URL).items
-    texts = [p for item in items for p in passages(item.title, item.text)]
-    return {
-        "articles": n_items,
-        "texts": n_passages,
-        "over_window": over_window(embedder.load(), texts),
-        "seconds": [sum(s) for s, _, _ in stages],
-        "stages": {
-            name: statistics.median(s[i] for s, _, _ in stages)
-            for i, name in enumerate(("parse", "embed", "match"))
-        },
-    }
+    run(rss_bytes(articles[:WARMUP_ARTICLES]))
+    texts = [p for it in parse_feed(feed, url=FEED_URL).items for p in passages(it.title, it.text)]
+    return run, {"texts": len(texts), "over_window": over_window(embedder.load(), texts)}
 
 
-def worker_baseline(articles: list[tuple[str, str]], repeat: int, profile: bool) -> dict:
+def setup_baseline(articles: list[tuple[str, str]]) -> tuple[Pass, dict]:
     from sentence_transformers import SentenceTransformer
 
     from bot.pipeline.embed import SentenceTransformerEmbedder
 
     model = SentenceTransformer(str(SentenceTransformerEmbedder("all-MiniLM-L6-v2").model_path()))
     texts = [f"{title}\n{text}".strip() for title, text in articles]
-    model.encode(texts[:WARMUP_ARTICLES], batch_size=32)
-    seconds = []
-    for _ in range(repeat):
+
+    def run() -> dict:
         t0 = time.perf_counter()
         model.encode(texts, batch_size=32)
-        seconds.append(time.perf_counter() - t0)
-    return {"articles": len(texts), "texts": len(texts), "over_window": over_window(model, texts),
-            "seconds": seconds, "stages": {}}  # fmt: skip
+        return {"seconds": time.perf_counter() - t0, "stages": {}}
+
+    model.encode(texts[:WARMUP_ARTICLES], batch_size=32)
+    return run, {"texts": len(texts), "over_window": over_window(model, texts)}
 
 
-def run_worker(kind: str, case: str, args: argparse.Namespace) -> dict:
-    command = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, "--case", case,
-               "--repeat", str(args.repeat)] + ["--quick"] * args.quick  # fmt: skip
+def serve(kind: str, case: str, quick: bool) -> None:
+    """Worker: set up, say ready, time one pass per "run" line on stdin, summarise at EOF."""
+    articles = load_articles(case, quick)
+    run, info = (setup_project if kind == "project" else setup_baseline)(articles)
+    print(json.dumps({"ready": True}), flush=True)
+    passes = []
+    for line in sys.stdin:
+        if line.strip() == "run":
+            passes.append(run())
+            print("ok", flush=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB → MiB
+    print(json.dumps({**info, "articles": len(articles), "peak_rss_mib": peak, "passes": passes}))
+
+
+def measure(case: str, repeat: int, quick: bool) -> dict[str, dict]:
+    """Set both workers up (one at a time), then alternate timed passes between them."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, check=False)
-    if done.returncode != 0:
-        sys.exit(f"worker {kind}/{case} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    procs, logs = {}, {}
+    for kind in KINDS:
+        command = [sys.executable, SELF, "--worker", kind, "--case", case] + ["--quick"] * quick
+        logs[kind] = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed with the process)
+        procs[kind] = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       stderr=logs[kind], text=True, env=env, cwd=REPO)  # fmt: skip
+        expect(procs[kind], logs[kind], "ready")
+    for i in range(repeat):
+        for kind in KINDS if i % 2 == 0 else KINDS[::-1]:
+            procs[kind].stdin.write("run\n")  # type: ignore[union-attr]
+            procs[kind].stdin.flush()  # type: ignore[union-attr]
+            expect(procs[kind], logs[kind], "ok")  # the "ok" comes once the pass has finished
+    results = {}
+    for kind, proc in procs.items():
+        results[kind] = json.loads(proc.communicate()[0].splitlines()[-1])
+        logs[kind].close()
+    return results
+
+
+def expect(proc: subprocess.Popen, log: IO[str], word: str) -> None:
+    if word not in proc.stdout.readline():  # type: ignore[union-attr]
+        log.seek(0)
+        sys.exit(f"worker {proc.args} failed (exit {proc.wait()}):\n{log.read()[-3000:]}")
+
+
+def profile(quick: bool, repeat: int) -> None:
+    import cProfile
+    import pstats
+
+    run, _ = setup_project(load_articles("full", quick))
+    profiler = cProfile.Profile()
+    profiler.runcall(lambda: [run() for _ in range(repeat)])
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
 
 
 def machine() -> dict:
@@ -155,31 +178,33 @@ def machine() -> dict:
     import torch
 
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    names = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
-             if line.startswith("model name")]  # fmt: skip
+    names = [ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines() if ln.startswith("model n")]
     return {
         "cpu": names[0] if names else platform.processor() or platform.machine(),
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
+        "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(), "torch": torch.__version__,
         "sentence_transformers": sentence_transformers.__version__,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": " ".join(["python", "bench/ingest.py", *sys.argv[1:]]),
-    }
+    }  # fmt: skip
 
 
-def summarise(case: str, kind: str, result: dict, baseline_rate: float | None) -> dict:
-    rates = [result["articles"] / s for s in result["seconds"]]
-    rate = statistics.median(rates)
+def summarise(case: str, kind: str, result: dict, baseline: dict) -> dict:
+    def rates(r: dict) -> list[float]:
+        return [r["articles"] / p["seconds"] for p in r["passes"]]
+
+    mine, base = rates(result), rates(baseline)  # paired: pass i of each ran next to each other
+    stages = [p["stages"] for p in result["passes"] if p["stages"]]
     return {
         "case": CASES[case], "path": kind, "articles": result["articles"],
         "texts_per_article": round(result["texts"] / result["articles"], 2),
         "over_window": result["over_window"], "texts": result["texts"],
-        "articles_per_s": round(rate, 1), "min": round(min(rates), 1), "max": round(max(rates), 1),
-        "ratio": round(rate / baseline_rate, 2) if baseline_rate else 1.0,
+        "articles_per_s": round(statistics.median(mine), 1),
+        "min": round(min(mine), 1), "max": round(max(mine), 1),
+        "ratio": round(statistics.median(a / b for a, b in zip(mine, base, strict=True)), 2),
         "peak_rss_mib": round(result["peak_rss_mib"]),
-        "stages_ms": {k: round(v * 1000) for k, v in result["stages"].items()},
+        "stages_ms": {k: round(statistics.median(s[k] for s in stages) * 1000)
+                      for k in (stages[0] if stages else {})},
     }  # fmt: skip
 
 
@@ -192,7 +217,7 @@ def table(meta: dict, rows: list[dict]) -> str:
         f"sentence-transformers {meta['sentence_transformers']}",
         "",
         "| case | path | articles | texts/article | texts over 256 tokens | articles/s (median) "
-        "| min–max | vs baseline | peak RSS MiB | project stages ms (parse/embed/match) |",
+        "| min–max | vs baseline | peak RSS MiB | stages ms parse/embed/match |",
         "|---|---|--:|--:|--:|--:|--:|--:|--:|---|",
     ]
     for r in rows:
@@ -207,34 +232,24 @@ def table(meta: dict, rows: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3, help="timed passes per worker")
+    parser.add_argument("--repeat", type=int, help="timed passes per path and case (default 3)")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_ARTICLES} articles, 1 pass")
     parser.add_argument("--json", action="store_true", help="print machine-readable results")
-    parser.add_argument(
-        "--profile", action="store_true", help="cProfile the project path (full text) instead"
-    )
-    parser.add_argument("--worker", choices=("project", "baseline"), help=argparse.SUPPRESS)
-    parser.add_argument("--case", choices=tuple(CASES), help=argparse.SUPPRESS)
+    parser.add_argument("--profile", action="store_true", help="cProfile the project path instead")
+    parser.add_argument("--worker", choices=KINDS, help=argparse.SUPPRESS)
+    parser.add_argument("--case", choices=tuple(CASES), default="full", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sys.path.insert(0, str(REPO))
-    if args.quick:
-        args.repeat = 1
+    args.repeat = max(args.repeat or (1 if args.quick else 3), 1)
     if args.worker:
-        work = worker_project if args.worker == "project" else worker_baseline
-        result = work(load_articles(args.case, args.quick), args.repeat, args.profile)
-        result["peak_rss_mib"] = peak_rss_mib()
-        print(json.dumps(result))
-        return
+        return serve(args.worker, args.case, args.quick)
     if args.profile:
-        worker_project(load_articles("full", args.quick), args.repeat, profile=True)
-        return
+        return profile(args.quick, args.repeat)
     rows = []
     for case in CASES:
-        baseline = run_worker("baseline", case, args)
-        project = run_worker("project", case, args)
-        rows.append(summarise(case, "baseline", baseline, None))
-        rows.append(summarise(case, "project", project, rows[-1]["articles_per_s"]))
+        results = measure(case, args.repeat, args.quick)
+        rows += [summarise(case, kind, results[kind], results["baseline"]) for kind in KINDS]
     meta = machine()
     print(json.dumps({"machine": meta, "rows": rows}, indent=2) if args.json else table(meta, rows))
 
