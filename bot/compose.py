@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
-from bot.cycle import Pipeline
+from bot.cycle import Pipeline, utcnow
 from bot.deliver.console import CONSOLE, ConsoleSink
 from bot.deliver.outbox import Deliverer, Sink
 from bot.pipeline.embed import Embedder, make_embedder
@@ -17,10 +17,6 @@ from bot.service import BotService
 from bot.settings import Settings
 from bot.store import Store
 from bot.topics import load_default_feeds, sync_from_config
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from bot.errors import FeedUnavailable, ThreatwatchError
 from bot.models import CycleReport, Feed, FeedItem, FetchResult, ParsedFeed
 from bot.pipeline import dedupe, extract, schedule
 from bot.pipeline.embed import Embedder
-from bot.pipeline.fetch import Fetcher
+from bot.pipeline.fetch import HTML_ACCEPT, Fetcher
 from bot.pipeline.match import TopicIndex
 from bot.pipeline.parse import parse_feed
 from bot.scoring import embed_documents, score_document
@@ -28,7 +28,6 @@ from bot.store.store import NewArticle, NewMatch
 
 log = logging.getLogger(__name__)
 
-HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 SAVE_BATCH = 64
 
 

@@ -15,7 +15,7 @@ from bot.models import Article, Feed, Match, Seed, Topic, TopicScore
 from bot.opml import OutlineFeed, parse_opml, to_opml
 from bot.pipeline import extract, netguard
 from bot.pipeline.embed import Embedder
-from bot.pipeline.fetch import Fetcher
+from bot.pipeline.fetch import HTML_ACCEPT, Fetcher
 from bot.pipeline.match import TopicIndex
 from bot.scoring import embed_documents, score_document
 from bot.settings import Settings
@@ -103,7 +103,7 @@ class BotService:
         origin = "text"
         if url is not None:
             await netguard.check_url(url, allow_private=self.settings.allow_private_networks)
-            page = await self.fetcher.fetch(url, accept="text/html,*/*;q=0.5")
+            page = await self.fetcher.fetch(url, accept=HTML_ACCEPT)
             text = await asyncio.to_thread(extract.extract_main_text, page.content, url=page.url)
             if not text:
                 raise BadArgument(f"could not extract article text from {url}")
