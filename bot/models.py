@@ -91,6 +91,7 @@ class Article:
     author: str | None
     source: str | None
     content_hash: str
+    story_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,10 @@ class Match:
     seed_title: str | None
     passage: str
     created_at: datetime
+    story_id: int | None = None  # the story (event) this report belongs to
+    story_role: str = "first"  # "first" alerts; "repeat" threads under it; "update" adds facts
+    summary: str = ""  # 2-3 sentence extractive summary
+    similarity: float | None = None  # raw similarity to the nearest seed, beside the score
 
 
 @dataclass

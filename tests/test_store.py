@@ -52,7 +52,9 @@ def test_wal_mode_and_migrations_are_idempotent(tmp_path: Path) -> None:
     Store(path).close()  # reopening runs no migration twice
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 1
+    from bot.store.migrations import MIGRATIONS
+
+    assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(MIGRATIONS)
 
 
 def test_save_returns_only_new_articles(store: Store) -> None:

@@ -198,6 +198,10 @@ class ArticlesPart(StoreBase):
                 seed_title=r["seed_title"],
                 passage=r["passage"],
                 created_at=datetime.fromisoformat(r["created_at"]),
+                story_id=articles[r["article_id"]].story_id,
+                story_role=r["story_role"],
+                summary=r["summary"],
+                similarity=r["similarity"],
             )
             for r in rows
         ]
@@ -216,4 +220,5 @@ def _article(r: dict[str, Any]) -> Article:
         author=r["author"],
         source=r["source"],
         content_hash=r["content_hash"],
+        story_id=r["story_id"],
     )

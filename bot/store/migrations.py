@@ -141,4 +141,44 @@ MIGRATIONS: list[str] = [
         report TEXT NOT NULL
     );
     """,
+    # 2: relevance — stories, summaries, feedback, versioned topics
+    """
+    -- reports of the same event across outlets share a story; the first report alerts, later
+    -- ones are threaded under it (role 'repeat') or flagged as an update (role 'update')
+    CREATE TABLE stories (
+        id INTEGER PRIMARY KEY,
+        first_article_id INTEGER REFERENCES articles(id) ON DELETE SET NULL,
+        reports INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    ALTER TABLE articles ADD COLUMN story_id INTEGER REFERENCES stories(id) ON DELETE SET NULL;
+    CREATE INDEX articles_story ON articles (story_id);
+    ALTER TABLE matches ADD COLUMN story_role TEXT NOT NULL DEFAULT 'first';
+    ALTER TABLE matches ADD COLUMN summary TEXT NOT NULL DEFAULT '';
+    -- the raw similarity beside the calibrated score, so /why can show both
+    ALTER TABLE matches ADD COLUMN similarity REAL;
+
+    -- relevance feedback from chat (👍 = 1, 👎 = -1) and the CLI; one vote per user per alert
+    CREATE TABLE feedback (
+        match_id INTEGER NOT NULL REFERENCES matches(id) ON DELETE CASCADE,
+        platform TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        vote INTEGER NOT NULL CHECK (vote IN (-1, 1)),
+        created_at TEXT NOT NULL,
+        applied_version INTEGER,
+        PRIMARY KEY (match_id, platform, user_id)
+    );
+
+    -- every change to a topic (threshold, seeds, counter-examples, trained scorer) is a new
+    -- version with a full snapshot, so it can be listed and rolled back
+    CREATE TABLE topic_versions (
+        topic TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        snapshot TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (topic, version)
+    );
+    """,
 ]
