@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Protocol
 
 from bot.cycle import Pipeline, utcnow
 from bot.deliver.console import CONSOLE, ConsoleSink
@@ -19,6 +20,14 @@ from bot.store import Store
 from bot.topics import load_default_feeds, sync_from_config
 
 
+class ChatAdapter(Protocol):
+    """A chat platform's update receiver (Telegram polling/webhook, Slack…), run by the runner."""
+
+    async def start(self, stop: Any) -> bool: ...
+
+    async def stop(self) -> None: ...
+
+
 @dataclass
 class App:
     settings: Settings
@@ -29,6 +38,7 @@ class App:
     pipeline: Pipeline
     deliverer: Deliverer
     clock: Callable[[], datetime] = field(default=utcnow)
+    adapters: list[ChatAdapter] = field(default_factory=list)
 
     async def aclose(self) -> None:
         await self.fetcher.aclose()
@@ -58,8 +68,16 @@ def compose(
     )
     service = BotService(settings, store, embedder, fetcher, clock)
     pipeline = Pipeline(settings, store, fetcher, embedder, service.indexes, clock)
+    adapters: list[ChatAdapter] = []
     if sinks is None:
         sinks = {}
+        if settings.telegram_token:
+            from bot.telegram.app import TelegramAdapter, build_application
+            from bot.telegram.sink import TelegramSink
+
+            application = build_application(settings)
+            sinks["telegram"] = TelegramSink(application.bot)
+            adapters.append(TelegramAdapter(settings, service, application))
         if not settings.telegram_token and not settings.slack_bot_token:
             sinks[CONSOLE] = ConsoleSink()
     if CONSOLE in sinks:
@@ -67,4 +85,4 @@ def compose(
         channel = store.ensure_channel(CONSOLE, "stdout", now=clock())
         store.subscribe(channel, [t.name for t in store.topics()], clock())
     deliverer = Deliverer(store, sinks, clock)
-    return App(settings, store, fetcher, embedder, service, pipeline, deliverer, clock)
+    return App(settings, store, fetcher, embedder, service, pipeline, deliverer, clock, adapters)

@@ -9,7 +9,7 @@ import signal
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.compose import App
+from bot.compose import App, ChatAdapter
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +56,30 @@ async def run(app: App, *, stop: asyncio.Event | None = None) -> None:
         app.settings.poll_interval,
     )
     scheduler.start()
+    # chat adapters receive commands in this same loop; connecting may take retries, so it
+    # runs beside the scheduler instead of delaying it
+    starts = [asyncio.create_task(_start(adapter, stop)) for adapter in app.adapters]
     try:
         await stop.wait()
     finally:
         scheduler.shutdown(wait=False)
+        for adapter, started in zip(app.adapters, starts, strict=True):
+            started.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await started
+            try:
+                await adapter.stop()
+            except Exception:  # stopping must not keep the process alive
+                log.exception("stopping a chat adapter failed")
         await app.deliverer.drain()
         log.info("threatwatch stopped")
+
+
+async def _start(adapter: ChatAdapter, stop: asyncio.Event) -> None:
+    try:
+        await adapter.start(stop)
+    except Exception:  # e.g. a webhook setting is wrong: say so, keep polling feeds
+        log.exception("a chat adapter could not start")
 
 
 async def _poll(app: App) -> None:

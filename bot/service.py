@@ -18,6 +18,8 @@ from bot.pipeline.embed import Embedder
 from bot.pipeline.fetch import HTML_ACCEPT, Fetcher
 from bot.pipeline.match import TopicIndex
 from bot.scoring import embed_documents, score_document
+from bot.service_admin import AdminServiceMixin
+from bot.service_chat import ChatServiceMixin
 from bot.settings import Settings
 from bot.store import Store
 from bot.topics import build_indexes, seed_from_text, validate_topic_name
@@ -54,7 +56,7 @@ def check_limit(limit: int) -> int:
     return limit
 
 
-class BotService:
+class BotService(ChatServiceMixin, AdminServiceMixin):
     def __init__(
         self,
         settings: Settings,

@@ -46,6 +46,15 @@ class Settings(BaseSettings):
     telegram_token: str | None = None
     telegram_api_url: str = "https://api.telegram.org/bot"
     telegram_admins: Annotated[list[int], NoDecode] = []
+    telegram_file_url: str | None = None  # default: telegram_api_url with /bot → /file/bot
+    telegram_poll_timeout: int = Field(default=30, ge=0, le=60)  # getUpdates long-poll seconds
+    telegram_request_timeout: float = 20.0
+    # webhook mode instead of long polling: Telegram POSTs updates to telegram_webhook_url,
+    # which must reach this process at telegram_webhook_listen:telegram_webhook_port
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: str | None = None
+    telegram_webhook_listen: str = "0.0.0.0"
+    telegram_webhook_port: int = 8443
     slack_bot_token: str | None = None
     slack_app_token: str | None = None
     slack_signing_secret: str | None = None

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import sys
 import textwrap
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
+from bot.chat.replies import Reply
+from bot.deliver.ratelimit import Rate
 from bot.models import Match
 from bot.store.store import OutboxEntry
+
+if TYPE_CHECKING:
+    from bot.deliver.outbox import SendOptions
 
 CONSOLE = "console"
 
@@ -36,10 +41,31 @@ def _clip(text: str, limit: int) -> str:
 
 class ConsoleSink:
     platform = CONSOLE
+    global_rate = Rate(1000, 1.0)  # a terminal has no rate limit worth the name
 
     def __init__(self, stream: TextIO | None = None):
         self.stream = stream or sys.stdout
+        self.printed = 0
 
-    async def send(self, entry: OutboxEntry) -> str | None:
+    def chat_rate(self, chat_id: str) -> Rate:
+        return self.global_rate
+
+    async def send(self, entry: OutboxEntry, options: SendOptions) -> str | None:
         print(render_console_alert(entry.match), file=self.stream, flush=True)
-        return None
+        return self._ref()
+
+    async def post(
+        self, chat_id: str, thread_id: str, reply: Reply, options: SendOptions
+    ) -> str | None:
+        print(reply.plain_text(), file=self.stream, flush=True)
+        return self._ref()
+
+    async def edit(self, chat_id: str, message_ref: str, reply: Reply) -> None:
+        print(
+            f"(update of message {message_ref})\n{reply.plain_text()}", file=self.stream, flush=True
+        )
+
+    def _ref(self) -> str:
+        # a reference lets later reports of the same story be threaded under this one
+        self.printed += 1
+        return f"console-{self.printed}"

@@ -1,32 +1,68 @@
 """Drains the durable outbox: each (alert, channel) row is sent once and marked sent.
 
-Outcomes map onto the error tree: RateLimited → requeue after retry_after; TransientDeliveryError
-→ retry with exponential backoff; ChatGone → pause the subscription (in the chat issues).
+Outcomes map onto the error tree: RateLimited → requeue after retry_after (and hold that chat);
+TransientDeliveryError → retry with exponential backoff; ChatGone → pause the channel's
+subscriptions and log it. Per channel settings decide the rest: a minimum score, quiet hours
+(sent silently), digest mode (one message at the chosen hour, bot/deliver/digest.py), and how a
+later report of a story is shown (a reply to the first alert, or folded into it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.errors import DeliveryError, RateLimited
+from bot.channels import Channel, Threading
+from bot.chat.alerts import alert_reply
+from bot.chat.replies import Reply
+from bot.deliver.ratelimit import Rate, RateLimiter
+from bot.errors import ChatGone, DeliveryError, RateLimited
 from bot.store import Store
 from bot.store.store import OutboxEntry
 
 log = logging.getLogger(__name__)
 
 MAX_RETRY_DELAY = 3600.0
+MAX_ROUNDS = 1000  # a drain stops after this many batches even if rows keep becoming due
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    reply_to: str | None = None  # message ref of the first alert of the same story
+    silent: bool = False  # quiet hours: deliver without a notification sound
 
 
 class Sink(Protocol):
     platform: str
+    global_rate: Rate
 
-    async def send(self, entry: OutboxEntry) -> str | None:
+    def chat_rate(self, chat_id: str) -> Rate: ...
+
+    async def send(self, entry: OutboxEntry, options: SendOptions) -> str | None:
         """Send one alert; return the platform's message reference. Raises DeliveryError."""
         ...
+
+    async def post(
+        self, chat_id: str, thread_id: str, reply: Reply, options: SendOptions
+    ) -> str | None:
+        """Send any neutral reply (digests). Raises DeliveryError."""
+        ...
+
+    async def edit(self, chat_id: str, message_ref: str, reply: Reply) -> None:
+        """Replace a sent message (folding later reports into it). Raises DeliveryError."""
+        ...
+
+
+class Outcome(enum.Enum):
+    SENT = "sent"
+    FILTERED = "filtered"  # not for this chat (below its minimum score)
+    CHAT_BUSY = "busy"  # the chat's rate limit is full: try it on a later drain
+    DEFERRED = "deferred"  # failed; retried later, or the chat was paused
 
 
 class Deliverer:
@@ -34,49 +70,104 @@ class Deliverer:
         self.store = store
         self.sinks = dict(sinks)
         self.clock = clock
+        self.limiters = {p: RateLimiter(s.global_rate, s.chat_rate) for p, s in self.sinks.items()}
         self._lock = asyncio.Lock()
 
     async def drain(self) -> int:
-        """Send every due outbox row once; returns how many were sent."""
-        sent = 0
-        async with self._lock:
-            while True:
-                due = self.store.due_outbox(self.clock(), platforms=list(self.sinks))
-                if not due:
-                    return sent
-                progressed = False
-                for entry in due:
-                    if await self._send_one(entry):
-                        sent += 1
-                        progressed = True
-                if not progressed:
-                    return sent
+        """Send every due outbox row once (and any digest that is due); returns how many
+        alerts were delivered."""
+        from bot.deliver.digest import send_due_digests
 
-    async def _send_one(self, entry: OutboxEntry) -> bool:
+        async with self._lock:
+            sent = await self._drain_instant()
+            return sent + await send_due_digests(self)
+
+    async def _drain_instant(self) -> int:
+        sent = 0
+        held: set[int] = set()  # channels not to try again in this drain
+        channels: dict[int, Channel] = {}
+        for _ in range(MAX_ROUNDS):
+            due = self.store.due_outbox(
+                self.clock(), platforms=list(self.sinks), skip_channels=sorted(held)
+            )
+            if not due:
+                break
+            for entry in due:
+                if entry.channel_id in held:
+                    continue
+                if entry.channel_id not in channels:
+                    channels[entry.channel_id] = self.store.channel(entry.channel_id)
+                outcome = await self._deliver(entry, channels[entry.channel_id])
+                if outcome is Outcome.SENT:
+                    sent += 1
+                elif outcome in (Outcome.CHAT_BUSY, Outcome.DEFERRED):
+                    held.add(entry.channel_id)  # keep this chat's alerts in order
+        return sent
+
+    async def _deliver(self, entry: OutboxEntry, channel: Channel) -> Outcome:
+        settings, match = channel.settings, entry.match
+        if settings.min_score is not None and match.score < settings.min_score:
+            self.store.mark_filtered(
+                entry.id, f"score below this chat's minimum {settings.min_score}"
+            )
+            return Outcome.FILTERED
+        limiter = self.limiters[entry.platform]
+        if limiter.chat_wait(entry.chat_id) > 0:
+            return Outcome.CHAT_BUSY
+        root = None
+        if match.story_role != "first" and match.story_id is not None:
+            root = self.store.story_root(channel.id, match.story_id, before_match=match.id)
+        await limiter.acquire(entry.chat_id)
         sink = self.sinks[entry.platform]
         try:
-            ref = await sink.send(entry)
-        except RateLimited as exc:
-            self._retry(entry, exc.retry_after, exc)
-            return False
+            if root is not None and settings.threading is Threading.FOLD:
+                shown = self.store.story_reports_sent(channel.id, root[1])
+                await sink.edit(
+                    entry.chat_id, root[1], alert_reply(shown[0], also=[*shown[1:], match])
+                )
+                ref: str | None = root[1]
+            else:
+                options = SendOptions(
+                    reply_to=root[1] if root else None,
+                    silent=settings.in_quiet_hours(self.clock()),
+                )
+                ref = await sink.send(entry, options)
         except DeliveryError as exc:
-            self._retry(entry, min(2.0**entry.attempts, MAX_RETRY_DELAY), exc)
-            return False
+            self.failed(channel, [entry], exc)
+            return Outcome.DEFERRED
         self.store.mark_sent(entry.id, self.clock(), ref)
-        return True
+        return Outcome.SENT
 
-    def _retry(self, entry: OutboxEntry, delay: float, exc: Exception) -> None:
+    def failed(self, channel: Channel, entries: Sequence[OutboxEntry], exc: DeliveryError) -> None:
+        """What a failed send means for the chat and its rows (shared with digests)."""
+        limiter = self.limiters[channel.platform]
+        if isinstance(exc, ChatGone):
+            paused = self.store.pause_channel(channel.id, str(exc))
+            log.warning(
+                "chat %s:%s is gone (%s): paused %d subscriptions",
+                channel.platform,
+                channel.chat_id + (f"/{channel.thread_id}" if channel.thread_id else ""),
+                exc,
+                paused,
+            )
+            return
+        attempts = max((e.attempts for e in entries), default=0)
+        delay = (
+            exc.retry_after if isinstance(exc, RateLimited) else min(2.0**attempts, MAX_RETRY_DELAY)
+        )
+        limiter.chat(channel.chat_id).block(delay)
         log.warning(
-            "delivery of alert %s to %s:%s deferred %.0fs: %s",
-            entry.match.id,
-            entry.platform,
-            entry.chat_id,
+            "delivery of %d alert(s) to %s:%s deferred %.0fs: %s",
+            len(entries),
+            channel.platform,
+            channel.chat_id,
             delay,
             exc,
         )
-        self.store.mark_retry(
-            entry.id, next_attempt_at=self.clock() + timedelta(seconds=delay), error=str(exc)
-        )
+        for entry in entries:
+            self.store.mark_retry(
+                entry.id, next_attempt_at=self.clock() + timedelta(seconds=delay), error=str(exc)
+            )
 
     async def run_forever(self, interval: float = 1.0) -> None:
         while True:

@@ -8,11 +8,13 @@ from __future__ import annotations
 from bot.store.articles import ArticlesPart
 from bot.store.delivery import DeliveryPart
 from bot.store.feeds import FeedsPart
+from bot.store.lookups import LookupsPart
 from bot.store.records import NewArticle, NewMatch, OutboxEntry
+from bot.store.topic_edits import TopicEditsPart
 from bot.store.topics import TopicsPart
 
 __all__ = ["NewArticle", "NewMatch", "OutboxEntry", "Store"]
 
 
-class Store(FeedsPart, TopicsPart, DeliveryPart, ArticlesPart):
+class Store(FeedsPart, TopicEditsPart, TopicsPart, DeliveryPart, LookupsPart, ArticlesPart):
     """The one object that reads and writes the database."""

@@ -1,0 +1,1 @@
+"""Platform-neutral chat layer: one command table, handlers that return neutral replies."""

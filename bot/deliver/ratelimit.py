@@ -1,0 +1,73 @@
+"""Sliding-window rate limits for sending: one global window per platform and one per chat.
+
+Telegram allows about 30 messages a second overall, about 20 a minute in one group and about
+one a second in one private chat. A chat over its limit is skipped until it has room, so one
+busy group never holds back the others; the global window is waited out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Rate:
+    messages: int
+    per_seconds: float
+
+
+class SlidingWindow:
+    def __init__(self, rate: Rate, clock: Callable[[], float] = time.monotonic):
+        self.rate = rate
+        self.clock = clock
+        self.sent: deque[float] = deque()
+        self.blocked_until = 0.0
+
+    def wait_time(self) -> float:
+        """Seconds until one more message fits (0 when it fits now)."""
+        now = self.clock()
+        while self.sent and self.sent[0] <= now - self.rate.per_seconds:
+            self.sent.popleft()
+        wait = max(self.blocked_until - now, 0.0)
+        if len(self.sent) >= self.rate.messages:
+            wait = max(wait, self.sent[0] + self.rate.per_seconds - now)
+        return wait
+
+    def record(self) -> None:
+        self.sent.append(self.clock())
+
+    def block(self, seconds: float) -> None:
+        """The platform asked us to wait (429 retry_after)."""
+        self.blocked_until = max(self.blocked_until, self.clock() + seconds)
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        global_rate: Rate,
+        chat_rate: Callable[[str], Rate],
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.clock = clock
+        self.global_window = SlidingWindow(global_rate, clock)
+        self.chat_rate = chat_rate
+        self.chats: dict[str, SlidingWindow] = {}
+
+    def chat(self, chat_id: str) -> SlidingWindow:
+        if chat_id not in self.chats:
+            self.chats[chat_id] = SlidingWindow(self.chat_rate(chat_id), self.clock)
+        return self.chats[chat_id]
+
+    def chat_wait(self, chat_id: str) -> float:
+        return self.chat(chat_id).wait_time()
+
+    async def acquire(self, chat_id: str) -> None:
+        """Wait for room in the global window, then count one message for it and the chat."""
+        while (wait := self.global_window.wait_time()) > 0:
+            await asyncio.sleep(wait)
+        self.global_window.record()
+        self.chat(chat_id).record()

@@ -1,0 +1,1 @@
+"""Telegram adapter: HTML rendering, the delivery sink and the python-telegram-bot wiring."""

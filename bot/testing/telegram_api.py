@@ -1,0 +1,299 @@
+"""FakeBotAPI: a local Telegram Bot API server for tests, with fault injection.
+
+It speaks the Bot API's HTTP protocol well enough for the real python-telegram-bot client:
+getMe, getUpdates (offset + long-poll timeout), sendMessage, editMessageText, sendDocument,
+getFile + file download, answerCallbackQuery, setMyCommands, deleteWebhook, setWebhook,
+getChatMember, getChatAdministrators. Tests push updates (messages, commands, documents, button
+presses) and read what the bot sent. Faults: ``fail(method, 429, retry_after=…)``, 403, 5xx,
+``slow(method, seconds)``, and ``block_chat(chat_id)`` (403 for every send to that chat).
+
+Binds 127.0.0.1 on a port the OS chooses; runs in daemon threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from bot.testing.telegram_objects import BOT_ID, BOT_USERNAME, TelegramObjects
+
+__all__ = ["BOT_ID", "BOT_USERNAME", "FakeBotAPI", "Fault", "Sent"]
+
+
+@dataclass
+class Fault:
+    status: int  # 0: no error, only the delay
+    description: str = ""
+    retry_after: int | None = None
+    delay: float = 0.0
+
+
+@dataclass
+class Sent:
+    """One message the bot sent (or edited)."""
+
+    method: str
+    chat_id: int
+    message_id: int
+    text: str
+    params: dict[str, Any]
+    thread_id: int | None = None
+    reply_to: int | None = None
+    document: bytes | None = None
+    edits: list[str] = field(default_factory=list)
+
+    @property
+    def buttons(self) -> list[tuple[str, str]]:
+        markup = self.params.get("reply_markup") or {}
+        return [
+            (b["text"], b.get("callback_data", ""))
+            for row in markup.get("inline_keyboard", [])
+            for b in row
+        ]
+
+
+class FakeBotAPI(TelegramObjects):
+    def __init__(self, token: str = "123456:TEST-token") -> None:
+        super().__init__()
+        self.token = token
+        self.lock = threading.Condition()
+        self.updates: list[dict[str, Any]] = []
+        self.next_update_id = 1
+        self.sent: list[Sent] = []
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self.blocked_chats: dict[int, str] = {}
+        self.commands: dict[str, list[dict[str, str]]] = {}
+        self.files: dict[str, bytes] = {}
+        self.webhook: dict[str, Any] | None = None
+        self._server: ThreadingHTTPServer | None = None
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def __enter__(self) -> FakeBotAPI:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._server is not None
+        with self.lock:
+            self.lock.notify_all()
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def base(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def api_url(self) -> str:
+        """THREATWATCH_TELEGRAM_API_URL for a bot that talks to this server."""
+        return self.base + "/bot"
+
+    # --- faults -----------------------------------------------------------------------------
+    def fail(
+        self,
+        method: str,
+        status: int,
+        *,
+        times: int = 1,
+        retry_after: int | None = None,
+        description: str | None = None,
+    ) -> None:
+        text = description or {
+            429: f"Too Many Requests: retry after {retry_after}",
+            403: "Forbidden: bot was blocked by the user",
+            500: "Internal Server Error",
+        }.get(status, "Error")
+        with self.lock:
+            self.faults[method].extend(Fault(status, text, retry_after) for _ in range(times))
+
+    def slow(self, method: str, seconds: float, *, times: int = 1) -> None:
+        with self.lock:
+            self.faults[method].extend(Fault(0, delay=seconds) for _ in range(times))
+
+    def block_chat(
+        self, chat_id: int, description: str = "Forbidden: bot was kicked from the group chat"
+    ) -> None:
+        with self.lock:
+            self.blocked_chats[chat_id] = description
+
+    # --- updates from "users" -----------------------------------------------------------------
+    def push(self, update: dict[str, Any]) -> int:
+        with self.lock:
+            update_id = self.next_update_id
+            self.next_update_id += 1
+            self.updates.append({"update_id": update_id, **update})
+            self.lock.notify_all()
+        return update_id
+
+    # --- reading what the bot did -------------------------------------------------------------
+    def wait_for(
+        self, predicate: Callable[[list[Sent]], bool], timeout: float = 20.0
+    ) -> list[Sent]:
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while not predicate(self.sent):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(
+                        f"not seen in {timeout}s; sent so far: {[s.text[:80] for s in self.sent]}"
+                    )
+                self.lock.wait(min(left, 0.2))
+            return list(self.sent)
+
+    def wait_for_reply(self, chat_id: int, after: int = 0, timeout: float = 20.0) -> Sent:
+        """The first message sent to chat_id beyond the first ``after`` ones to that chat."""
+        sent = self.wait_for(lambda s: len([m for m in s if m.chat_id == chat_id]) > after, timeout)
+        return [m for m in sent if m.chat_id == chat_id][after]
+
+    async def next_reply(self, chat_id: int, after: int = 0, timeout: float = 20.0) -> Sent:
+        """wait_for_reply for code running in an event loop (the bot may share it)."""
+        return await asyncio.to_thread(self.wait_for_reply, chat_id, after, timeout)
+
+    def sent_to(self, chat_id: int) -> list[Sent]:
+        with self.lock:
+            return [m for m in self.sent if m.chat_id == chat_id]
+
+    def calls_of(self, method: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [p for m, p in self.calls if m == method]
+
+    # --- the HTTP side ------------------------------------------------------------------------
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                path = urlsplit(self.path).path
+                prefix = f"/file/bot{api.token}/"
+                if path.startswith(prefix) and path[len(prefix) :] in api.files:
+                    self._reply(200, api.files[path[len(prefix) :]], "application/octet-stream")
+                elif path.startswith(f"/bot{api.token}/"):
+                    self._api(path, dict(parse_qsl(urlsplit(self.path).query)))
+                else:
+                    self._reply(404, b'{"ok":false,"error_code":404,"description":"Not Found"}')
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length)
+                self._api(
+                    urlsplit(self.path).path,
+                    api.parse_body(self.headers.get("content-type", ""), body),
+                )
+
+            def _api(self, path: str, params: dict[str, Any]) -> None:
+                token, _, method = path.removeprefix("/bot").partition("/")
+                if token != api.token:
+                    status, payload = (
+                        401,
+                        {"ok": False, "error_code": 401, "description": "Unauthorized"},
+                    )
+                else:
+                    status, payload = api.call(method, params)
+                self._reply(status, json.dumps(payload).encode())
+
+            def _reply(
+                self, status: int, body: bytes, content_type: str = "application/json"
+            ) -> None:
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (
+                    BrokenPipeError,
+                    ConnectionResetError,
+                ):  # the client gave up (timeout, kill)
+                    pass
+
+        return Handler
+
+    @staticmethod
+    def parse_body(content_type: str, body: bytes) -> dict[str, Any]:
+        """Form, multipart or JSON parameters; JSON-looking values decoded (PTB JSON-encodes
+        objects such as reply_markup inside form fields)."""
+        raw: dict[str, Any] = {}
+        if content_type.startswith("application/json"):
+            raw = json.loads(body or b"{}")
+        elif content_type.startswith("multipart/form-data"):
+            message = BytesParser(policy=HTTP).parsebytes(
+                b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
+            )
+            for part in message.iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                payload = part.get_payload(decode=True)
+                if part.get_filename():
+                    raw[str(name)] = {"filename": part.get_filename(), "content": payload}
+                else:
+                    raw[str(name)] = payload.decode() if isinstance(payload, bytes) else payload
+        else:
+            raw = dict(parse_qsl(body.decode()))
+        for key, value in list(raw.items()):
+            if isinstance(value, str) and value[:1] in "{[":
+                with contextlib.suppress(ValueError):
+                    raw[key] = json.loads(value)
+        return raw
+
+    def call(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        with self.lock:
+            self.calls.append((method, params))
+            fault = self.faults[method].popleft() if self.faults[method] else None
+            chat = (
+                int(params["chat_id"])
+                if str(params.get("chat_id", "")).lstrip("-").isdigit()
+                else None
+            )
+            if fault is None and chat in self.blocked_chats and method.startswith(("send", "edit")):
+                fault = Fault(403, self.blocked_chats[chat])
+        if fault is not None and fault.delay:
+            time.sleep(fault.delay)
+        if fault is not None and fault.status:
+            error: dict[str, Any] = {
+                "ok": False,
+                "error_code": fault.status,
+                "description": fault.description,
+            }
+            if fault.retry_after is not None:
+                error["parameters"] = {"retry_after": fault.retry_after}
+            return fault.status, error
+        handler = getattr(self, f"api_{method}", None)
+        if handler is None:
+            return 404, {
+                "ok": False,
+                "error_code": 404,
+                "description": f"Not Found: method {method}",
+            }
+        if method == "getUpdates":
+            return 200, {"ok": True, "result": handler(params)}
+        with self.lock:
+            result = handler(params)
+            self.lock.notify_all()
+        if isinstance(result, tuple):
+            return result
+        return 200, {"ok": True, "result": result}

@@ -1,0 +1,142 @@
+"""Shared set-up for the Telegram tests: a small watch topic with seeds, a recorded feed with
+relevant, irrelevant and hostile items, and settings pointing the bot at the local servers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.settings import Settings
+
+TOKEN = "123456:TEST-token"
+ADMIN = 4242
+USER = 5151
+TOPIC = "militia-attacks"
+
+SEEDS = {
+    "rockets.txt": (
+        "Iran-backed militia fires rockets at US troops in Iraq\n"
+        "An Iran-backed militia fired rockets at a base hosting US troops in western Iraq, "
+        "US officials said. The attack on the air base wounded several American service "
+        "members. Kataib Hezbollah militia fighters have repeatedly attacked US forces."
+    ),
+    "drones.txt": (
+        "Drone attack on US forces base in Syria blamed on Iran-backed militias\n"
+        "A drone attack struck a base housing US forces in eastern Syria. The Pentagon blamed "
+        "Iran-backed militias for the drone and rocket attacks on American troops."
+    ),
+}
+
+HOSTILE_TITLE = '<script>alert("x")</script> & Rockets hit US base <b>in</b> Iraq'
+
+ITEMS = [
+    (
+        "a1",
+        "Militia rockets hit US troops base in Iraq",
+        "Iran-backed militia fighters fired rockets at a base hosting US troops in Iraq. "
+        "Several American service members were wounded in the attack, US officials said.",
+    ),
+    (
+        "a2",
+        HOSTILE_TITLE,
+        "An Iran-backed militia fired rockets at the air base hosting US troops in western Iraq; "
+        "the Pentagon said American forces were attacked again by Kataib Hezbollah militia.",
+    ),
+    (
+        "a3",
+        "Drone strikes US forces in Syria",
+        "A drone attack by Iran-backed militias struck a base housing US forces in eastern Syria, "
+        "the Pentagon said, blaming the militias for attacks on American troops.",
+    ),
+    (
+        "n1",
+        "Local bakery wins bread contest",
+        "The bakery on Main Street won first prize for its sourdough loaf at the county fair.",
+    ),
+]
+
+
+def rss(items: list[tuple[str, str, str]]) -> str:
+    from xml.sax.saxutils import escape
+
+    body = "".join(
+        f"<item><title>{escape(title)}</title><link>https://news.example/{guid}</link>"
+        f'<guid isPermaLink="false">{guid}</guid><pubDate>Mon, 05 Aug 2024 12:00:00 +0000</pubDate>'
+        f"<description>{escape(text)}</description></item>"
+        for guid, title, text in items
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        f"<title>Wire &amp; Desk</title><link>https://news.example/</link>{body}</channel></rss>"
+    )
+
+
+def many_items(n: int) -> list[tuple[str, str, str]]:
+    """n distinct relevant items (a storm of alerts)."""
+    places = ["Erbil", "Baghdad", "Anbar", "Deir ez-Zor", "Tanf", "Harir", "Taji", "Besmaya"]
+    return [
+        (
+            f"s{i}",
+            f"Rocket attack number {i} on US troops at {places[i % len(places)]} base",
+            f"Iran-backed militia fighters fired rockets at a base hosting US troops near "
+            f"{places[i % len(places)]} in Iraq, report {i}; American service members were "
+            "attacked by the militia, US officials said.",
+        )
+        for i in range(n)
+    ]
+
+
+def write_watch_config(
+    root: Path, items: list[tuple[str, str, str]] = ITEMS
+) -> tuple[Path, Path, Path]:
+    """config dir, seeds dir and a www dir holding wire.xml."""
+    config, seeds, www = root / "config", root / "seeds", root / "www"
+    for folder in (config, seeds / TOPIC, www):
+        folder.mkdir(parents=True, exist_ok=True)
+    (config / "topics.toml").write_text(
+        f'[[topic]]\nname = "{TOPIC}"\ndescription = "Militias attacking US forces"\n'
+        "threshold = 0.45\nenabled = true\n"
+    )
+    (config / "feeds.toml").write_text("")
+    for name, text in SEEDS.items():
+        (seeds / TOPIC / name).write_text(text)
+    (www / "wire.xml").write_text(rss(items))
+    return config, seeds, www
+
+
+def bot_env(root: Path, api_url: str, **extra: str) -> dict[str, str]:
+    config, seeds, _ = root / "config", root / "seeds", root / "www"
+    return {
+        "THREATWATCH_DB": str(root / "bot.db"),
+        "THREATWATCH_CONFIG_DIR": str(config),
+        "THREATWATCH_SEEDS_DIR": str(seeds),
+        "THREATWATCH_EMBEDDER": "hashing",
+        "THREATWATCH_ALLOW_PRIVATE_NETWORKS": "true",
+        "THREATWATCH_LOAD_DEFAULT_FEEDS": "false",
+        "THREATWATCH_FETCH_FULL_TEXT": "false",
+        "THREATWATCH_POLL_INTERVAL": "5",
+        "THREATWATCH_TELEGRAM_TOKEN": TOKEN,
+        "THREATWATCH_TELEGRAM_API_URL": api_url,
+        "THREATWATCH_TELEGRAM_ADMINS": str(ADMIN),
+        "THREATWATCH_TELEGRAM_POLL_TIMEOUT": "1",
+        "THREATWATCH_TELEGRAM_REQUEST_TIMEOUT": "5",
+        **extra,
+    }
+
+
+def settings_for(root: Path, api_url: str, **extra: object) -> Settings:
+    config, seeds, _ = root / "config", root / "seeds", root / "www"
+    values: dict[str, object] = {
+        "db": root / "bot.db",
+        "config_dir": config,
+        "seeds_dir": seeds,
+        "embedder": "hashing",
+        "allow_private_networks": True,
+        "load_default_feeds": False,
+        "fetch_full_text": False,
+        "telegram_token": TOKEN,
+        "telegram_api_url": api_url,
+        "telegram_admins": [ADMIN],
+        "telegram_poll_timeout": 1,
+        "telegram_request_timeout": 5.0,
+    }
+    return Settings(**(values | extra))  # type: ignore[arg-type]
