@@ -3,9 +3,16 @@ relevant, irrelevant and hostile items, and settings pointing the bot at the loc
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
+from bot.compose import App, compose
+from bot.feedserver import RecordedFeedServer
 from bot.settings import Settings
+from bot.testing.telegram_api import FakeBotAPI, Sent
 
 TOKEN = "123456:TEST-token"
 ADMIN = 4242
@@ -140,3 +147,53 @@ def settings_for(root: Path, api_url: str, **extra: object) -> Settings:
         "telegram_request_timeout": 5.0,
     }
     return Settings(**(values | extra))  # type: ignore[arg-type]
+
+
+GROUP = -1001234567890
+
+
+class Harness:
+    """The real bot (python-telegram-bot Application, BotService, SQLite) in this event loop,
+    talking to a FakeBotAPI; feeds come from a RecordedFeedServer."""
+
+    def __init__(self, api: FakeBotAPI, app: App, feeds: RecordedFeedServer):
+        self.api, self.app, self.feeds = api, app, feeds
+
+    async def command(self, chat_id: int, text: str, **kwargs: Any) -> Sent:
+        """Send a command as a user and wait for the bot's answer in that chat."""
+        before = len(self.api.sent_to(chat_id))
+        self.api.send_command(chat_id, text, **kwargs)
+        return await self.api.next_reply(chat_id, before)
+
+    async def poll_and_deliver(
+        self, chat_id: int, expected: int, timeout: float = 15.0
+    ) -> list[Sent]:
+        """One poll cycle, then drain the outbox until ``expected`` alerts reached the chat."""
+        await self.app.pipeline.poll_once(all_feeds=True)
+        return await self.deliver(chat_id, expected, timeout)
+
+    async def deliver(self, chat_id: int, expected: int, timeout: float = 15.0) -> list[Sent]:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            await self.app.deliverer.drain()
+            alerts = [s for s in self.api.sent_to(chat_id) if s.buttons]
+            if len(alerts) >= expected or asyncio.get_running_loop().time() > deadline:
+                return alerts
+            await asyncio.sleep(0.2)
+
+
+@asynccontextmanager
+async def running_bot(
+    root: Path, items: list[tuple[str, str, str]] = ITEMS, **settings: object
+) -> AsyncIterator[Harness]:
+    _, _, www = write_watch_config(root, items)
+    with FakeBotAPI(TOKEN) as api, RecordedFeedServer(www) as feeds:
+        app = compose(settings_for(root, api.api_url, **settings))
+        await app.service.add_feed(feeds.url("wire.xml"))
+        adapter = app.adapters[0]
+        assert await adapter.start(asyncio.Event())
+        try:
+            yield Harness(api, app, feeds)
+        finally:
+            await adapter.stop()
+            await app.aclose()

@@ -71,7 +71,9 @@ async def seed_add(ctx: CommandContext, args: Args) -> Reply:
         text = ctx.replied_text.strip()
         if len(text) > MAX_SEED_CHARS:
             raise BadArgument(f"replied text too long ({MAX_SEED_CHARS} characters at most)")
-        seed, created = await ctx.service.add_seed(topic, text=text)
+        # a chat message has no headline line of its own: keep all of it as text
+        title = clip(text.splitlines()[0], 120)
+        seed, created = await ctx.service.add_seed(topic, text=text, title=title)
     else:
         raise BadArgument("give a URL, or reply to a message with /seed_add <topic>")
     verb = "added" if created else "already a seed"

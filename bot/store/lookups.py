@@ -30,7 +30,7 @@ class LookupsPart(ArticlesPart):
         return [
             r[0]
             for r in self._conn.execute(
-                "SELECT id FROM articles WHERE published >= ? ORDER BY published DESC",
+                "SELECT id FROM articles WHERE first_seen >= ? ORDER BY first_seen DESC",
                 [_iso(since)],
             )
         ]

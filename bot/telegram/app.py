@@ -33,7 +33,7 @@ from bot.chat.commands import COMMANDS
 from bot.chat.context import ChatKind, CommandContext
 from bot.chat.dispatch import act, dispatch
 from bot.chat.replies import Reply
-from bot.errors import ConfigError
+from bot.errors import ConfigError, ThreatwatchError
 from bot.service import BotService
 from bot.settings import Settings
 from bot.telegram.render import parse_callback
@@ -201,8 +201,11 @@ class TelegramAdapter:
             ctx.attachment_name = document.file_name
 
             async def download() -> bytes:
-                file = await document.get_file()
-                return bytes(await file.download_as_bytearray())
+                try:
+                    file = await document.get_file()
+                    return bytes(await file.download_as_bytearray())
+                except TelegramError as exc:
+                    raise ThreatwatchError(f"could not download the file: {exc}") from exc
 
             ctx.attachment = download
         reply = await dispatch(ctx, name, rest)

@@ -25,7 +25,7 @@ from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from bot.testing.telegram_objects import BOT_ID, BOT_USERNAME, TelegramObjects
 
@@ -189,7 +189,7 @@ class FakeBotAPI(TelegramObjects):
                 pass
 
             def do_GET(self) -> None:
-                path = urlsplit(self.path).path
+                path = unquote(urlsplit(self.path).path)
                 prefix = f"/file/bot{api.token}/"
                 if path.startswith(prefix) and path[len(prefix) :] in api.files:
                     self._reply(200, api.files[path[len(prefix) :]], "application/octet-stream")
