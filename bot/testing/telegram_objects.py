@@ -13,7 +13,20 @@ if TYPE_CHECKING:
 
 BOT_ID = 777000111
 BOT_USERNAME = "threatwatch_test_bot"
-ADMIN_RIGHTS = ["can_be_edited", "can_manage_chat", "can_delete_messages", "can_manage_video_chats", "can_restrict_members", "can_promote_members", "can_change_info", "can_invite_users", "can_post_stories", "can_edit_stories", "can_delete_stories", "is_anonymous"]
+ADMIN_RIGHTS = [
+    "can_be_edited",
+    "can_manage_chat",
+    "can_delete_messages",
+    "can_manage_video_chats",
+    "can_restrict_members",
+    "can_promote_members",
+    "can_change_info",
+    "can_invite_users",
+    "can_post_stories",
+    "can_edit_stories",
+    "can_delete_stories",
+    "is_anonymous",
+]
 
 
 def user(user_id: int, name: str = "Analyst") -> dict[str, Any]:
