@@ -4,12 +4,14 @@ relevant, irrelevant and hostile items, and settings pointing the bot at the loc
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from bot.compose import App, compose
+from bot.cycle import utcnow
 from bot.feedserver import RecordedFeedServer
 from bot.settings import Settings
 from bot.testing.telegram_api import FakeBotAPI, Sent
@@ -184,11 +186,14 @@ class Harness:
 
 @asynccontextmanager
 async def running_bot(
-    root: Path, items: list[tuple[str, str, str]] = ITEMS, **settings: object
+    root: Path,
+    items: list[tuple[str, str, str]] = ITEMS,
+    clock: Callable[[], datetime] | None = None,
+    **settings: object,
 ) -> AsyncIterator[Harness]:
     _, _, www = write_watch_config(root, items)
     with FakeBotAPI(TOKEN) as api, RecordedFeedServer(www) as feeds:
-        app = compose(settings_for(root, api.api_url, **settings))
+        app = compose(settings_for(root, api.api_url, **settings), clock=clock or utcnow)
         await app.service.add_feed(feeds.url("wire.xml"))
         adapter = app.adapters[0]
         assert await adapter.start(asyncio.Event())

@@ -158,3 +158,38 @@ def _key(chat_id: int):  # type: ignore[no-untyped-def]
     from bot.channels import ChannelKey
 
     return ChannelKey("telegram", str(chat_id))
+
+
+async def test_webhook_mode_checks_the_secret_and_serves_commands(tmp_path: Path) -> None:
+    import socket
+
+    import httpx
+
+    with socket.socket() as probe:  # a free port for the webhook listener
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    secret = "s3cret-token_for-tests"
+    hook = f"http://127.0.0.1:{port}/telegram/hook"
+    async with running_bot(
+        tmp_path,
+        telegram_webhook_url=hook,
+        telegram_webhook_secret=secret,
+        telegram_webhook_listen="127.0.0.1",
+        telegram_webhook_port=port,
+    ) as bot:
+        assert bot.api.webhook is not None and bot.api.webhook["url"] == hook
+        assert bot.api.webhook["secret_token"] == secret
+        update = {"update_id": 1, "message": bot.api.message(USER, "/topics", user_id=USER)}
+        async with httpx.AsyncClient() as client:
+            wrong = await client.post(
+                hook, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "nope"}
+            )
+            assert wrong.status_code == 403
+            right = await client.post(
+                hook, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": secret}
+            )
+            assert right.status_code == 200
+        reply = await bot.api.next_reply(USER)
+        assert "Watch topics (1)" in reply.text
+        assert len(bot.api.sent_to(USER)) == 1  # the refused request did nothing
+        assert bot.api.calls_of("getUpdates") == []  # no long polling in webhook mode

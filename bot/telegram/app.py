@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 
 from telegram import (
@@ -57,6 +58,9 @@ def file_url(settings: Settings) -> str:
 def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
     if not settings.telegram_token:
         raise ConfigError("THREATWATCH_TELEGRAM_TOKEN is not set")
+    # opt in to PTB's timedelta durations (RetryAfter.retry_after): the int form is deprecated
+    # and warns on every 429
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
     timeout = settings.telegram_request_timeout
     builder = (
         ApplicationBuilder()

@@ -1,0 +1,188 @@
+"""`threatwatch run` as a real process with a Telegram token: it long-polls the local Bot API
+server for commands and delivers alerts from the local feed server, through faults and crashes."""
+
+from __future__ import annotations
+
+import html
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from telegram_support import (
+    ADMIN,
+    GROUP,
+    HOSTILE_TITLE,
+    TOKEN,
+    USER,
+    bot_env,
+    many_items,
+    write_watch_config,
+)
+
+from bot.channels import ChannelKey, SubscriptionStatus
+from bot.feedserver import RecordedFeedServer
+from bot.store import Store
+from bot.testing.telegram_api import FakeBotAPI, Sent
+
+
+class BotProcess:
+    def __init__(self, env: dict[str, str]):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"],
+            env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", **env},
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        self.lines: list[str] = []
+        self.pump = threading.Thread(target=self._read, daemon=True)
+        self.pump.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=30)
+        self.pump.join(timeout=10)
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+        return code
+
+    def kill9(self) -> None:
+        self.proc.kill()  # SIGKILL: no clean-up, no final drain
+        self.stop()
+
+
+@contextmanager
+def bot_process(env: dict[str, str]) -> Iterator[BotProcess]:
+    process = BotProcess(env)
+    try:
+        yield process
+    finally:
+        if process.proc.poll() is None:
+            process.stop()
+
+
+def command(api: FakeBotAPI, chat_id: int, text: str, user_id: int, timeout: float = 60) -> Sent:
+    before = len(api.sent_to(chat_id))
+    api.send_command(chat_id, text, user_id=user_id)
+    return api.wait_for_reply(chat_id, before, timeout)
+
+
+def alerts_to(api: FakeBotAPI, chat_id: int) -> list[Sent]:
+    return [s for s in api.sent_to(chat_id) if s.buttons]
+
+
+def wait_alerts(api: FakeBotAPI, chat_id: int, n: int, timeout: float) -> list[Sent]:
+    api.wait_for(
+        lambda sent: len([s for s in sent if s.chat_id == chat_id and s.buttons]) >= n, timeout
+    )
+    return alerts_to(api, chat_id)
+
+
+def alert_ids(alerts: list[Sent]) -> list[str]:
+    return [a.buttons[0][1] for a in alerts]
+
+
+def test_run_serves_commands_and_delivers_explained_alerts(tmp_path: Path) -> None:
+    _, _, www = write_watch_config(tmp_path)
+    with FakeBotAPI(TOKEN) as api, RecordedFeedServer(www) as feeds:
+        with bot_process(bot_env(tmp_path, api.api_url)) as bot:
+            assert "Subscribed" in command(api, GROUP, "/subscribe", ADMIN).text
+            refused = command(api, GROUP, f"/feed_add {feeds.url('wire.xml')}", USER)
+            assert "for Threatwatch admins only" in refused.text
+            added = command(api, GROUP, f"/feed_add {feeds.url('wire.xml')}", ADMIN)
+            assert "Feed 1 added" in added.text
+            alerts = wait_alerts(api, GROUP, 3, 60)
+            hostile = next(a for a in alerts if "script" in a.text)
+            assert html.escape(HOSTILE_TITLE, quote=False) in hostile.text
+            assert HOSTILE_TITLE not in hostile.text
+            alert_id = hostile.buttons[0][1].split(":")[1]
+            why = command(api, USER, f"/why {alert_id}", USER)
+            assert f"Why alert #{alert_id} matched" in why.text and "&lt;script&gt;" in why.text
+            latest = command(api, USER, "/latest 3", USER)
+            assert latest.text.count("<code>#") == 3
+            search = command(api, USER, "/search drone attack Syria", USER)
+            assert "1. " in search.text and "Drone strikes US forces in Syria" in search.text
+            status = command(api, USER, "/status", USER)
+            assert "Feeds: 1 healthy" in status.text and "matched 3" in status.text
+            assert [c["command"] for c in api.commands["default:"]][:3] == [
+                "start",
+                "help",
+                "topics",
+            ]
+        assert bot.proc.returncode == 0, bot.output
+
+
+def test_run_429_storm_delivers_every_alert_once(tmp_path: Path) -> None:
+    _, _, www = write_watch_config(tmp_path, many_items(10))
+    with (
+        FakeBotAPI(TOKEN) as api,
+        RecordedFeedServer(www) as feeds,
+        bot_process(bot_env(tmp_path, api.api_url)) as bot,
+    ):
+        command(api, GROUP, "/subscribe", ADMIN)
+        command(api, GROUP, f"/feed_add {feeds.url('wire.xml')}", ADMIN)
+        api.fail("sendMessage", 429, retry_after=1, times=6)
+        alerts = wait_alerts(api, GROUP, 10, 90)
+        time.sleep(2)  # nothing else may follow
+        assert len(alerts_to(api, GROUP)) == 10 and len(set(alert_ids(alerts))) == 10
+        assert "deferred 1s: Flood control exceeded" in bot.output
+
+
+def test_run_kill_9_mid_delivery_then_restart_loses_nothing_sends_nothing_twice(
+    tmp_path: Path,
+) -> None:
+    _, _, www = write_watch_config(tmp_path, many_items(8))
+    env = bot_env(tmp_path, api_url="")
+    with FakeBotAPI(TOKEN) as api, RecordedFeedServer(www) as feeds:
+        env["THREATWATCH_TELEGRAM_API_URL"] = api.api_url
+        with bot_process(env) as bot:
+            command(api, USER, "/subscribe", USER)  # a private chat: one alert a second
+            command(api, USER, f"/feed_add {feeds.url('wire.xml')}", ADMIN)
+            wait_alerts(api, USER, 3, 60)
+            time.sleep(0.5)  # between two sends
+            bot.kill9()
+        delivered_before = len(alerts_to(api, USER))
+        assert delivered_before < 8, "the crash came too late to test anything"
+        with bot_process(env) as bot:
+            alerts = wait_alerts(api, USER, 8, 60)
+            time.sleep(2)
+            assert len(alerts_to(api, USER)) == 8, bot.output
+            assert len(set(alert_ids(alerts))) == 8
+
+
+def test_run_403_pauses_the_subscription(tmp_path: Path) -> None:
+    _, _, www = write_watch_config(tmp_path)
+    with FakeBotAPI(TOKEN) as api, RecordedFeedServer(www) as feeds:
+        with bot_process(bot_env(tmp_path, api.api_url)) as bot:
+            command(api, GROUP, "/subscribe", ADMIN)
+            api.block_chat(GROUP)
+            command(api, ADMIN, f"/feed_add {feeds.url('wire.xml')}", ADMIN)
+            deadline = time.monotonic() + 60
+            while "is gone" not in bot.output and time.monotonic() < deadline:
+                time.sleep(0.2)
+        assert f"chat telegram:{GROUP} is gone (forbidden: Forbidden: bot was kicked" in bot.output
+    store = Store(tmp_path / "bot.db")
+    try:
+        channel = store.channel_for(ChannelKey("telegram", str(GROUP)), datetime.now(UTC))
+        [subscription] = store.subscriptions(channel.id)
+        assert subscription.status is SubscriptionStatus.PAUSED
+        assert store.outbox_counts() == {"undeliverable": 3}
+    finally:
+        store.close()
