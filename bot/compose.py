@@ -78,6 +78,13 @@ def compose(
             application = build_application(settings)
             sinks["telegram"] = TelegramSink(application.bot)
             adapters.append(TelegramAdapter(settings, service, application))
+        if settings.slack_bot_token:
+            from bot.slack.app import SlackAdapter, build_client
+            from bot.slack.sink import SLACK, SlackSink
+
+            client = build_client(settings)
+            sinks[SLACK] = SlackSink(client)
+            adapters.append(SlackAdapter(settings, service, client))
         if not settings.telegram_token and not settings.slack_bot_token:
             sinks[CONSOLE] = ConsoleSink()
     if CONSOLE in sinks:

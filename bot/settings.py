@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     slack_signing_secret: str | None = None
     slack_api_url: str = "https://slack.com/api/"
     slack_admins: Annotated[list[str], NoDecode] = []
+    # how Slack reaches the bot: "socket" (Socket Mode over the app token), "http" (Events API,
+    # slash commands and interactivity POSTed to /slack/events), or "auto": socket when an app
+    # token is set, else http
+    slack_mode: Literal["auto", "socket", "http"] = "auto"
+    slack_listen: str = "0.0.0.0"
+    slack_port: int = Field(default=3000, ge=0, le=65535)  # 0: any free port (tests)
+    slack_request_timeout: float = 20.0
 
     @field_validator("telegram_admins", mode="before")
     @classmethod

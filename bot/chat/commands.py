@@ -31,6 +31,9 @@ class Command:
     admin_only: bool = False
     min_args: int = 0
     max_args: int | None = 0  # None: free text follows
+    # the answer concerns everyone in the chat (Slack posts it in the channel; other answers go
+    # only to the asker)
+    for_chat: bool = False
 
     def usage_line(self, prefix: str = "/") -> str:
         return f"{prefix}{self.name}" + (f" {self.usage}" if self.usage else "")
@@ -75,6 +78,7 @@ COMMANDS: tuple[Command, ...] = (
         "send alerts of a topic (default: all) to this chat or forum topic",
         h.subscribe,
         max_args=1,
+        for_chat=True,
     ),
     C(
         "unsubscribe",
@@ -82,6 +86,7 @@ COMMANDS: tuple[Command, ...] = (
         "stop alerts of a topic (default: all) in this chat",
         h.unsubscribe,
         max_args=1,
+        for_chat=True,
     ),
     C(
         "settings",
@@ -89,6 +94,7 @@ COMMANDS: tuple[Command, ...] = (
         "show or change mode (instant/digest HH:MM), time zone, min score, quiet hours, threading",
         h.settings,
         max_args=3,
+        for_chat=True,
     ),
     C("latest", "[topic] [n]", "newest matches, newest first", h.latest, max_args=2),
     C(

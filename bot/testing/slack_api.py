@@ -1,0 +1,422 @@
+"""FakeSlackAPI: a local Slack Web API server for tests, with Socket Mode and fault injection.
+
+It speaks enough of Slack's protocol for the real slack-sdk and slack-bolt clients: auth.test,
+chat.postMessage, chat.update, chat.postEphemeral, conversations.info / members / join / open,
+files.getUploadURLExternal + upload + files.completeUploadExternal, apps.connections.open with a
+local websocket for Socket Mode (hello, envelopes, acks), and response_url endpoints that record
+what the bot answered. Faults: ``fail(method, error, status=…, retry_after=…, times=…)`` (e.g.
+429 ratelimited with Retry-After), ``archive(channel)``, ``kick(channel)``.
+
+Binds 127.0.0.1 on a port the OS chooses; runs its own event loop in a daemon thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import WSMsgType, web
+
+BOT_USER = "UBOT0001"
+BOT_TOKEN = "xoxb-test-token"
+APP_TOKEN = "xapp-1-test-token"
+TEAM = "T0TEST01"
+MEMBERS_PAGE = 2  # small pages, so the bot must follow cursors
+
+
+@dataclass
+class Fault:
+    error: str
+    status: int = 200
+    retry_after: int | None = None
+
+
+@dataclass
+class Posted:
+    """One message the bot posted, updated, answered ephemerally or through a response_url."""
+
+    method: str
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]]
+    thread_ts: str | None = None
+    user: str | None = None  # ephemeral: who sees it
+    response_type: str | None = None  # response_url / ack answers
+    edits: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def buttons(self) -> list[tuple[str, str]]:
+        """(action_id, value) of every button."""
+        return [
+            (e.get("action_id", ""), e.get("value", ""))
+            for b in self.blocks
+            if b.get("type") == "actions"
+            for e in b.get("elements", [])
+        ]
+
+    @property
+    def mrkdwn(self) -> str:
+        """The text of every section and context block, joined."""
+        parts = []
+        for b in self.blocks:
+            if b.get("type") == "section":
+                parts.append(b["text"]["text"])
+            elif b.get("type") == "context":
+                parts.extend(e.get("text", "") for e in b.get("elements", []))
+        return "\n".join(parts) or self.text
+
+
+@dataclass
+class Channel:
+    id: str
+    members: list[str]
+    is_member: bool = True
+    is_private: bool = False
+    is_archived: bool = False
+
+
+def _form_or_json(raw: bytes, content_type: str) -> dict[str, Any]:
+    if content_type.startswith("application/json"):
+        return dict(json.loads(raw or b"{}"))
+    params: dict[str, Any] = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+    for key in ("blocks", "files", "attachments", "metadata"):
+        if isinstance(params.get(key), str) and params[key].startswith(("[", "{")):
+            params[key] = json.loads(params[key])
+    return params
+
+
+class FakeSlackAPI:
+    def __init__(self, bot_token: str = BOT_TOKEN, app_token: str = APP_TOKEN) -> None:
+        self.bot_token, self.app_token = bot_token, app_token
+        self.lock = threading.Condition()
+        self.posted: list[Posted] = []
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self.channels: dict[str, Channel] = {}
+        self.files: list[dict[str, Any]] = []
+        self._uploads: dict[str, bytes] = {}
+        self._ts = itertools.count(1)
+        self._ids = itertools.count(1)
+        self._acks: dict[str, Any] = {}
+        self._sockets: list[web.WebSocketResponse] = []
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def __enter__(self) -> FakeSlackAPI:
+        ready = threading.Event()
+        threading.Thread(target=self._serve, args=(ready,), daemon=True).start()
+        if not ready.wait(10):
+            raise RuntimeError("fake Slack API did not start")
+        return self
+
+    def _serve(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self._loop)
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/respond/{id}", self._respond)
+        app.router.add_post("/upload/{id}", self._upload)
+        app.router.add_get("/socket", self._socket)
+        self._runner = web.AppRunner(app, access_log=None)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self._loop.run_until_complete(site.start())
+        self.port = self._runner.addresses[0][1]
+        ready.set()
+        self._loop.run_forever()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        async def close() -> None:
+            for ws in list(self._sockets):
+                await ws.close()
+            assert self._runner is not None
+            await self._runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """THREATWATCH_SLACK_API_URL for a bot that talks to this server."""
+        return self.base + "/api/"
+
+    def response_url(self) -> str:
+        return f"{self.base}/respond/{next(self._ids)}"
+
+    # --- set-up and faults --------------------------------------------------------------------
+    def add_channel(self, channel_id: str, members: list[str], **flags: bool) -> Channel:
+        with self.lock:
+            self.channels[channel_id] = Channel(channel_id, list(members), **flags)
+            return self.channels[channel_id]
+
+    def fail(
+        self,
+        method: str,
+        error: str,
+        *,
+        status: int = 200,
+        retry_after: int | None = None,
+        times: int = 1,
+    ) -> None:
+        with self.lock:
+            self.faults[method].extend(Fault(error, status, retry_after) for _ in range(times))
+
+    def archive(self, channel_id: str) -> None:
+        with self.lock:
+            self.channels[channel_id].is_archived = True
+
+    def kick(self, channel_id: str) -> None:
+        with self.lock:
+            self.channels[channel_id].is_member = False
+
+    # --- reading what the bot did -------------------------------------------------------------
+    def wait_for(self, predicate: Callable[[list[Posted]], bool], timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while not predicate(self.posted):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"timed out; posted: {[p.text[:80] for p in self.posted]}")
+                self.lock.wait(min(left, 0.5))
+
+    def posted_to(self, channel: str, method: str | None = None) -> list[Posted]:
+        with self.lock:
+            return [p for p in self.posted if p.channel == channel and method in (None, p.method)]
+
+    def alerts(self, channel: str) -> list[Posted]:
+        return [p for p in self.posted_to(channel, "chat.postMessage") if p.buttons]
+
+    def calls_to(self, method: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [params for name, params in self.calls if name == method]
+
+    # --- Socket Mode --------------------------------------------------------------------------
+    def socket_connected(self) -> bool:
+        return bool(self._sockets)
+
+    def socket_send(self, kind: str, payload: dict[str, Any], timeout: float = 10) -> Any:
+        """Push one envelope (slash_commands, events_api, interactive) to the bot's socket and
+        wait for its acknowledgement; returns the ack's payload (None when it had none)."""
+        envelope_id = f"env-{next(self._ids)}"
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": payload,
+            "accepts_response_payload": kind != "events_api",
+            "retry_attempt": 0,
+            "retry_reason": "",
+        }
+
+        async def send() -> None:
+            await self._sockets[-1].send_str(json.dumps(envelope))
+
+        asyncio.run_coroutine_threadsafe(send(), self._loop).result(timeout)
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while envelope_id not in self._acks:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no ack for {kind} envelope within {timeout}s")
+                self.lock.wait(min(left, 0.5))
+            return self._acks.pop(envelope_id)
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_str(json.dumps({"type": "hello", "num_connections": 1}))
+        try:
+            async for message in ws:
+                if message.type != WSMsgType.TEXT:
+                    continue
+                data = json.loads(message.data)
+                if "envelope_id" in data:
+                    with self.lock:
+                        self._acks[data["envelope_id"]] = data.get("payload")
+                        self.lock.notify_all()
+        finally:
+            self._sockets.remove(ws)
+        return ws
+
+    # --- HTTP handlers ------------------------------------------------------------------------
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = {
+            **request.query,
+            **_form_or_json(await request.read(), request.content_type or ""),
+        }
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        token = token or str(params.get("token", ""))
+        with self.lock:
+            self.calls.append((method, params))
+            fault = self.faults[method].popleft() if self.faults[method] else None
+        if fault is not None:
+            headers = (
+                {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            )
+            return web.json_response(
+                {"ok": False, "error": fault.error}, status=fault.status, headers=headers
+            )
+        expected = self.app_token if method == "apps.connections.open" else self.bot_token
+        if token != expected:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        handler = getattr(self, "m_" + method.replace(".", "_"), None)
+        if handler is None:
+            return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
+        with self.lock:
+            result = handler(params)
+            self.lock.notify_all()
+        return web.json_response({"ok": "error" not in result, **result})
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        body = json.loads(await request.read() or b"{}")
+        with self.lock:
+            self.posted.append(
+                self._posted("response_url", f"respond:{request.match_info['id']}", body)
+            )
+            self.lock.notify_all()
+        return web.Response(text="ok")
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        data = await request.read()
+        with self.lock:
+            self._uploads[request.match_info["id"]] = data
+        return web.Response(text=f"OK - {len(data)}")
+
+    def _posted(self, method: str, channel: str, params: dict[str, Any]) -> Posted:
+        return Posted(
+            method=method,
+            channel=channel,
+            ts=f"1700000000.{next(self._ts):06d}",
+            text=str(params.get("text", "")),
+            blocks=list(params.get("blocks") or []),
+            thread_ts=params.get("thread_ts") or None,
+            user=params.get("user"),
+            response_type=params.get("response_type"),
+        )
+
+    def _channel_error(self, channel_id: str, *, posting: bool) -> dict[str, str] | None:
+        channel = self.channels.get(channel_id)
+        if channel is None and not channel_id.startswith("D"):
+            return {"error": "channel_not_found"}
+        if channel is not None and posting and channel.is_archived:
+            return {"error": "is_archived"}
+        if channel is not None and posting and not channel.is_member:
+            return {"error": "not_in_channel"}
+        return None
+
+    # --- Web API methods (called with the lock held) -------------------------------------------
+    def m_auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "user_id": BOT_USER,
+            "user": "threatwatch",
+            "bot_id": "B0BOT01",
+            "team_id": TEAM,
+            "team": "Test",
+        }
+
+    def m_apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"url": f"ws://127.0.0.1:{self.port}/socket"}
+
+    def m_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = str(params.get("channel", ""))
+        if error := self._channel_error(channel, posting=True):
+            return error
+        if not params.get("text") and not params.get("blocks"):
+            return {"error": "no_text"}
+        posted = self._posted("chat.postMessage", channel, params)
+        self.posted.append(posted)
+        return {
+            "channel": channel,
+            "ts": posted.ts,
+            "message": {"text": posted.text, "ts": posted.ts},
+        }
+
+    def m_chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = str(params.get("channel", ""))
+        if error := self._channel_error(channel, posting=True):
+            return error
+        posted = self._posted("chat.postEphemeral", channel, params)
+        self.posted.append(posted)
+        return {"message_ts": posted.ts}
+
+    def m_chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        for posted in self.posted:
+            if posted.channel == params.get("channel") and posted.ts == params.get("ts"):
+                posted.edits.append(params)
+                posted.text, posted.blocks = (
+                    str(params.get("text", "")),
+                    list(params.get("blocks") or []),
+                )
+                return {"channel": posted.channel, "ts": posted.ts}
+        return {"error": "message_not_found"}
+
+    def m_conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channels.get(str(params.get("channel")))
+        if channel is None:
+            return {"error": "channel_not_found"}
+        flags = {k: getattr(channel, k) for k in ("is_member", "is_private", "is_archived")}
+        return {"channel": {"id": channel.id, "name": channel.id.lower(), **flags}}
+
+    def m_conversations_members(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channels.get(str(params.get("channel")))
+        if channel is None:
+            return {"error": "channel_not_found"}
+        start = int(params.get("cursor") or 0)
+        page = channel.members[start : start + MEMBERS_PAGE]
+        more = start + MEMBERS_PAGE < len(channel.members)
+        return {
+            "members": page,
+            "response_metadata": {"next_cursor": str(start + MEMBERS_PAGE) if more else ""},
+        }
+
+    def m_conversations_join(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channels.get(str(params.get("channel")))
+        if channel is None:
+            return {"error": "channel_not_found"}
+        if channel.is_private:
+            return {"error": "method_not_supported_for_channel_type"}
+        channel.is_member = True
+        return {"channel": {"id": channel.id}}
+
+    def m_conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"channel": {"id": "D" + str(params.get("users", "")).split(",")[0]}}
+
+    def m_files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = f"F{next(self._ids):08d}"
+        return {"upload_url": f"{self.base}/upload/{file_id}", "file_id": file_id}
+
+    def m_files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        files = params.get("files") or []
+        done = []
+        for f in files:
+            record = {
+                "id": f["id"],
+                "title": f.get("title"),
+                "channel": params.get("channel_id"),
+                "content": self._uploads.get(f["id"], b""),
+                "comment": params.get("initial_comment"),
+            }
+            self.files.append(record)
+            done.append({"id": f["id"], "title": f.get("title")})
+        return {"files": done}
