@@ -141,12 +141,12 @@ class ChatServiceMixin:
         if ref.lstrip("#").isdigit():
             article = self.store.match(parse_alert_id(ref)).article
         else:
-            await netguard.check_url(ref, allow_private=self.settings.allow_private_networks)
             article = self.store.article_by_url(ref)
         if article is not None:
             label = article.title
             passages, vectors = self.store.article_vectors(article.id, self.embedder.name)
-        else:
+        else:  # a page we have not stored: fetch it (through the SSRF guard) and embed it
+            await netguard.check_url(ref, allow_private=self.settings.allow_private_networks)
             page = await self.fetcher.fetch(ref, accept=HTML_ACCEPT)
             text = await asyncio.to_thread(extract.extract_main_text, page.content, url=page.url)
             if not text:

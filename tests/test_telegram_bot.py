@@ -61,8 +61,11 @@ async def test_latest_search_why_similar_answer_from_the_store(tmp_path: Path) -
         assert "vs threshold 0.450 (match)" in why.text and "Passage that matched best" in why.text
         assert "Feedback: 👍 0 · 👎 0" in why.text
         similar = await bot.command(USER, f"/similar {alert_id}")
-        assert "Similar to:" in similar.text and similar.text.count("\n1. ") == 1
-        assert "news.example/a1" not in similar.text.split("\n", 1)[1] or alert_id != "1"
+        compared = bot.app.service.why(int(alert_id)).match.article
+        assert similar.text.startswith("<b>Similar to:") and "\n1. " in similar.text
+        hits = similar.text.split("\n", 1)[1]
+        assert f'href="{compared.url}"' not in hits  # the article itself is left out
+        assert all(f"\n{rank}. " in hits for rank in (1, 2, 3)) and "\n4. " not in hits
         by_url = await bot.command(USER, "/similar https://news.example/a3")
         assert "Drone strikes US forces in Syria" in by_url.text.split("\n")[0]
 

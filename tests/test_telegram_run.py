@@ -186,3 +186,42 @@ def test_run_403_pauses_the_subscription(tmp_path: Path) -> None:
         assert store.outbox_counts() == {"undeliverable": 3}
     finally:
         store.close()
+
+
+def test_run_admin_commands_refused_for_others_and_working_for_admins(tmp_path: Path) -> None:
+    from test_chat_commands import ARTICLE, admin_invocations
+
+    from bot.chat.commands import COMMANDS
+
+    _, _, www = write_watch_config(tmp_path)
+    (www / "article.html").write_text(ARTICLE)
+    opml = b'<?xml version="1.0"?><opml version="2.0"><body></body></opml>'
+    with (
+        FakeBotAPI(TOKEN) as api,
+        RecordedFeedServer(www) as feeds,
+        bot_process(bot_env(tmp_path, api.api_url)) as bot,
+    ):
+        command(api, GROUP, "/subscribe", ADMIN)
+        command(api, ADMIN, f"/feed_add {feeds.url('wire.xml')}", ADMIN)
+        wait_alerts(api, GROUP, 3, 60)
+        invocations = admin_invocations(feeds)
+        admin_only = [c.name for c in COMMANDS if c.admin_only]
+        for name in admin_only:
+            reply = command(api, USER, f"/{name} {invocations[name]}".strip(), USER)
+            assert "for Threatwatch admins only; nothing was changed" in reply.text, name
+        assert "<code>1</code> active · ok" in command(api, ADMIN, "/feeds", ADMIN).text
+        # topic_remove and feed_remove last: the other commands need the topic and the feed
+        for name in sorted(admin_only, key=lambda n: n in ("topic_remove", "feed_remove")):
+            text = f"/{name} {invocations[name]}".strip()
+            before = len(api.sent_to(ADMIN))
+            api.send_command(
+                ADMIN,
+                text,
+                user_id=ADMIN,
+                document=("feeds.opml", opml) if name == "feeds_import" else None,
+            )
+            reply = api.wait_for_reply(ADMIN, before, 60)
+            assert "⚠️" not in reply.text, (name, reply.text)
+        topics = command(api, USER, "/topics", USER).text
+        assert "<b>new-topic</b>" in topics and "militia-attacks" not in topics  # added, removed
+    assert bot.proc.returncode == 0, bot.output

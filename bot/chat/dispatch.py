@@ -32,14 +32,12 @@ async def dispatch(ctx: CommandContext, name: str, text: str) -> Reply:
             "nothing was changed"
         )
     words = text.split()
-    too_many = command.max_args is not None and len(words) > command.max_args
-    if len(text) > MAX_ARGUMENT_CHARS or len(words) < command.min_args or too_many:
-        return error_reply(
-            "wrong number of arguments"
-            if len(text) <= MAX_ARGUMENT_CHARS
-            else "arguments too long",
-            usage,
-        )
+    if len(text) > MAX_ARGUMENT_CHARS:
+        return error_reply(f"arguments too long ({MAX_ARGUMENT_CHARS} characters at most)", usage)
+    if len(words) < command.min_args or (
+        command.max_args is not None and len(words) > command.max_args
+    ):
+        return error_reply("wrong number of arguments", usage)
     try:
         return await command.handler(ctx, Args(words, text.strip()))
     except Refused as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
+import time
 from typing import TYPE_CHECKING, TextIO
 
 from bot.chat.replies import Reply
@@ -66,6 +67,7 @@ class ConsoleSink:
         )
 
     def _ref(self) -> str:
-        # a reference lets later reports of the same story be threaded under this one
+        # a reference lets later reports of the same story be threaded under this one; the
+        # time keeps references unique across restarts
         self.printed += 1
-        return f"console-{self.printed}"
+        return f"console-{time.time_ns()}-{self.printed}"
