@@ -85,10 +85,12 @@ class Channel:
     is_archived: bool = False
 
 
-def _form_or_json(raw: bytes, content_type: str) -> dict[str, Any]:
+def _params(query: dict[str, str], raw: bytes, content_type: str) -> dict[str, Any]:
+    """A Web API call's arguments, from the query string and a form or JSON body."""
+    params: dict[str, Any] = dict(query)
     if content_type.startswith("application/json"):
-        return dict(json.loads(raw or b"{}"))
-    params: dict[str, Any] = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+        return params | dict(json.loads(raw or b"{}"))
+    params |= dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
     for key in ("blocks", "files", "attachments", "metadata"):
         if isinstance(params.get(key), str) and params[key].startswith(("[", "{")):
             params[key] = json.loads(params[key])
@@ -135,6 +137,7 @@ class FakeSlackAPI:
         self.port = self._runner.addresses[0][1]
         ready.set()
         self._loop.run_forever()
+        self._loop.close()
 
     def __exit__(
         self,
@@ -261,10 +264,7 @@ class FakeSlackAPI:
     # --- HTTP handlers ------------------------------------------------------------------------
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
-        params = {
-            **request.query,
-            **_form_or_json(await request.read(), request.content_type or ""),
-        }
+        params = _params(dict(request.query), await request.read(), request.content_type or "")
         token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         token = token or str(params.get("token", ""))
         with self.lock:
