@@ -1,0 +1,99 @@
+"""`threatwatch run` over Slack Socket Mode (apps.connections.open and a local websocket), a slow
+command answered after its ack through the response_url, and Telegram and Slack served together
+by one process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from slack_support import ADMIN, CHANNEL, USER, WORKING, slack_bot
+from telegram_support import ADMIN as TELEGRAM_ADMIN
+from telegram_support import GROUP, TOKEN, bot_env
+
+from bot.testing.slack_api import BOT_USER, FakeSlackAPI
+from bot.testing.slack_requests import button_press, mention_event, slash_command
+from bot.testing.telegram_api import FakeBotAPI
+
+ARTICLE = """<html><head><title>Rocket attack on Ain al-Asad</title></head><body><article>
+<h1>Rocket attack on Ain al-Asad air base</h1>
+<p>Rockets fired by an Iran-backed militia struck Ain al-Asad air base in western Iraq on
+Wednesday, where US troops are stationed, officials said. A US contractor died of a heart
+attack while sheltering. Kataib Hezbollah praised the attack on the American forces.</p>
+<p>The Pentagon said it was assessing the damage and that US forces would respond at a time
+and place of their choosing. Militia groups have attacked US troops in Iraq and Syria many
+times, using rockets and drones against bases that host the coalition.</p>
+</article></body></html>"""
+
+
+def test_socket_mode_commands_mentions_buttons_and_slow_work(tmp_path: Path) -> None:
+    with slack_bot(tmp_path, socket=True) as b:
+        assert b.api.calls_to("apps.connections.open")
+        ack = b.api.socket_send(
+            "slash_commands",
+            slash_command(
+                "subscribe", user=USER, channel=CHANNEL, response_url=b.api.response_url()
+            ),
+        )
+        assert (
+            ack["response_type"] == "in_channel"
+            and "Subscribed" in ack["blocks"][0]["text"]["text"]
+        )
+        b.command(f"feed_add {b.feeds.url('wire.xml')}", ADMIN)
+        alert = b.wait_alerts(3)[0]
+
+        # slow work: the ack comes at once, the answer later through the response_url
+        (tmp_path / "www" / "page.html").write_text(ARTICLE)
+        response_url = b.api.response_url()
+        slow = f"seed_add militia-attacks {b.feeds.url('_slow/4/page.html')}"
+        ack = b.api.socket_send(
+            "slash_commands",
+            slash_command(slow, user=ADMIN, channel=CHANNEL, response_url=response_url),
+        )
+        assert WORKING in ack["text"] and ack["response_type"] == "ephemeral"
+        target = "respond:" + response_url.rsplit("/", 1)[1]
+        b.api.wait_for(lambda ps: any(p.channel == target for p in ps), 60)
+        [answer] = b.api.posted_to(target)
+        assert "added to *militia-attacks*" in answer.mrkdwn and "Ain al-Asad" in answer.mrkdwn
+
+        b.api.socket_send(
+            "events_api", mention_event(f"<@{BOT_USER}> topics", user=USER, channel=CHANNEL)
+        )
+        b.api.wait_for(lambda _: bool(b.api.posted_to(CHANNEL, "chat.postEphemeral")))
+        assert "*Watch topics (1)*" in b.api.posted_to(CHANNEL, "chat.postEphemeral")[0].mrkdwn
+
+        why_url = b.api.response_url()
+        press = button_press(
+            "threatwatch:why",
+            alert.buttons[0][1],
+            user=USER,
+            channel=CHANNEL,
+            message_ts=alert.ts,
+            response_url=why_url,
+        )
+        b.api.socket_send("interactive", press)
+        target = "respond:" + why_url.rsplit("/", 1)[1]
+        b.api.wait_for(lambda ps: any(p.channel == target for p in ps))
+        assert "*Why alert #" in b.api.posted_to(target)[0].mrkdwn
+
+
+def test_telegram_and_slack_served_by_one_process(tmp_path: Path) -> None:
+    with FakeBotAPI(TOKEN) as telegram:
+        telegram_env = {
+            k: v for k, v in bot_env(tmp_path, telegram.api_url).items() if "TELEGRAM" in k
+        }
+        with slack_bot(tmp_path, extra_env=telegram_env, api=FakeSlackAPI()) as b:
+            assert "Subscribed" in b.command("subscribe", USER).mrkdwn
+            before = len(telegram.sent_to(GROUP))
+            telegram.send_command(GROUP, "/subscribe", user_id=TELEGRAM_ADMIN)
+            assert "Subscribed" in telegram.wait_for_reply(GROUP, before, 60).text
+            b.command(f"feed_add {b.feeds.url('wire.xml')}", ADMIN)
+            slack_alerts = b.wait_alerts(3)
+            telegram.wait_for(
+                lambda sent: len([s for s in sent if s.chat_id == GROUP and s.buttons]) >= 3, 60
+            )
+            telegram_alerts = [s for s in telegram.sent_to(GROUP) if s.buttons]
+            assert {a.buttons[0][1] for a in slack_alerts} == {
+                a.buttons[0][1].split(":")[1] for a in telegram_alerts
+            }
+            assert "<b>militia-attacks</b>" in telegram_alerts[0].text
+            assert "*militia-attacks*" in slack_alerts[0].mrkdwn
