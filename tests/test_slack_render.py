@@ -231,3 +231,36 @@ def test_each_transport_names_what_it_is_missing(values: dict[str, str], expecte
     else:
         with pytest.raises(ConfigError, match=expected):
             mode_of(config)
+
+
+def test_the_manifest_asks_for_what_the_app_handles() -> None:
+    import yaml
+
+    from bot.settings import REPO_ROOT
+    from bot.slack.render import PREFIX
+    from bot.slack.transport import EVENTS_PATH
+
+    manifest = yaml.safe_load((REPO_ROOT / "config" / "slack-manifest.yml").read_text())
+    [command] = manifest["features"]["slash_commands"]
+    assert command["command"] == PREFIX.strip() and command["should_escape"] is False
+    settings_ = manifest["settings"]
+    assert set(settings_["event_subscriptions"]["bot_events"]) == {"app_mention", "message.im"}
+    assert settings_["interactivity"]["is_enabled"] is True
+    urls = {
+        command["url"],
+        settings_["event_subscriptions"]["request_url"],
+        settings_["interactivity"]["request_url"],
+    }
+    assert all(url.endswith(EVENTS_PATH) for url in urls)
+    # one scope per Web API method the app calls
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) >= {
+        "commands",
+        "chat:write",
+        "app_mentions:read",
+        "im:history",
+        "im:write",
+        "files:write",
+        "channels:read",
+        "groups:read",
+        "channels:join",
+    }
