@@ -157,6 +157,7 @@ def test_what_users_type_becomes_a_command() -> None:
     assert split_command("latest militia 3") == ("latest", "militia 3")
     assert split_command("  ") == ("help", "")
     assert split_command("/why 12") == ("why", "12")
+    assert split_command("/threatwatch latest 2") == ("latest", "2")
     assert split_command("feed_add <https://x.example/a?b=1&amp;c=2|x.example>") == (
         "feed_add",
         "https://x.example/a?b=1&c=2",
@@ -263,4 +264,5 @@ def test_the_manifest_asks_for_what_the_app_handles() -> None:
         "channels:read",
         "groups:read",
         "channels:join",
+        "files:read",
     }

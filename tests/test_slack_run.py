@@ -18,7 +18,7 @@ from telegram_support import HOSTILE_TITLE, ITEMS, many_items, rss
 from bot.chat.commands import COMMANDS
 from bot.store import Store
 from bot.testing.slack_api import BOT_USER
-from bot.testing.slack_requests import slash_command
+from bot.testing.slack_requests import direct_message, slash_command
 
 ADMIN_SAMPLES = {  # arguments an admin command would accept, so only the refusal can stop it
     "topic_add": "newtopic Attacks on shipping",
@@ -221,6 +221,23 @@ def test_subscribe_joins_a_public_channel_and_asks_to_be_invited_to_a_private_on
     assert "invite me to this channel first" in refused.mrkdwn
     assert subscriptions(bot.root / "bot.db", "G0PRIVAT1") == []
     bot.command("unsubscribe", USER, channel="C0PUBLIC1")
+
+
+def test_opml_sent_in_a_direct_message_imports_feeds_for_admins_only(bot: SlackBot) -> None:
+    opml = (
+        '<?xml version="1.0"?><opml version="2.0"><head/><body><outline type="rss" '
+        f'text="Other" xmlUrl="{bot.feeds.url("other.xml")}"/></body></opml>'
+    ).encode()
+    for user in (USER, ADMIN):
+        shared = bot.api.add_file("feeds.opml", opml)
+        bot.send("events_api", direct_message("feeds_import", user=user, files=[shared]))
+        bot.api.wait_for(lambda _, u=user: bool(bot.api.posted_to("D" + u, "chat.postMessage")))
+    refused = bot.api.posted_to("D" + USER)[-1]
+    assert "/threatwatch feeds_import is for Threatwatch admins only" in refused.mrkdwn
+    imported = bot.api.posted_to("D" + ADMIN, "chat.postMessage")[-1]
+    assert "*OPML imported:* 1 new, 0 already present, 0 refused" in imported.mrkdwn
+    removed = bot.command(f"feed_remove {bot.feeds.url('other.xml')}", ADMIN)
+    assert "removed" in removed.mrkdwn
 
 
 def test_429_storm_delivers_every_alert_once(tmp_path: Path) -> None:

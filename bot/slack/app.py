@@ -14,6 +14,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Awaitable
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -28,7 +29,7 @@ from bot.chat.commands import BY_NAME
 from bot.chat.context import ChatKind, CommandContext
 from bot.chat.dispatch import act, dispatch
 from bot.chat.replies import Reply, error_reply, text_reply
-from bot.errors import Refused
+from bot.errors import BadArgument, Refused, ThreatwatchError
 from bot.service import BotService
 from bot.settings import Settings
 from bot.slack.incoming import split_command, without_mention
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 FAST_ANSWER_SECONDS = 2.0  # answer in the ack when the work is done by then (Slack waits 3 s)
 START_RETRY_SECONDS = 5.0
 WORKING = "⏳ Working on it…"
+MAX_DOWNLOAD_BYTES = 1_000_000  # the OPML import's own cap; nothing larger is read
 EPHEMERAL, IN_CHANNEL = "ephemeral", "in_channel"
 SLACK_ERRORS = (SlackApiError, SlackClientError, aiohttp.ClientError, OSError, TimeoutError)
 
@@ -237,7 +239,9 @@ class SlackAdapter:
     async def on_message(self, body: dict[str, Any]) -> None:
         """A direct message to the bot is a command without the mention."""
         event = body["event"]
-        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+        if event.get("channel_type") != "im" or event.get("bot_id"):
+            return
+        if event.get("subtype") not in (None, "file_share"):  # edits, joins, deletions…
             return
         await self._message_command(event, event.get("text", ""))
 
@@ -247,6 +251,10 @@ class SlackAdapter:
             return
         name, rest = split_command(text)
         ctx = self.context_for(channel, user)
+        files = [f for f in event.get("files") or [] if f.get("url_private_download")]
+        if files:  # e.g. an OPML file sent with "feeds_import"
+            ctx.attachment_name = files[0].get("name")
+            ctx.attachment = partial(self.download, files[0]["url_private_download"])
         reply = await self.run_command(ctx, name, rest)
         message = render(reply).payload()
         thread = event.get("thread_ts") or event.get("ts")
@@ -267,6 +275,23 @@ class SlackAdapter:
         except SLACK_ERRORS as exc:
             log.warning("slack: answer to %s in %s failed: %s", user, channel, exc)
 
+    async def download(self, url: str) -> bytes:
+        """A file shared with a command (files:read), at most MAX_DOWNLOAD_BYTES."""
+        headers = {"Authorization": f"Bearer {self.settings.slack_bot_token}"}
+        timeout = aiohttp.ClientTimeout(total=self.settings.slack_request_timeout)
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.get(url, headers=headers) as response,
+            ):
+                response.raise_for_status()
+                data = await response.content.read(MAX_DOWNLOAD_BYTES + 1)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ThreatwatchError(f"could not download the file: {exc}") from exc
+        if len(data) > MAX_DOWNLOAD_BYTES:
+            raise BadArgument(f"file too large ({MAX_DOWNLOAD_BYTES // 1000} kB at most)")
+        return data
+
     # --- buttons ----------------------------------------------------------------------------
     async def on_button(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
@@ -281,11 +306,10 @@ class SlackAdapter:
         notice, reply = await act(
             ctx, parse_action(actions[0].get("action_id", "")), actions[0].get("value", "")
         )
-        for answer in filter(
-            None, (notice and render_notice(notice), reply and render(reply).payload())
-        ):
-            await respond(response_type=EPHEMERAL, replace_original=False, **answer)
-
-
-def render_notice(text: str) -> dict[str, Any]:
-    return render(text_reply(text)).payload()
+        # both only for the presser: a vote's thanks, the explanation behind Why?
+        answers = [text_reply(notice)] if notice else []
+        answers += [reply] if reply is not None else []
+        for answer in answers:
+            await respond(
+                response_type=EPHEMERAL, replace_original=False, **render(answer).payload()
+            )

@@ -38,6 +38,8 @@ def split_command(text: str) -> tuple[str, str]:
     parts = text.split(None, 1)
     name = parts[0].lstrip("/")
     rest = parts[1] if len(parts) > 1 else ""
+    if name.lower() == "threatwatch":  # "/threatwatch latest" typed into a message
+        return split_command(rest)
     if not _NAME.match(name):
         # not a command word: let the dispatcher answer "unknown command" with the pointer
         return name[:40] or "help", rest

@@ -130,6 +130,7 @@ class FakeSlackAPI:
         app.router.add_post("/respond/{id}", self._respond)
         app.router.add_post("/upload/{id}", self._upload)
         app.router.add_get("/socket", self._socket)
+        app.router.add_get("/files/{id}", self._download)
         self._runner = web.AppRunner(app, access_log=None)
         self._loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -296,6 +297,20 @@ class FakeSlackAPI:
             )
             self.lock.notify_all()
         return web.Response(text="ok")
+
+    def add_file(self, name: str, content: bytes) -> dict[str, str]:
+        """A file a user shared; returns its object as Slack puts it in a message event."""
+        file_id = f"F{next(self._ids):08d}"
+        with self.lock:
+            self._uploads[file_id] = content
+        return {"id": file_id, "name": name, "url_private_download": f"{self.base}/files/{file_id}"}
+
+    async def _download(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {self.bot_token}":
+            return web.Response(status=403)  # Slack answers a login page; a status will do
+        with self.lock:
+            data = self._uploads.get(request.match_info["id"])
+        return web.Response(body=data) if data is not None else web.Response(status=404)
 
     async def _upload(self, request: web.Request) -> web.Response:
         data = await request.read()

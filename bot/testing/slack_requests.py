@@ -56,6 +56,17 @@ def mention_event(
     }
 
 
+def direct_message(
+    text: str, *, user: str, files: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    """A message to the bot in its Messages tab (with files: subtype file_share)."""
+    payload = mention_event(text, user=user, channel="D" + user)
+    payload["event"] |= {"type": "message", "channel_type": "im"}
+    if files:
+        payload["event"] |= {"subtype": "file_share", "files": files}
+    return payload
+
+
 def button_press(
     action_id: str, value: str, *, user: str, channel: str, message_ts: str, response_url: str
 ) -> dict[str, Any]:
@@ -118,7 +129,7 @@ class SignedSender:
             headers={
                 "Content-Type": content_type,
                 "X-Slack-Request-Timestamp": ts,
-                "X-Slack-Signature": signature,
+                "X-Slack-Signature": signature or "",
             },
         )
         try:
