@@ -1,15 +1,18 @@
 """`threatwatch run` over Slack Socket Mode (apps.connections.open and a local websocket), a slow
-command answered after its ack through the response_url, and Telegram and Slack served together
-by one process."""
+command answered after its ack through the response_url, Telegram and Slack served together
+by one process, and a crash mid-delivery."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
-from slack_support import ADMIN, CHANNEL, USER, WORKING, slack_bot
+from process_support import BotProcess
+from slack_support import ADMIN, CHANNEL, USER, WORKING, SlackBot, slack_bot, slack_env
 from telegram_support import ADMIN as TELEGRAM_ADMIN
-from telegram_support import GROUP, TOKEN, bot_env
+from telegram_support import GROUP, TOKEN, bot_env, many_items, write_watch_config
 
+from bot.feedserver import RecordedFeedServer
 from bot.testing.slack_api import BOT_USER, FakeSlackAPI
 from bot.testing.slack_requests import button_press, mention_event, slash_command
 from bot.testing.telegram_api import FakeBotAPI
@@ -97,3 +100,33 @@ def test_telegram_and_slack_served_by_one_process(tmp_path: Path) -> None:
             }
             assert "<b>militia-attacks</b>" in telegram_alerts[0].text
             assert "*militia-attacks*" in slack_alerts[0].mrkdwn
+
+
+def test_kill_9_mid_delivery_then_restart_loses_nothing_and_sends_nothing_twice(
+    tmp_path: Path,
+) -> None:
+    write_watch_config(tmp_path, many_items(8))
+    with FakeSlackAPI() as api, RecordedFeedServer(tmp_path / "www") as feeds:
+        api.add_channel(CHANNEL, [ADMIN, USER])
+        env = slack_env(tmp_path, api.api_url, socket=True)
+        first = BotProcess(env)
+        bot = SlackBot(api, first, feeds, tmp_path)
+        api.wait_for(lambda _: api.socket_connected(), 60)
+        bot.command("subscribe", USER)
+        bot.command(f"feed_add {feeds.url('wire.xml')}", ADMIN)
+        bot.wait_alerts(3)  # one a second per channel: the rest are still queued
+        # between two sends: a kill in the instant between Slack's answer and the outbox's
+        # "sent" mark would send that one alert again (at-least-once to the platform)
+        time.sleep(0.5)
+        first.kill9()
+        delivered = len(api.alerts(CHANNEL))
+        assert delivered < 8, "all were sent before the kill: nothing was tested"
+        second = BotProcess(env)
+        try:
+            alerts = bot.wait_alerts(8, timeout=60)
+            time.sleep(2)  # nothing else may follow
+            ids = [a.buttons[0][1] for a in api.alerts(CHANNEL)]
+            assert len(ids) == 8 and len(set(ids)) == 8, ids
+            assert len(alerts) == 8
+        finally:
+            assert second.stop() == 0, second.output[-3000:]
