@@ -48,10 +48,12 @@ def test_socket_mode_commands_mentions_buttons_and_slow_work(tmp_path: Path) -> 
         (tmp_path / "www" / "page.html").write_text(ARTICLE)
         response_url = b.api.response_url()
         slow = f"seed_add militia-attacks {b.feeds.url('_slow/4/page.html')}"
+        started = time.monotonic()
         ack = b.api.socket_send(
             "slash_commands",
             slash_command(slow, user=ADMIN, channel=CHANNEL, response_url=response_url),
         )
+        assert time.monotonic() - started < 3.0  # Slack's limit for the acknowledgement
         assert WORKING in ack["text"] and ack["response_type"] == "ephemeral"
         target = "respond:" + response_url.rsplit("/", 1)[1]
         b.api.wait_for(lambda ps: any(p.channel == target for p in ps), 60)
