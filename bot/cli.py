@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -354,10 +355,16 @@ def search(ctx: Context, text: str, limit: int, as_json: bool) -> None:
     help='JSONL: one {"id", "title", "text"} object per line (\'-\' for stdin).',
 )
 @click.option("--topic", default=None, help="Only this topic (default: every enabled topic).")
+@click.option(
+    "--stories",
+    is_flag=True,
+    help="Instead of scores, group the texts into stories as the poll cycle does "
+    '(uses "published", YYYY-MM-DD, when given); one {"id", "story"} line each.',
+)
 @click.pass_obj
-def score(ctx: Context, input_file: Any, topic: str | None) -> None:
+def score(ctx: Context, input_file: Any, topic: str | None, stories: bool) -> None:
     """Score texts with the shipped topics exactly as alerts are scored; one JSON line each."""
-    docs, ids = [], []
+    docs, ids, dates = [], [], []
     for number, line in enumerate(input_file, start=1):
         if not line.strip():
             continue
@@ -365,10 +372,16 @@ def score(ctx: Context, input_file: Any, topic: str | None) -> None:
             row = json.loads(line)
             ids.append(row["id"])
             docs.append((str(row.get("title") or ""), str(row.get("text") or "")))
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            dates.append(_input_date(row.get("published")))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise BadArgument(
                 f"input line {number}: expected a JSON object with id, title, text ({exc})"
             ) from exc
+    if stories:
+        labels = with_app(ctx, lambda app: app.service.group_stories(docs, dates))
+        for doc_id, label in zip(ids, labels, strict=True):
+            click.echo(json.dumps({"id": doc_id, "story": label}))
+        return
     results = with_app(ctx, lambda app: app.service.score_documents(docs, topic=topic))
     for doc_id, scores in zip(ids, results, strict=True):
         for s in scores:
@@ -378,12 +391,21 @@ def score(ctx: Context, input_file: Any, topic: str | None) -> None:
                         "id": doc_id,
                         "topic": s.topic,
                         "score": s.score,
+                        "threshold": s.threshold,
                         "match": s.is_match,
                         "seed": s.seed_title,
+                        "similarity": s.similarity,
+                        "passage": s.passage,
                     },
                     ensure_ascii=False,
                 )
             )
+
+
+def _input_date(value: object) -> datetime | None:
+    if value in (None, ""):
+        return None
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
 
 
 @cli.command()

@@ -21,7 +21,9 @@ from bot.pipeline.embed import Embedder
 from bot.pipeline.fetch import HTML_ACCEPT, Fetcher
 from bot.pipeline.match import TopicIndex
 from bot.pipeline.parse import parse_feed
-from bot.scoring import embed_documents, score_document
+from bot.relevance import stories
+from bot.relevance.summary import summarize
+from bot.scoring import Embedded, embed_documents, score_document
 from bot.settings import Settings
 from bot.store import Store
 from bot.store.store import NewArticle, NewMatch
@@ -33,6 +35,13 @@ SAVE_BATCH = 64
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class StoryLink:
+    stored: int | None = None  # id of a stored article this is another report of
+    in_batch: int | None = None  # …or position of an earlier article in the same batch
+    adds_facts: bool = False
 
 
 @dataclass(frozen=True)
@@ -192,10 +201,16 @@ class Pipeline:
         docs = await asyncio.to_thread(
             embed_documents, self.embedder, [(item.title, item.text) for item, _, _ in hashed]
         )
-        indexes = self.indexes()
+        indexes = await asyncio.to_thread(self.indexes)
+        facets_of = {i.topic.name: i.topic.facets for i in indexes}
+        links = self._link_stories(
+            [(item, doc) for (item, _, _), doc in zip(hashed, docs, strict=True)]
+        )
         batch: list[NewArticle] = []
         matches: list[NewMatch] = []
-        for index, ((item, feed_id, digest), doc) in enumerate(zip(hashed, docs, strict=True)):
+        for index, ((item, feed_id, digest), doc, link) in enumerate(
+            zip(hashed, docs, links, strict=True)
+        ):
             batch.append(
                 NewArticle(
                     item=item,
@@ -203,13 +218,24 @@ class Pipeline:
                     content_hash=digest,
                     passages=doc.passages,
                     vectors=doc.vectors,
+                    story_of=link.stored,
+                    story_of_index=link.in_batch,
+                    adds_facts=link.adds_facts,
                 )
             )
             for s in score_document(doc, indexes):
                 if s.is_match:
                     matches.append(
                         NewMatch(
-                            index, s.topic, s.score, s.threshold, s.seed_id, s.seed_title, s.passage
+                            index,
+                            s.topic,
+                            s.score,
+                            s.threshold,
+                            s.seed_id,
+                            s.seed_title,
+                            s.passage,
+                            similarity=s.similarity,
+                            summary=summarize(item.text, facets_of[s.topic], title=item.title),
                         )
                     )
         saved, new_matches = self.store.save_articles(
@@ -219,6 +245,44 @@ class Pipeline:
         report.duplicates += len(batch) - len(saved)
         report.matched += len(new_matches)
         report.queued += sum(self.store.outbox_rows_for(m.id) for m in new_matches)
+
+    def _link_stories(self, entries: Sequence[tuple[FeedItem, Embedded]]) -> list[StoryLink]:
+        """For each new article: the earlier report (stored, or earlier in this batch) whose story
+        it joins, and whether it adds facts to that story."""
+        now = self.clock()
+        dates = [item.published or now for item, _ in entries]
+        earlier = [
+            stories.Report(aid, sid, vec, stories.specifics(title, text), published, text)
+            for aid, sid, vec, title, text, published in self.store.story_candidates(
+                min(dates) - stories.WINDOW, self.embedder.name
+            )
+        ]
+        links: list[StoryLink] = []
+        for position, ((item, doc), published) in enumerate(zip(entries, dates, strict=True)):
+            report = stories.Report(
+                -(position + 1),  # batch positions are negative keys: not saved yet
+                None,
+                doc.vectors[0],
+                stories.specifics(item.title, item.text),
+                published,
+                item.text,
+            )
+            match = stories.best_story(report, earlier)
+            if match is None:
+                links.append(StoryLink())
+            else:
+                same = [
+                    r.text
+                    for r in earlier
+                    if r is match or (r.story_id and r.story_id == match.story_id)
+                ]
+                adds = stories.adds_facts(item.text, same)
+                if match.key >= 0:
+                    links.append(StoryLink(stored=match.key, adds_facts=adds))
+                else:
+                    links.append(StoryLink(in_batch=-match.key - 1, adds_facts=adds))
+            earlier.append(report)
+        return links
 
     async def _with_full_text(self, items: list[FeedItem], report: CycleReport) -> list[FeedItem]:
         async def one(item: FeedItem) -> FeedItem:

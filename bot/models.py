@@ -11,6 +11,10 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.relevance.facets import Facet
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,9 @@ class Topic:
     description: str
     threshold: float
     enabled: bool = True
+    threshold_mode: str = "manual"  # "auto": the active version's cross-validated threshold
+    facets: tuple[Facet, ...] = ()  # phrase groups that spell out the definition
+    active_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +130,7 @@ class TopicScore:
     seed_id: int | None
     seed_title: str | None
     passage: str  # the article passage that matched best
+    similarity: float | None = None  # cosine of that passage to the nearest seed passage
 
     @property
     def is_match(self) -> bool:
@@ -145,6 +153,17 @@ class Match:
     story_role: str = "first"  # "first" alerts; "repeat" threads under it; "update" adds facts
     summary: str = ""  # 2-3 sentence extractive summary
     similarity: float | None = None  # raw similarity to the nearest seed, beside the score
+
+
+@dataclass(frozen=True)
+class TopicVersion:
+    """One change to a topic: what changed, and a full snapshot to roll back to."""
+
+    topic: str
+    version: int
+    reason: str
+    created_at: datetime
+    snapshot: Mapping[str, Any]
 
 
 @dataclass

@@ -17,12 +17,13 @@ from bot.pipeline import extract, netguard
 from bot.pipeline.embed import Embedder
 from bot.pipeline.fetch import HTML_ACCEPT, Fetcher
 from bot.pipeline.match import TopicIndex
+from bot.relevance import stories
 from bot.scoring import embed_documents, score_document
 from bot.service_admin import AdminServiceMixin
 from bot.service_chat import ChatServiceMixin
 from bot.settings import Settings
 from bot.store import Store
-from bot.topics import build_indexes, seed_from_text, validate_topic_name
+from bot.topics import BACKGROUND_DIR, build_indexes, seed_from_text, validate_topic_name
 
 MAX_LIMIT = 100
 MAX_QUERY_CHARS = 2000
@@ -73,7 +74,14 @@ class BotService(ChatServiceMixin, AdminServiceMixin):
 
     # --- topics ---------------------------------------------------------------------------------
     def indexes(self, *, only: str | None = None, enabled_only: bool = True) -> list[TopicIndex]:
-        return build_indexes(self.store, self.embedder, only=only, enabled_only=enabled_only)
+        return build_indexes(
+            self.store,
+            self.embedder,
+            only=only,
+            enabled_only=enabled_only,
+            background_dir=self.settings.seeds_dir / BACKGROUND_DIR,
+            now=self.clock(),
+        )
 
     def topics(self) -> list[TopicSummary]:
         since = self.clock() - timedelta(days=7)
@@ -185,6 +193,18 @@ class BotService(ChatServiceMixin, AdminServiceMixin):
             SearchHit(articles[aid], round(score, 4), passages[row])
             for aid, (score, row) in best.items()
         ]
+
+    def group_stories(
+        self, docs: Sequence[tuple[str, str]], dates: Sequence[datetime | None]
+    ) -> list[int]:
+        """Story labels for (title, text) documents in order, grouped as the poll cycle groups
+        new articles (a label is the position of the story's first report)."""
+        embedded = embed_documents(self.embedder, docs)
+        reports = [
+            stories.Report(i, None, doc.vectors[0], stories.specifics(t, x), date, x)
+            for i, ((t, x), doc, date) in enumerate(zip(docs, embedded, dates, strict=True))
+        ]
+        return stories.group(reports)
 
     def score_documents(
         self, docs: Sequence[tuple[str, str]], *, topic: str | None = None

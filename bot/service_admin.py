@@ -41,8 +41,12 @@ class AdminServiceMixin:
     def set_threshold(self, name: str, value: str | float) -> tuple[Topic, Topic]:
         """Returns (before, after)."""
         before = self.store.topic(validate_topic_name(name))
-        threshold = parse_score(str(value))
-        self.store.update_topic(name, self.clock(), threshold=threshold)
+        if str(value).strip().lower() == "auto":
+            # back to the threshold cross-validation picks; the next index build records it
+            self.store.set_threshold_mode(name, "auto", before.threshold, self.clock())
+        else:
+            self.store.update_topic(name, self.clock(), threshold=parse_score(str(value)))
+        self.indexes(only=name, enabled_only=False)  # type: ignore[attr-defined]  # records the version now
         return before, self.store.topic(name)
 
     def set_topic_enabled(self, name: str, enabled: bool) -> Topic:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +18,13 @@ from bot.models import Seed, Topic
 from bot.pipeline.dedupe import content_hash
 from bot.pipeline.embed import Embedder, passages
 from bot.pipeline.match import TopicIndex
+from bot.relevance.facets import parse_facets
 from bot.store import Store
+from bot.topic_training import UNTRAINED_THRESHOLD, ensure_current
 
 TOPIC_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 COUNTER_DIR = "counter"
+BACKGROUND_DIR = "_background"  # unrelated news every topic's scorer learns to tell apart
 
 
 def validate_topic_name(name: str) -> str:
@@ -46,13 +49,26 @@ def load_topics_file(path: Path) -> list[Topic]:
                 Topic(
                     name=validate_topic_name(str(entry["name"])),
                     description=str(entry.get("description", "")),
-                    threshold=float(entry["threshold"]),
+                    threshold=_threshold(entry["threshold"]),
+                    threshold_mode="auto" if entry["threshold"] == "auto" else "manual",
                     enabled=bool(entry.get("enabled", True)),
+                    facets=parse_facets(
+                        entry.get("facets", {}), where=f"{path}: topic {entry.get('name')!r}"
+                    ),
                 )
             )
         except (KeyError, ValueError, BadArgument) as exc:
             raise ConfigError(f"{path}: bad topic entry {entry!r}: {exc}") from exc
     return topics
+
+
+def _threshold(value: object) -> float:
+    if value == "auto":
+        return UNTRAINED_THRESHOLD
+    number = float(value)  # type: ignore[arg-type]
+    if not 0.0 < number < 1.0:
+        raise ValueError('threshold must be between 0 and 1, or "auto"')
+    return number
 
 
 def seed_title(text: str, fallback: str) -> str:
@@ -151,13 +167,22 @@ def seed_passages(
 
 
 def build_indexes(
-    store: Store, embedder: Embedder, *, enabled_only: bool = True, only: str | None = None
+    store: Store,
+    embedder: Embedder,
+    *,
+    enabled_only: bool = True,
+    only: str | None = None,
+    background_dir: Path | None = None,
+    now: datetime | None = None,
 ) -> list[TopicIndex]:
-    """One TopicIndex per topic, from its current positive seeds."""
+    """One TopicIndex per topic: its current positive seeds and its trained scorer (trained and
+    recorded as a new version first if its examples or threshold changed)."""
     indexes = []
     for topic in store.topics(enabled_only=enabled_only):
         if only and topic.name != only:
             continue
+        outcome = ensure_current(store, embedder, topic, background_dir, now or datetime.now(UTC))
+        topic = outcome.topic
         seeds = store.seeds(topic.name, kind="positive")
         cached = seed_passages(store, embedder, seeds)
         rows: list[np.ndarray] = []
@@ -176,6 +201,7 @@ def build_indexes(
                 vectors=matrix,
                 seed_ids=tuple(ids),
                 seed_titles=tuple(titles),
+                scorer=outcome.scorer,
             )
         )
     return indexes

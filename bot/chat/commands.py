@@ -134,8 +134,8 @@ COMMANDS: tuple[Command, ...] = (
     ),
     C(
         "threshold",
-        "<topic> <value>",
-        "set a topic's match threshold (0 to 1)",
+        "<topic> <value|auto>",
+        "set a topic's match threshold (0 to 1), or auto (chosen by cross-validation)",
         admin.threshold,
         True,
         2,

@@ -94,14 +94,17 @@ class ArticlesPart(StoreBase):
                     author=item.author,
                     source=item.source,
                     content_hash=new.content_hash,
+                    story_id=self._join_story(conn, article_id, new, saved, now),
                 )
             for m in matches:
                 article = saved.get(m.article_index)
                 if article is None:
                     continue
+                role = self._story_role(conn, article, m.topic, batch[m.article_index].adds_facts)
                 cur = conn.execute(
                     """INSERT INTO matches (article_id, topic, score, threshold, seed_id, seed_title,
-                       passage, created_at) VALUES (?,?,?,?,?,?,?,?)""",
+                       passage, created_at, story_role, summary, similarity)
+                       VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
                     [
                         article.id,
                         m.topic,
@@ -111,6 +114,9 @@ class ArticlesPart(StoreBase):
                         m.seed_title,
                         m.passage,
                         _iso(now),
+                        role,
+                        m.summary,
+                        m.similarity,
                     ],
                 )
                 match_id = int(cur.lastrowid or 0)
@@ -130,9 +136,72 @@ class ArticlesPart(StoreBase):
                         seed_title=m.seed_title,
                         passage=m.passage,
                         created_at=now,
+                        story_id=article.story_id,
+                        story_role=role,
+                        summary=m.summary,
+                        similarity=m.similarity,
                     )
                 )
         return list(saved.values()), new_matches
+
+    # --- stories ------------------------------------------------------------------------------
+    @staticmethod
+    def _join_story(
+        conn: Any, article_id: int, new: NewArticle, saved: dict[int, Article], now: datetime
+    ) -> int:
+        """The story this article joins (an earlier report's, stored or in this batch), or a new
+        story it starts."""
+        story_id = None
+        if new.story_of is not None:
+            row = conn.execute(
+                "SELECT story_id FROM articles WHERE id = ?", [new.story_of]
+            ).fetchone()
+            story_id = row[0] if row else None
+            if row and story_id is None:  # stored before stories existed: it starts one now
+                story_id = _new_story(conn, new.story_of, now)
+                conn.execute(
+                    "UPDATE articles SET story_id = ? WHERE id = ?", [story_id, new.story_of]
+                )
+        elif new.story_of_index is not None and new.story_of_index in saved:
+            story_id = saved[new.story_of_index].story_id
+        if story_id is None:
+            story_id = _new_story(conn, article_id, now)
+        else:
+            conn.execute(
+                "UPDATE stories SET reports = reports + 1, updated_at = ? WHERE id = ?",
+                [_iso(now), story_id],
+            )
+        conn.execute("UPDATE articles SET story_id = ? WHERE id = ?", [story_id, article_id])
+        return int(story_id)
+
+    @staticmethod
+    def _story_role(conn: Any, article: Article, topic: str, adds_facts: bool) -> str:
+        """'first' for a story's first match in a topic; later reports are 'update' when they
+        state new facts, else 'repeat'."""
+        earlier = conn.execute(
+            """SELECT 1 FROM matches m JOIN articles a ON a.id = m.article_id
+               WHERE a.story_id = ? AND m.topic = ? AND m.article_id != ? LIMIT 1""",
+            [article.story_id, topic, article.id],
+        ).fetchone()
+        if earlier is None:
+            return "first"
+        return "update" if adds_facts else "repeat"
+
+    def story_candidates(
+        self, since: datetime, model: str, limit: int = 5000
+    ) -> list[tuple[int, int | None, np.ndarray, str, str, datetime]]:
+        """(article id, story id, lead vector, title, text, published) of articles published
+        since ``since``: what a new article may be another report of."""
+        rows = self._conn.execute(
+            """SELECT a.id, a.story_id, c.vector, a.title, a.text, a.published FROM articles a
+               JOIN article_chunks c ON c.article_id = a.id AND c.chunk = 0 AND c.model = ?
+               WHERE a.published >= ? ORDER BY a.published DESC LIMIT ?""",
+            [model, _iso(since), limit],
+        ).fetchall()
+        return [
+            (r[0], r[1], np.frombuffer(r[2], np.float32), r[3], r[4], datetime.fromisoformat(r[5]))
+            for r in rows
+        ]
 
     def article(self, article_id: int) -> Article:
         rows = self._rows("SELECT * FROM articles WHERE id = ?", [article_id])
@@ -205,6 +274,14 @@ class ArticlesPart(StoreBase):
             )
             for r in rows
         ]
+
+
+def _new_story(conn: Any, first_article_id: int, now: datetime) -> int:
+    cur = conn.execute(
+        "INSERT INTO stories (first_article_id, created_at, updated_at) VALUES (?,?,?)",
+        [first_article_id, _iso(now), _iso(now)],
+    )
+    return int(cur.lastrowid or 0)
 
 
 def _article(r: dict[str, Any]) -> Article:

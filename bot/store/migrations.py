@@ -181,4 +181,11 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (topic, version)
     );
     """,
+    # 3: topics that learn — facets from config, threshold mode, the active version
+    """
+    ALTER TABLE topics ADD COLUMN facets TEXT NOT NULL DEFAULT '[]';
+    -- 'auto': the threshold cross-validation picks for the active version; 'manual': an admin's
+    ALTER TABLE topics ADD COLUMN threshold_mode TEXT NOT NULL DEFAULT 'manual';
+    ALTER TABLE topics ADD COLUMN active_version INTEGER;
+    """,
 ]

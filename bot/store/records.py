@@ -19,6 +19,9 @@ class NewArticle:
     content_hash: str
     passages: Sequence[str]
     vectors: np.ndarray  # (len(passages), dim) float32, L2-normalised
+    story_of: int | None = None  # a stored article this is another report of
+    story_of_index: int | None = None  # …or an earlier article of the same batch
+    adds_facts: bool = False  # states facts the story's earlier reports did not
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,8 @@ class NewMatch:
     seed_id: int | None
     seed_title: str | None
     passage: str
+    similarity: float | None = None
+    summary: str = ""
 
 
 @dataclass(frozen=True)

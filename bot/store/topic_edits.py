@@ -34,9 +34,11 @@ class TopicEditsPart(TopicsPart):
         with self.transaction() as conn:
             cur = conn.execute(
                 """UPDATE topics SET threshold = coalesce(?, threshold),
+                   threshold_mode = CASE WHEN ? IS NULL THEN threshold_mode ELSE 'manual' END,
                    enabled = coalesce(?, enabled), description = coalesce(?, description),
                    updated_at = ? WHERE name = ?""",
                 [
+                    threshold,
                     threshold,
                     None if enabled is None else int(enabled),
                     description,

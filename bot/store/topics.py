@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
 from bot.errors import NotFound
-from bot.models import Seed, Topic
+from bot.models import Seed, Topic, TopicVersion
+from bot.relevance.facets import facets_from_json, facets_to_json
 from bot.store.base import StoreBase, _blob, _iso
 
 
@@ -19,17 +21,26 @@ class TopicsPart(StoreBase):
         """Insert a topic from config unless it exists (admins' edits in the database win)."""
         with self.transaction() as conn:
             cur = conn.execute(
-                """INSERT OR IGNORE INTO topics (name, description, threshold, enabled, created_at,
-                   updated_at) VALUES (?,?,?,?,?,?)""",
+                """INSERT OR IGNORE INTO topics (name, description, threshold, enabled,
+                   threshold_mode, facets, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)""",
                 [
                     topic.name,
                     topic.description,
                     topic.threshold,
                     int(topic.enabled),
+                    topic.threshold_mode,
+                    json.dumps(facets_to_json(topic.facets)),
                     _iso(now),
                     _iso(now),
                 ],
             )
+            if cur.rowcount == 0 and topic.facets:
+                # facets are part of the config's definition of a topic; a topic that has none
+                # yet (created before facets existed) takes them from config
+                conn.execute(
+                    "UPDATE topics SET facets = ? WHERE name = ? AND facets = '[]'",
+                    [json.dumps(facets_to_json(topic.facets)), topic.name],
+                )
         return cur.rowcount > 0
 
     def topics(self, *, enabled_only: bool = False) -> list[Topic]:
@@ -40,6 +51,9 @@ class TopicsPart(StoreBase):
                 description=r["description"],
                 threshold=r["threshold"],
                 enabled=bool(r["enabled"]),
+                threshold_mode=r["threshold_mode"],
+                facets=facets_from_json(json.loads(r["facets"])),
+                active_version=r["active_version"],
             )
             for r in self._rows(f"SELECT * FROM topics {where} ORDER BY name")
         ]
@@ -127,6 +141,121 @@ class TopicsPart(StoreBase):
                     for i, (p, v) in enumerate(zip(passages, vectors, strict=True))
                 ],
             )
+
+    # --- versions: every change to what a topic matches ----------------------------------------
+    def topic_versions(self, topic: str) -> list[TopicVersion]:
+        rows = self._rows(
+            "SELECT * FROM topic_versions WHERE topic = ? ORDER BY version DESC", [topic]
+        )
+        return [_version(r) for r in rows]
+
+    def topic_version(self, topic: str, version: int) -> TopicVersion:
+        rows = self._rows(
+            "SELECT * FROM topic_versions WHERE topic = ? AND version = ?", [topic, version]
+        )
+        if not rows:
+            raise NotFound(f"topic {topic!r} has no version {version}")
+        return _version(rows[0])
+
+    def save_topic_version(
+        self,
+        topic: str,
+        reason: str,
+        snapshot: dict[str, Any],
+        now: datetime,
+        *,
+        threshold: float,
+    ) -> int:
+        """Record a new version, make it active, and set the threshold it carries — one
+        transaction, so the topic never runs on half a change."""
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT coalesce(max(version), 0) + 1 FROM topic_versions WHERE topic = ?", [topic]
+            ).fetchone()
+            version = int(row[0])
+            conn.execute(
+                "INSERT INTO topic_versions (topic, version, reason, snapshot, created_at) VALUES (?,?,?,?,?)",
+                [topic, version, reason, json.dumps(snapshot), _iso(now)],
+            )
+            conn.execute(
+                "UPDATE topics SET active_version = ?, threshold = ?, updated_at = ? WHERE name = ?",
+                [version, threshold, _iso(now), topic],
+            )
+        return version
+
+    def mark_feedback_applied(self, match_ids: Sequence[int], *, version: int) -> None:
+        if not match_ids:
+            return
+        marks = ",".join("?" * len(match_ids))
+        with self.transaction() as conn:
+            conn.execute(
+                f"UPDATE feedback SET applied_version = ? WHERE applied_version IS NULL AND match_id IN ({marks})",
+                [version, *match_ids],
+            )
+
+    def restore_topic(
+        self, topic: str, snapshot: Mapping[str, Any], version: int, now: datetime
+    ) -> None:
+        """Bring seeds, counter-examples, applied feedback and threshold back to a snapshot."""
+        keep = {("positive", h) for h in snapshot["positives"]} | {
+            ("counter", h) for h in snapshot["counters"]
+        }
+        with self.transaction() as conn:
+            for seed_id, kind, digest, removed in conn.execute(
+                "SELECT id, kind, content_hash, removed_at FROM seeds WHERE topic = ?", [topic]
+            ).fetchall():
+                wanted = (kind, digest) in keep
+                if wanted and removed is not None:
+                    conn.execute("UPDATE seeds SET removed_at = NULL WHERE id = ?", [seed_id])
+                elif not wanted and removed is None:
+                    conn.execute(
+                        "UPDATE seeds SET removed_at = ? WHERE id = ?", [_iso(now), seed_id]
+                    )
+            applied = list(snapshot.get("feedback", []))
+            conn.execute(
+                "UPDATE feedback SET applied_version = NULL WHERE match_id IN (SELECT id FROM matches WHERE topic = ?)",
+                [topic],
+            )
+            if applied:
+                marks = ",".join("?" * len(applied))
+                conn.execute(
+                    f"UPDATE feedback SET applied_version = ? WHERE match_id IN ({marks})",
+                    [version, *applied],
+                )
+            conn.execute(
+                "UPDATE topics SET threshold = ?, threshold_mode = ?, updated_at = ? WHERE name = ?",
+                [snapshot["threshold"], snapshot["threshold_mode"], _iso(now), topic],
+            )
+
+    def set_threshold_mode(self, topic: str, mode: str, threshold: float, now: datetime) -> None:
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE topics SET threshold_mode = ?, threshold = ?, updated_at = ? WHERE name = ?",
+                [mode, threshold, _iso(now), topic],
+            )
+        if cur.rowcount == 0:
+            raise NotFound(f"no topic {topic!r}")
+
+    def feedback_votes(self, topic: str, *, applied_only: bool) -> list[tuple[int, int, int]]:
+        """(match id, article id, net vote) of every alert of the topic that got feedback."""
+        where = "AND f.applied_version IS NOT NULL" if applied_only else ""
+        rows = self._conn.execute(
+            f"""SELECT m.id, m.article_id, sum(f.vote) FROM feedback f
+                JOIN matches m ON m.id = f.match_id WHERE m.topic = ? {where}
+                GROUP BY m.id HAVING sum(f.vote) != 0 ORDER BY m.id""",
+            [topic],
+        ).fetchall()
+        return [(int(a), int(b), int(c)) for a, b, c in rows]
+
+
+def _version(r: dict[str, Any]) -> TopicVersion:
+    return TopicVersion(
+        topic=r["topic"],
+        version=r["version"],
+        reason=r["reason"],
+        created_at=datetime.fromisoformat(r["created_at"]),
+        snapshot=json.loads(r["snapshot"]),
+    )
 
 
 def _seed(r: dict[str, Any]) -> Seed:

@@ -1,0 +1,166 @@
+"""Facets: named groups of phrases that spell out a topic's definition.
+
+A topic such as "militias attacking US forces" is a conjunction — who (actor), against whom
+(target), what (act), where (place). Embeddings see the theme but not the roles: an Iraqi militia
+drone hitting Israel, or a Turkish drone near US troops, reads much like the real thing. Facets
+let the scorer see whether the roles co-occur in one sentence, which is what the definition asks.
+
+Roles:
+- ``core``: must co-occur for the definition to hold (e.g. actor and target);
+- ``support``: strengthens a co-occurrence (e.g. the act, the place);
+- ``contrast``: marks look-alike reporting (e.g. Israel, Houthis, ISIS) the scorer learns to
+  weigh down.
+
+Terms are plain phrases, matched case-insensitively from the start of a word: ``attack``
+matches "attacks" and "attacked" too. ``*`` stands for any word characters; a dot is optional
+(``u.s. forces`` finds "US forces");
+an apostrophe, hyphen or space in a term also matches its absence (``kata'ib`` finds "Kataib",
+"Kata'ib" and "Kata’ib").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from bot.errors import ConfigError
+
+ROLES = ("core", "support", "contrast")
+LEAD_SENTENCES = 4
+MAX_TERMS = 300
+# a sentence ends at . ! ? … before a capital — but not after "U.S.", "Gen." and the like
+_ABBREVIATIONS = (
+    "U.S.",
+    "U.N.",
+    "U.K.",
+    "Mr.",
+    "Mrs.",
+    "Dr.",
+    "Gen.",
+    "Col.",
+    "Lt.",
+    "Sgt.",
+    "Capt.",
+    "Maj.",
+    "St.",
+    "No.",
+    "Sen.",
+    "Rep.",
+)
+_SENTENCE_SPLIT = re.compile(
+    "".join(f"(?<!{re.escape(a)})" for a in _ABBREVIATIONS) + r"(?<=[.!?…])\s+(?=[\"'“(A-Z0-9])|\n+"
+)
+
+
+@dataclass(frozen=True)
+class Facet:
+    name: str
+    role: str
+    terms: tuple[str, ...]
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        parts = [_term_regex(t) for t in self.terms]
+        return re.compile(r"(?<![\w])(?:" + "|".join(parts) + r")", re.IGNORECASE)
+
+
+def _term_regex(term: str) -> str:
+    # apostrophes and hyphens vary between outlets: Kata'ib / Kata’ib / Kataib, Iran-backed / Iran backed
+    out = []
+    for ch in term.strip():
+        if ch == "*":
+            out.append(r"\w*")
+        elif ch in "'’":
+            out.append(r"['’]?")
+        elif ch in "- ":
+            out.append(r"[\s-]?")
+        elif ch == ".":  # "u.s." finds "US" and "U.S."
+            out.append(r"\.?")
+        else:
+            out.append(re.escape(ch))
+    return "".join(out)
+
+
+def parse_facets(data: Mapping[str, object], *, where: str) -> tuple[Facet, ...]:
+    """Facets from a topic's ``[topic.facets]`` table: ``name = {role = "core", terms = [...]}``."""
+    facets = []
+    for name, spec in data.items():
+        if not isinstance(spec, Mapping):
+            raise ConfigError(f"{where}: facet {name!r} must be a table with role and terms")
+        role = str(spec.get("role", "support"))
+        terms = spec.get("terms", [])
+        if role not in ROLES:
+            raise ConfigError(f"{where}: facet {name!r}: role must be one of {', '.join(ROLES)}")
+        if (
+            not isinstance(terms, list)
+            or not terms
+            or not all(isinstance(t, str) and t.strip() for t in terms)
+        ):
+            raise ConfigError(f"{where}: facet {name!r}: terms must be a non-empty list of phrases")
+        if len(terms) > MAX_TERMS:
+            raise ConfigError(f"{where}: facet {name!r}: at most {MAX_TERMS} terms")
+        facets.append(Facet(str(name), role, tuple(t.strip() for t in terms)))
+    return tuple(facets)
+
+
+def facets_to_json(facets: Sequence[Facet]) -> list[dict[str, object]]:
+    return [{"name": f.name, "role": f.role, "terms": list(f.terms)} for f in facets]
+
+
+def facets_from_json(data: Sequence[Mapping[str, object]]) -> tuple[Facet, ...]:
+    return tuple(Facet(str(d["name"]), str(d["role"]), tuple(d["terms"])) for d in data)  # type: ignore[arg-type]
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_SPLIT.split(text) if s and s.strip()]
+
+
+def facet_hits(sentences: Sequence[str], facets: Sequence[Facet]) -> np.ndarray:
+    """(len(sentences), len(facets)) booleans: which facet each sentence mentions."""
+    hits = np.zeros((len(sentences), len(facets)), dtype=bool)
+    for j, facet in enumerate(facets):
+        for i, sentence in enumerate(sentences):
+            hits[i, j] = facet.pattern.search(sentence) is not None
+    return hits
+
+
+def feature_names(facets: Sequence[Facet]) -> list[str]:
+    names = [f"facet:{f.name}" for f in facets] + [f"lead:{f.name}" for f in facets]
+    if any(f.role == "core" for f in facets):
+        names += ["core-together", "core-together+support", "core-together-in-lead"]
+    return names
+
+
+def facet_features(text: str, facets: Sequence[Facet]) -> np.ndarray:
+    """Numeric features of one document: per facet, how many sentences mention it (log) and
+    whether the lead does; and how often all core facets meet in one sentence."""
+    if not facets:
+        return np.zeros(0, np.float32)
+    sentences = split_sentences(text) or [text]
+    hits = facet_hits(sentences, facets)
+    lead = hits[:LEAD_SENTENCES]
+    features = list(np.log1p(hits.sum(axis=0))) + list(lead.any(axis=0).astype(float))
+    core = [j for j, f in enumerate(facets) if f.role == "core"]
+    if core:
+        support = [j for j, f in enumerate(facets) if f.role == "support"]
+        together = hits[:, core].all(axis=1)
+        with_support = together & (hits[:, support].any(axis=1) if support else True)
+        features += [
+            np.log1p(together.sum()),
+            np.log1p(with_support.sum()),
+            float(together[:LEAD_SENTENCES].any()),
+        ]
+    return np.asarray(features, np.float32)
+
+
+def best_sentences(text: str, facets: Sequence[Facet]) -> list[tuple[int, str, int]]:
+    """(position, sentence, facets mentioned) for every sentence: the summary picks from these."""
+    sentences = split_sentences(text)
+    if not facets:
+        return [(i, s, 0) for i, s in enumerate(sentences)]
+    hits = facet_hits(sentences, [f for f in facets if f.role != "contrast"])
+    return [(i, s, int(hits[i].sum())) for i, s in enumerate(sentences)]

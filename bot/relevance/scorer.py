@@ -1,0 +1,76 @@
+"""A topic's trained scorer: a linear model over passage vectors, stacked with facet features
+and calibrated to a probability, so a threshold means the same on every topic.
+
+score(article) = sigmoid(w_c · [max over passages of (w_e · passage + b_e), facet features] + b_c)
+
+The passage with the highest embedding score is the one that explains the match, so a long
+article is judged by its most relevant passage, not by its lead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from bot.relevance.facets import Facet, facet_features, facets_from_json, facets_to_json
+
+
+@dataclass(frozen=True)
+class Judgement:
+    probability: float  # calibrated: the chance the article is about the topic
+    passage_row: int  # the passage that scored best
+    passage_score: float  # the embedding model's score of that passage (log-odds scale)
+
+
+@dataclass(frozen=True)
+class TopicScorer:
+    model: str  # the embedding model the weights belong to
+    embedding_weights: np.ndarray  # (dim,)
+    embedding_bias: float
+    combine_weights: np.ndarray  # (1 + n facet features,)
+    combine_bias: float
+    facets: tuple[Facet, ...]
+
+    def judge(self, passage_vectors: np.ndarray, text: str) -> Judgement:
+        if passage_vectors.shape[0] == 0:
+            return Judgement(0.0, 0, float("-inf"))
+        passage_scores = passage_vectors @ self.embedding_weights + self.embedding_bias
+        row = int(np.argmax(passage_scores))
+        features = np.concatenate(
+            [[passage_scores[row]], facet_features(text, self.facets)]
+        ).astype(np.float64)
+        logit = float(features @ self.combine_weights + self.combine_bias)
+        return Judgement(_sigmoid(logit), row, float(passage_scores[row]))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "embedding_weights": [round(float(x), 6) for x in self.embedding_weights],
+            "embedding_bias": self.embedding_bias,
+            "combine_weights": [round(float(x), 6) for x in self.combine_weights],
+            "combine_bias": self.combine_bias,
+            "facets": facets_to_json(self.facets),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TopicScorer:
+        return cls(
+            model=str(data["model"]),
+            embedding_weights=np.asarray(data["embedding_weights"], np.float32),
+            embedding_bias=float(data["embedding_bias"]),
+            combine_weights=np.asarray(data["combine_weights"], np.float64),
+            combine_bias=float(data["combine_bias"]),
+            facets=facets_from_json(data["facets"]),
+        )
+
+
+def _sigmoid(x: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-np.clip(x, -40.0, 40.0))))
+
+
+def document_text(passages: Sequence[str]) -> str:
+    """The text facets are read from: the passages joined (the title leads the first one)."""
+    return "\n".join(passages)
