@@ -16,6 +16,7 @@ import click
 from pydantic import ValidationError
 
 from bot import __version__
+from bot.cli_topics import register as register_topic_commands
 from bot.compose import App, compose
 from bot.errors import BadArgument, ThreatwatchError
 from bot.models import Match
@@ -221,6 +222,9 @@ def topics_list(ctx: Context, as_json: bool) -> None:
             f"{s.counter_examples} counter-examples, {s.matches_7d} matches in 7 days]"
         )
         click.echo(f"    {s.topic.description}")
+
+
+register_topic_commands(cli, topics, with_app)
 
 
 @cli.group()

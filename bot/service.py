@@ -21,6 +21,7 @@ from bot.relevance import stories
 from bot.scoring import embed_documents, score_document
 from bot.service_admin import AdminServiceMixin
 from bot.service_chat import ChatServiceMixin
+from bot.service_learning import LearningServiceMixin
 from bot.settings import Settings
 from bot.store import Store
 from bot.topics import BACKGROUND_DIR, build_indexes, seed_from_text, validate_topic_name
@@ -57,7 +58,7 @@ def check_limit(limit: int) -> int:
     return limit
 
 
-class BotService(ChatServiceMixin, AdminServiceMixin):
+class BotService(ChatServiceMixin, AdminServiceMixin, LearningServiceMixin):
     def __init__(
         self,
         settings: Settings,
