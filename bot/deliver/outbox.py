@@ -21,7 +21,7 @@ from bot.channels import Channel, Threading
 from bot.chat.alerts import alert_reply
 from bot.chat.replies import Reply
 from bot.deliver.ratelimit import Rate, RateLimiter
-from bot.errors import ChatGone, DeliveryError, RateLimited
+from bot.errors import ChatGone, DeliveryError, RateLimited, StoreError
 from bot.store import Store
 from bot.store.store import OutboxEntry
 
@@ -72,6 +72,9 @@ class Deliverer:
         self.clock = clock
         self.limiters = {p: RateLimiter(s.global_rate, s.chat_rate) for p, s in self.sinks.items()}
         self._lock = asyncio.Lock()
+        # rows the platform accepted but the store could not mark sent (disk full, read-only):
+        # marked before anything else is sent, and never sent again meanwhile
+        self._unmarked: dict[int, tuple[datetime, str | None]] = {}
 
     async def drain(self) -> int:
         """Send every due outbox row once (and any digest that is due); returns how many
@@ -79,6 +82,7 @@ class Deliverer:
         from bot.deliver.digest import send_due_digests
 
         async with self._lock:
+            self._mark_unmarked()
             sent = await self._drain_instant()
             return sent + await send_due_digests(self)
 
@@ -135,8 +139,18 @@ class Deliverer:
         except DeliveryError as exc:
             self.failed(channel, [entry], exc)
             return Outcome.DEFERRED
-        self.store.mark_sent(entry.id, self.clock(), ref)
+        try:
+            self.store.mark_sent(entry.id, self.clock(), ref)
+        except StoreError:
+            self._unmarked[entry.id] = (self.clock(), ref)
+            raise
         return Outcome.SENT
+
+    def _mark_unmarked(self) -> None:
+        """Raises StoreError while the store is still not writable: then nothing is sent."""
+        for outbox_id, (when, ref) in list(self._unmarked.items()):
+            self.store.mark_sent(outbox_id, when, ref)
+            del self._unmarked[outbox_id]
 
     def failed(self, channel: Channel, entries: Sequence[OutboxEntry], exc: DeliveryError) -> None:
         """What a failed send means for the chat and its rows (shared with digests)."""

@@ -62,14 +62,22 @@ class StoreBase:
             raise StoreError(f"database {self.path} is not writable: {exc}") from exc
         try:
             yield self._conn
+        except sqlite3.Error as exc:  # disk full, read-only file: say so, keep the file intact
+            self._rollback()
+            raise StoreError(f"database {self.path} write failed: {exc}") from exc
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._rollback()
             raise
         try:
             self._conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            self._conn.execute("ROLLBACK")
+            self._rollback()
             raise StoreError(f"database {self.path} write failed: {exc}") from exc
+
+    def _rollback(self) -> None:
+        # SQLite may already have rolled back on its own (e.g. SQLITE_FULL): nothing to undo then
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
 
     def _migrate(self) -> None:
         self._conn.execute(
