@@ -21,6 +21,9 @@ DELIVERY_TICK_SECONDS = 1
 
 async def run(app: App, *, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
+    # a missing or broken model package stops start-up with its fix, instead of failing every
+    # cycle later (raises ConfigError)
+    await asyncio.to_thread(app.embedder.encode, ["threatwatch start-up check"])
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
