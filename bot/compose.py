@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from bot.cycle import Pipeline, utcnow
 from bot.deliver.console import CONSOLE, ConsoleSink
 from bot.deliver.outbox import Deliverer, Sink
+from bot.logsafe import redact_secrets, secrets_of
 from bot.pipeline.embed import Embedder, make_embedder
 from bot.pipeline.fetch import Fetcher, FetchLimits
 from bot.service import BotService
@@ -57,6 +58,8 @@ def compose(
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    # before any client is built: python-telegram-bot logs its base URL, which holds the token
+    redact_secrets(secrets_of(settings))
     store = Store(settings.db)
     if sync_config:
         sync_from_config(store, settings.config_dir, settings.seeds_dir, clock())

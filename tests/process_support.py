@@ -15,9 +15,9 @@ import time
 class BotProcess:
     """`python -m bot run` with its output collected line by line."""
 
-    def __init__(self, env: dict[str, str]):
+    def __init__(self, env: dict[str, str], args: tuple[str, ...] = ("run",)):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
+            [sys.executable, "-m", "bot", *args],
             env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", **env},
             text=True,
             stdout=subprocess.PIPE,

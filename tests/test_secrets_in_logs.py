@@ -1,0 +1,63 @@
+"""Tokens and secrets never reach the logs, /status or error output: `threatwatch -v run` (debug
+logging, so httpx logs every request URL, and a Telegram URL carries the bot token) with
+Telegram and Slack configured, through a failing send, a Bot API outage and a Slack token the
+Slack API refuses."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from process_support import BotProcess
+from slack_support import SECRET, slack_env
+from telegram_support import ADMIN, USER, bot_env, write_watch_config
+
+from bot.feedserver import RecordedFeedServer
+from bot.testing.slack_api import FakeSlackAPI
+from bot.testing.telegram_api import FakeBotAPI
+
+TG_TOKEN = "987654:SECRETtgTokenAbCdEf0123456789"
+SLACK_TOKEN = "xoxb-SECRET-slack-bot-token-5678"
+WEBHOOK_SECRET = "SECRET_webhook_never_logged_42"
+
+
+def test_no_token_or_secret_in_debug_logs_errors_or_status(tmp_path: Path) -> None:
+    _, _, www = write_watch_config(tmp_path)
+    with (
+        FakeBotAPI(TG_TOKEN) as api,
+        FakeSlackAPI(bot_token=SLACK_TOKEN) as slack,
+        RecordedFeedServer(www) as feeds,
+    ):
+        slack.fail("auth.test", "invalid_auth", times=100)  # the Slack token is refused
+        env = slack_env(tmp_path, slack.api_url) | bot_env(tmp_path, api.api_url)
+        env |= {
+            "THREATWATCH_TELEGRAM_TOKEN": TG_TOKEN,
+            "THREATWATCH_SLACK_BOT_TOKEN": SLACK_TOKEN,
+            # unused in polling mode, and still a secret
+            "THREATWATCH_TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        }
+        bot = BotProcess(env, args=("-v", "run"))
+        try:
+            api.send_command(USER, "/subscribe", user_id=USER)
+            assert "Subscribed" in api.wait_for_reply(USER, 0, 60).text
+            api.fail("sendMessage", 500, times=2)  # the first alert's sends fail
+            api.fail("getUpdates", 502, times=2)  # and the Bot API is down for a moment
+            api.send_command(ADMIN, f"/feed_add {feeds.url('wire.xml')}", user_id=ADMIN)
+            api.wait_for(
+                lambda sent: len([s for s in sent if s.chat_id == USER and s.buttons]) >= 3, 60
+            )
+            before = len(api.sent_to(USER))
+            api.send_command(USER, "/status", user_id=USER)
+            status = api.wait_for_reply(USER, before, 30).text
+            time.sleep(1)
+        finally:
+            assert bot.stop() == 0, bot.output[-3000:]
+    output = bot.output
+    # the errors happened and were logged, with the URLs that carry the token
+    assert "deferred" in output and "Internal Server Error" in output, output[-3000:]
+    assert "invalid_auth" in output, output[-3000:]
+    assert f"{api.base}/bot[redacted]/sendMessage" in output, output[-3000:]
+    assert "Feeds: 1 healthy" in status
+    for secret in (TG_TOKEN, TG_TOKEN.split(":")[1], SLACK_TOKEN, SECRET, WEBHOOK_SECRET):
+        assert secret not in output, secret
+        assert secret not in status, secret
