@@ -138,7 +138,15 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="THREATWATCH_MODEL for the threatwatch side (a model name or a directory), e.g. "
+        "the all-mpnet-base-v2 directory that scripts/install_mpnet.sh unpacks",
+    )
     args = parser.parse_args()
+    if args.model:
+        os.environ["THREATWATCH_MODEL"] = args.model
     rows = load(args.corpus)
     labels = np.array([r["label"] == "related" for r in rows])
     texts = [f"{r.get('title') or ''}\n{r['text']}" for r in rows]
@@ -205,13 +213,15 @@ def main() -> None:
         "machine": f"{platform.machine()} · {os.cpu_count()} cores · Python {platform.python_version()}",
         "corpus": str(args.corpus),
         "mode": mode,
+        "model": os.environ.get("THREATWATCH_MODEL", "all-MiniLM-L6-v2 (default)"),
         "results": results,
         "stories": story,
     }
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"corpus: {args.corpus} ({len(rows)} items, {int(labels.sum())} related)\nmode: {mode}\n")
+    print(f"corpus: {args.corpus} ({len(rows)} items, {int(labels.sum())} related)\nmode: {mode}")
+    print(f"model: {report['model']}\n")
     print(f"{'':32} {'AP':>6} {'P':>6} {'R':>6} {'F1':>6}   (related vs hard negatives: AP P R)")
     for name, r in results.items():
         a, h = r["all"], r["related_vs_hard_negative"]

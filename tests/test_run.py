@@ -79,7 +79,7 @@ def test_run_polls_alerts_and_picks_up_new_feeds(tmp_path: Path) -> None:
                 check=True,
                 capture_output=True,
             )
-            assert wait_for(lines, "Middle East Desk (demo)", seen, 30), "".join(seen)
+            assert wait_for(lines, "Middle East Desk (demo)", seen, 90), "".join(seen)
         finally:
             proc.send_signal(signal.SIGTERM)
             code = proc.wait(timeout=30)

@@ -22,14 +22,25 @@ def render_console_alert(match: Match) -> str:
     """A readable, explained alert (pure)."""
     a = match.article
     verdict = f"{match.score:.3f} ≥ threshold {match.threshold:.3f}"
+    if match.similarity is not None:
+        verdict += f"  (similarity to nearest seed {match.similarity:.3f})"
+    kind = {"update": "UPDATE", "repeat": "ALSO REPORTED"}.get(match.story_role, "ALERT")
+    story = f" · story #{match.story_id}" if match.story_id is not None else ""
     lines = [
-        f"━━ ALERT #{match.id} · topic {match.topic} ━━",
+        f"━━ {kind} #{match.id} · topic {match.topic}{story} ━━",
         f"{a.title}",
         f"  source:    {a.source or '-'}",
         f"  published: {a.published:%Y-%m-%d %H:%M} UTC",
         f"  score:     {verdict}",
         f"  link:      {a.url or '-'}",
         f"  nearest seed: {match.seed_title or '-'}",
+    ]
+    if match.summary:
+        lines += [
+            "  summary:",
+            textwrap.indent(textwrap.fill(match.summary, width=96), "    "),
+        ]
+    lines += [
         "  best passage:",
         textwrap.indent(textwrap.fill(_clip(match.passage, 600), width=96), "    "),
     ]
