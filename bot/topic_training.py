@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -192,7 +193,9 @@ def ensure_current(
         reason = ": ".join(p for p in (why, describe_change(active, snapshot)) if p)
         version = store.save_topic_version(topic.name, reason, snapshot, now, threshold=threshold)
         log.info("topic %s: version %d (%s)", topic.name, version, reason)
-        return Outcome(store.topic(topic.name), trained_scorer)
+        # score with the scorer as stored (weights rounded in its JSON), as every later load
+        # does: the cycle that trained and `threatwatch score` must give the same scores
+        return Outcome(store.topic(topic.name), _scorer(snapshot))
 
 
 def _version_with(store: Store, topic: str, sig: str) -> dict[str, Any] | None:
@@ -202,7 +205,7 @@ def _version_with(store: Store, topic: str, sig: str) -> dict[str, Any] | None:
     return None
 
 
-def _same_threshold(snapshot: dict[str, Any], topic: Topic) -> bool:
+def _same_threshold(snapshot: Mapping[str, Any], topic: Topic) -> bool:
     return snapshot["threshold_mode"] == topic.threshold_mode and (
         topic.threshold_mode == "auto" or abs(snapshot["threshold"] - topic.threshold) < 1e-9
     )
@@ -240,12 +243,12 @@ def _scorer_from(text: str) -> TopicScorer:
     return TopicScorer.from_json(json.loads(text))
 
 
-def _scorer(snapshot: dict[str, Any]) -> TopicScorer | None:
+def _scorer(snapshot: Mapping[str, Any]) -> TopicScorer | None:
     data = snapshot.get("scorer")
     return _scorer_from(json.dumps(data, sort_keys=True)) if data else None
 
 
-def describe_change(before: dict[str, Any] | None, after: dict[str, Any]) -> str:
+def describe_change(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> str:
     if before is None:
         base = "first version"
         if after["scorer"] is None:
