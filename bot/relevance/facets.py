@@ -50,6 +50,19 @@ _ABBREVIATIONS = (
     "No.",
     "Sen.",
     "Rep.",
+    # months before a day ("Oct. 5, shot down…" is no sentence)
+    "Jan.",
+    "Feb.",
+    "Mar.",
+    "Apr.",
+    "Jun.",
+    "Jul.",
+    "Aug.",
+    "Sep.",
+    "Sept.",
+    "Oct.",
+    "Nov.",
+    "Dec.",
 )
 _SENTENCE_SPLIT = re.compile(
     "".join(f"(?<!{re.escape(a)})" for a in _ABBREVIATIONS) + r"(?<=[.!?…])\s+(?=[\"'“(A-Z0-9])|\n+"
