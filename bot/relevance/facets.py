@@ -160,7 +160,7 @@ def facet_features(text: str, facets: Sequence[Facet]) -> np.ndarray:
     core = [j for j, f in enumerate(facets) if f.role == "core"]
     if core:
         support = [j for j, f in enumerate(facets) if f.role == "support"]
-        together = hits[:, core].all(axis=1)
+        together = np.asarray(hits[:, core].all(axis=1), dtype=bool)
         with_support = together & (hits[:, support].any(axis=1) if support else True)
         features += [
             np.log1p(together.sum()),

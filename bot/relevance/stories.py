@@ -19,12 +19,17 @@ import numpy as np
 WINDOW = timedelta(days=3)  # reports of one event appear within days of each other
 SAME_STORY = 0.80  # lead cosine + ENTITY_WEIGHT × specifics overlap, chosen on the dev corpus
 ENTITY_WEIGHT = 0.5
+# Without both dates nothing rules out two similar incidents months apart (rocket attacks on
+# one base recur), so undated pairs need stronger evidence. On the dev corpus this margin took
+# pairwise precision from 0.73 to 0.91 for recall 0.79 → 0.73; a wrong merge hides an alert
+# under another story, which is worse than a second alert.
+UNDATED_MARGIN = 0.05
 LEAD_CHARS = 800
 
 _SPECIFIC = re.compile(r"\b[A-Z][a-z]{3,}(?:[- ][A-Z][a-z]+)*|\b\d{2,}\b")
 _FACT = re.compile(
     r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|dozens?)\s+"
-    r"(?:\w+\s+){0,3}(killed|dead|died|wounded|injured|hurt)\b"
+    r"(?:[\w.'’-]+\s+){0,3}(killed|dead|died|wounded|injured|hurt)\b"
     r"|\bclaimed responsibility\b|\bconfirmed\b|\bidentified\b",
     re.IGNORECASE,
 )
@@ -42,17 +47,27 @@ class Report:
     text: str
 
 
+_WEEKDAYS = frozenset(
+    ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+)
+
+
 def specifics(title: str, text: str) -> frozenset[str]:
-    return frozenset(_SPECIFIC.findall(f"{title} {text[:LEAD_CHARS]}"))
+    """Names, places and numbers of the headline and opening: what two reports of one event share.
+    (Weekdays are left out: every report has one.)"""
+    found = _SPECIFIC.findall(f"{title}.\n{text[:LEAD_CHARS]}")
+    return frozenset(f for f in found if f not in _WEEKDAYS)
 
 
 def similarity(a: Report, b: Report) -> float | None:
     """How alike two reports are, or None when their dates rule out one event."""
-    if a.published and b.published and abs(a.published - b.published) > WINDOW:
+    dated = a.published is not None and b.published is not None
+    if dated and abs(a.published - b.published) > WINDOW:  # type: ignore[operator]
         return None
     union = a.specifics | b.specifics
     overlap = len(a.specifics & b.specifics) / len(union) if union else 0.0
-    return float(a.lead @ b.lead) + ENTITY_WEIGHT * overlap
+    score = float(a.lead @ b.lead) + ENTITY_WEIGHT * overlap
+    return score if dated else score - UNDATED_MARGIN
 
 
 def best_story(report: Report, earlier: Sequence[Report]) -> Report | None:

@@ -17,7 +17,9 @@ MAX_CHARS = 480
 MIN_WORDS = 7
 _CLUTTER = re.compile(
     r"^(posted|updated|published|photo|image|file photo|by |\(ap photo|getty|reuters photo)|"
-    r"\((ap|afp|reuters) photo",
+    r"\((ap|afp|reuters) photo|"
+    # photo credits end captions: "… - Thaier al-Sudani/Reuters", "… (Getty Images)"
+    r"/\s*(reuters|ap|afp|epa|getty images|anadolu)\W*$|\(getty images\)\W*$",
     re.IGNORECASE,
 )
 
