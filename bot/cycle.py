@@ -1,13 +1,18 @@
 """One poll cycle: due feeds → fetch → parse → full text → dedupe → embed → match → store.
 
-Only new entries flow on from each stage. A feed's state (ETag, next check) is written after its
-new articles are saved, so a crash mid-cycle re-fetches instead of losing items; the dedupe
-stage drops whatever was already saved.
+Only new entries flow on from each stage. Feeds are fetched concurrently; each feed's new items
+go on to be embedded, matched and saved as soon as its own fetch (and full-text fetches) end, so
+a feed that hangs until the fetch timeout delays nobody else's alerts. One consumer takes
+whatever feeds have arrived since it last looked (bounded) and embeds them together, so
+embedding stays batched. A feed's state (ETag, next check) is written after its new articles
+are saved, so a crash mid-cycle re-fetches instead of losing items; the dedupe stage drops
+whatever was already saved, including by another feed earlier in the same cycle.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +36,8 @@ from bot.store.store import NewArticle, NewMatch
 log = logging.getLogger(__name__)
 
 SAVE_BATCH = 64
+INGEST_MAX_ITEMS = 4 * SAVE_BATCH  # the most items one consumer round takes from the queue
+QUEUE_FEEDS = 64  # fetched feeds waiting to be ingested before fetchers wait (bounds memory)
 
 
 def utcnow() -> datetime:
@@ -50,6 +57,7 @@ class FeedOutcome:
     result: FetchResult | None = None
     parsed: ParsedFeed | None = None
     error: ThreatwatchError | None = None
+    fresh: tuple[FeedItem, ...] = ()  # parsed items not stored before, with full text
 
 
 class Pipeline:
@@ -78,19 +86,27 @@ class Pipeline:
             report = CycleReport()
             feeds = self.store.due_feeds(started, include_not_due=all_feeds)
             report.feeds_due = len(feeds)
-            outcomes = await asyncio.gather(*(self._fetch_and_parse(f) for f in feeds))
-            fresh: list[tuple[Feed, FeedItem]] = []
-            for outcome in outcomes:
-                if outcome.error is not None:
-                    report.failed += 1
-                    report.errors.append(f"feed {outcome.feed.id}: {outcome.error}")
-                elif outcome.result is not None and outcome.result.not_modified:
-                    report.not_modified += 1
-                elif outcome.parsed is not None:
-                    report.fetched += 1
-                    fresh += [(outcome.feed, item) for item in outcome.parsed.items]
-            await self._ingest(fresh, report)
-            self._record_feed_states(outcomes)
+            queue: asyncio.Queue[FeedOutcome | None] = asyncio.Queue()
+            room = asyncio.Semaphore(QUEUE_FEEDS)  # released as the consumer takes an outcome
+
+            async def fetch_all() -> None:
+                async def one(feed: Feed) -> None:
+                    outcome = await self._fetch_and_parse(feed, report)
+                    await room.acquire()
+                    queue.put_nowait(outcome)
+
+                try:
+                    await asyncio.gather(*(one(f) for f in feeds))
+                finally:
+                    queue.put_nowait(None)  # the end: every feed's outcome is in
+
+            fetching = asyncio.create_task(fetch_all())
+            try:
+                await self._ingest_as_they_come(queue, room, report)
+            finally:  # a failed save ends the cycle: stop fetching, record nothing more
+                fetching.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await fetching
             report.seconds = time.perf_counter() - t0
             self.store.save_cycle_report(
                 started,
@@ -100,8 +116,40 @@ class Pipeline:
             log.info(report.line())
             return report
 
+    async def _ingest_as_they_come(
+        self,
+        queue: asyncio.Queue[FeedOutcome | None],
+        room: asyncio.Semaphore,
+        report: CycleReport,
+    ) -> None:
+        """Take every outcome that has arrived (up to INGEST_MAX_ITEMS items), save their new
+        items together, then record those feeds' states; until the end marker (None)."""
+        done = False
+        while not done:
+            outcomes: list[FeedOutcome] = []
+            items = 0
+            while not done and (not outcomes or (items < INGEST_MAX_ITEMS and not queue.empty())):
+                outcome = await queue.get()
+                if outcome is None:
+                    done = True
+                    break
+                room.release()
+                outcomes.append(outcome)
+                items += len(outcome.fresh)
+            for outcome in outcomes:
+                if outcome.error is not None:
+                    report.failed += 1
+                    report.errors.append(f"feed {outcome.feed.id}: {outcome.error}")
+                elif outcome.result is not None and outcome.result.not_modified:
+                    report.not_modified += 1
+                elif outcome.parsed is not None:
+                    report.fetched += 1
+            await self._ingest([(o.feed, item) for o in outcomes for item in o.fresh], report)
+            self._record_feed_states(outcomes)
+
     # --- fetch + parse, one feed ----------------------------------------------------------------
-    async def _fetch_and_parse(self, feed: Feed) -> FeedOutcome:
+    async def _fetch_and_parse(self, feed: Feed, report: CycleReport) -> FeedOutcome:
+        """Fetch and parse one feed, keep the items not stored yet and fetch their full text."""
         try:
             result = await self.fetcher.fetch(
                 feed.url, etag=feed.etag, last_modified=feed.last_modified
@@ -115,7 +163,12 @@ class Pipeline:
                 headers=result.headers,
                 max_items=self.settings.max_items_per_feed,
             )
-            return FeedOutcome(feed, result=result, parsed=parsed)
+            known = self.store.known_items(parsed.items)
+            fresh = [item for item in parsed.items if item.guid not in known]
+            report.duplicates += len(parsed.items) - len(fresh)
+            if fresh and self.settings.fetch_full_text:
+                fresh = await self._with_full_text(fresh, report)
+            return FeedOutcome(feed, result=result, parsed=parsed, fresh=tuple(fresh))
         except ThreatwatchError as exc:
             return FeedOutcome(feed, error=exc)
         except Exception as exc:  # a bug in one feed's path must not stop the cycle
@@ -172,13 +225,10 @@ class Pipeline:
     async def _ingest(self, fresh: list[tuple[Feed, FeedItem]], report: CycleReport) -> None:
         unique, removed = dedupe.unique_in_batch([item for _, item in fresh])
         feed_of = {id(item): feed.id for feed, item in fresh}
+        # another feed may have saved the same item since this one was fetched
         known = self.store.known_items(unique)
         candidates = [item for item in unique if item.guid not in known]
         report.duplicates += removed + len(unique) - len(candidates)
-        if not candidates:
-            return
-        if self.settings.fetch_full_text:
-            candidates = await self._with_full_text(candidates, report)
         for start in range(0, len(candidates), SAVE_BATCH):
             batch = candidates[start : start + SAVE_BATCH]
             await self.ingest_items(batch, [feed_of.get(id(i)) for i in batch], report)
