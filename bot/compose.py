@@ -94,5 +94,11 @@ def compose(
         # the console is one channel subscribed to every topic
         channel = store.ensure_channel(CONSOLE, "stdout", now=clock())
         store.subscribe(channel, [t.name for t in store.topics()], clock())
-    deliverer = Deliverer(store, sinks, clock)
+    deliverer = Deliverer(
+        store,
+        sinks,
+        clock,
+        retry_base=settings.delivery_retry_base,
+        max_retry_delay=settings.delivery_max_retry_delay,
+    )
     return App(settings, store, fetcher, embedder, service, pipeline, deliverer, clock, adapters)

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     slack_listen: str = "0.0.0.0"
     slack_port: int = Field(default=3000, ge=0, le=65535)  # 0: any free port (tests)
     slack_request_timeout: float = 20.0
+    # delivery retries after 5xx errors and timeouts: delivery_retry_base * 2**attempts seconds,
+    # at most delivery_max_retry_delay, so alerts go out within that long after an outage ends
+    delivery_retry_base: float = Field(default=1.0, gt=0)
+    delivery_max_retry_delay: float = Field(default=300.0, gt=0)
 
     @field_validator("telegram_admins", mode="before")
     @classmethod

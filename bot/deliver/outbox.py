@@ -27,7 +27,7 @@ from bot.store.store import OutboxEntry
 
 log = logging.getLogger(__name__)
 
-MAX_RETRY_DELAY = 3600.0
+MAX_RETRY_DELAY = 300.0  # default cap of the retry backoff (THREATWATCH_DELIVERY_MAX_RETRY_DELAY)
 MAX_ROUNDS = 1000  # a drain stops after this many batches even if rows keep becoming due
 
 
@@ -66,10 +66,19 @@ class Outcome(enum.Enum):
 
 
 class Deliverer:
-    def __init__(self, store: Store, sinks: Mapping[str, Sink], clock: Callable[[], datetime]):
+    def __init__(
+        self,
+        store: Store,
+        sinks: Mapping[str, Sink],
+        clock: Callable[[], datetime],
+        *,
+        retry_base: float = 1.0,
+        max_retry_delay: float = MAX_RETRY_DELAY,
+    ):
         self.store = store
         self.sinks = dict(sinks)
         self.clock = clock
+        self.retry_base, self.max_retry_delay = retry_base, max_retry_delay
         self.limiters = {p: RateLimiter(s.global_rate, s.chat_rate) for p, s in self.sinks.items()}
         self._lock = asyncio.Lock()
         # rows the platform accepted but the store could not mark sent (disk full, read-only):
@@ -167,7 +176,9 @@ class Deliverer:
             return
         attempts = max((e.attempts for e in entries), default=0)
         delay = (
-            exc.retry_after if isinstance(exc, RateLimited) else min(2.0**attempts, MAX_RETRY_DELAY)
+            exc.retry_after
+            if isinstance(exc, RateLimited)
+            else min(self.retry_base * 2.0**attempts, self.max_retry_delay)
         )
         limiter.chat(channel.chat_id).block(delay)
         log.warning(

@@ -24,7 +24,9 @@ class DeliveryPart(ChannelsPart, ArticlesPart):
         skip_channels: Sequence[int] = (),
     ) -> list[OutboxEntry]:
         """Pending rows of instant-mode channels that are due, oldest first (digest-mode
-        channels are collected by ``pending_for_channel`` at their digest hour)."""
+        channels are collected by ``pending_for_channel`` at their digest hour). A row waits
+        while an older pending row of its channel is waiting for a retry, so a chat receives
+        its alerts in the order they were created, however long an outage lasts."""
         if not platforms:
             return []
         marks = ",".join("?" * len(platforms))
@@ -35,8 +37,10 @@ class DeliveryPart(ChannelsPart, ArticlesPart):
                 FROM outbox o JOIN channels c ON c.id = o.channel_id
                 WHERE o.status = 'pending' AND o.next_attempt_at <= ? AND c.platform IN ({marks})
                 AND {INSTANT} {skip_sql}
+                AND NOT EXISTS (SELECT 1 FROM outbox w WHERE w.status = 'pending'
+                    AND w.next_attempt_at > ? AND w.channel_id = o.channel_id AND w.id < o.id)
                 ORDER BY o.id LIMIT ?""",
-            [_iso(now), *platforms, *skip_channels, limit],
+            [_iso(now), *platforms, *skip_channels, _iso(now), limit],
         )
         return [self._entry(r) for r in rows]
 

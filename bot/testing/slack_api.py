@@ -5,7 +5,9 @@ chat.postMessage, chat.update, chat.postEphemeral, conversations.info / members 
 files.getUploadURLExternal + upload + files.completeUploadExternal, apps.connections.open with a
 local websocket for Socket Mode (hello, envelopes, acks), and response_url endpoints that record
 what the bot answered. Faults: ``fail(method, error, status=…, retry_after=…, times=…)`` (e.g.
-429 ratelimited with Retry-After), ``archive(channel)``, ``kick(channel)``.
+429 ratelimited with Retry-After), ``archive(channel)``, ``kick(channel)``, ``outage(status)``
+until ``restore()`` (every post and update fails), and ``enforce_limits()``: Slack's one message
+a second per channel, a 429 with Retry-After for any post over it, each one recorded.
 
 Binds 127.0.0.1 on a port the OS chooses; runs its own event loop in a daemon thread.
 """
@@ -25,6 +27,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
+
+from bot.testing.ratelimits import PlatformLimits, slack_limits
 
 BOT_USER = "UBOT0001"
 BOT_TOKEN = "xoxb-test-token"
@@ -114,6 +118,8 @@ class FakeSlackAPI:
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.down: Fault | None = None  # an outage: every post and update fails like this
+        self.limits: PlatformLimits | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
     def __enter__(self) -> FakeSlackAPI:
@@ -184,6 +190,22 @@ class FakeSlackAPI:
     ) -> None:
         with self.lock:
             self.faults[method].extend(Fault(error, status, retry_after) for _ in range(times))
+
+    def outage(self, status: int = 503, *, retry_after: int | None = None) -> None:
+        """Every chat.postMessage and chat.update fails with ``status`` until ``restore()``."""
+        error = "ratelimited" if status == 429 else "service_unavailable"
+        with self.lock:
+            self.down = Fault(error, status, retry_after)
+
+    def restore(self) -> None:
+        with self.lock:
+            self.down = None
+
+    def enforce_limits(self, limits: PlatformLimits | None = None) -> PlatformLimits:
+        """Refuse posts over Slack's limits with 429; ``limits.refused`` records each one."""
+        with self.lock:
+            self.limits = limits or slack_limits()
+            return self.limits
 
     def archive(self, channel_id: str) -> None:
         with self.lock:
@@ -271,6 +293,13 @@ class FakeSlackAPI:
         with self.lock:
             self.calls.append((method, params))
             fault = self.faults[method].popleft() if self.faults[method] else None
+            posting = method in ("chat.postMessage", "chat.update")
+            if fault is None and posting and self.down is not None:
+                fault = self.down
+            if fault is None and posting and self.limits is not None:
+                wait = self.limits.check(str(params.get("channel", "")))
+                if wait is not None:
+                    fault = Fault("ratelimited", 429, wait)
         if fault is not None:
             headers = (
                 {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}

@@ -5,7 +5,9 @@ getMe, getUpdates (offset + long-poll timeout), sendMessage, editMessageText, se
 getFile + file download, answerCallbackQuery, setMyCommands, deleteWebhook, setWebhook,
 getChatMember, getChatAdministrators. Tests push updates (messages, commands, documents, button
 presses) and read what the bot sent. Faults: ``fail(method, 429, retry_after=…)``, 403, 5xx,
-``slow(method, seconds)``, and ``block_chat(chat_id)`` (403 for every send to that chat).
+``slow(method, seconds)``, ``block_chat(chat_id)`` (403 for every send to that chat),
+``outage(status)`` until ``restore()`` (every send and edit fails), and ``enforce_limits()``:
+Telegram's rate limits, a 429 with ``retry_after`` for any send over them, each one recorded.
 
 Binds 127.0.0.1 on a port the OS chooses; runs in daemon threads.
 """
@@ -27,6 +29,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from bot.testing.ratelimits import PlatformLimits, telegram_limits
 from bot.testing.telegram_objects import BOT_ID, BOT_USERNAME, TelegramObjects
 
 __all__ = ["BOT_ID", "BOT_USERNAME", "FakeBotAPI", "Fault", "Sent"]
@@ -78,6 +81,8 @@ class FakeBotAPI(TelegramObjects):
         self.commands: dict[str, list[dict[str, str]]] = {}
         self.files: dict[str, bytes] = {}
         self.webhook: dict[str, Any] | None = None
+        self.down: Fault | None = None  # an outage: every send and edit fails like this
+        self.limits: PlatformLimits | None = None
         self._server: ThreadingHTTPServer | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -136,6 +141,22 @@ class FakeBotAPI(TelegramObjects):
     ) -> None:
         with self.lock:
             self.blocked_chats[chat_id] = description
+
+    def outage(self, status: int = 502, *, retry_after: int | None = None) -> None:
+        """Every send and edit fails with ``status`` until ``restore()``."""
+        description = "Too Many Requests" if status == 429 else "Bad Gateway"
+        with self.lock:
+            self.down = Fault(status, description, retry_after)
+
+    def restore(self) -> None:
+        with self.lock:
+            self.down = None
+
+    def enforce_limits(self, limits: PlatformLimits | None = None) -> PlatformLimits:
+        """Refuse sends over Telegram's limits with 429; ``limits.refused`` records each one."""
+        with self.lock:
+            self.limits = limits or telegram_limits()
+            return self.limits
 
     # --- updates from "users" -----------------------------------------------------------------
     def push(self, update: dict[str, Any]) -> int:
@@ -269,8 +290,15 @@ class FakeBotAPI(TelegramObjects):
                 if str(params.get("chat_id", "")).lstrip("-").isdigit()
                 else None
             )
-            if fault is None and chat in self.blocked_chats and method.startswith(("send", "edit")):
+            sending = chat is not None and method.startswith(("send", "edit"))
+            if fault is None and chat in self.blocked_chats and sending:
                 fault = Fault(403, self.blocked_chats[chat])
+            if fault is None and sending and self.down is not None:
+                fault = self.down
+            if fault is None and sending and self.limits is not None:
+                wait = self.limits.check(str(chat))
+                if wait is not None:
+                    fault = Fault(429, f"Too Many Requests: retry after {wait}", wait)
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
         if fault is not None and fault.status:
