@@ -14,6 +14,7 @@ from bot.compose import App, compose
 from bot.cycle import utcnow
 from bot.feedserver import RecordedFeedServer
 from bot.settings import Settings
+from bot.testing.load import SEEDS as LOAD_SEEDS
 from bot.testing.telegram_api import FakeBotAPI, Sent
 
 TOKEN = "123456:TEST-token"
@@ -21,19 +22,7 @@ ADMIN = 4242
 USER = 5151
 TOPIC = "militia-attacks"
 
-SEEDS = {
-    "rockets.txt": (
-        "Iran-backed militia fires rockets at US troops in Iraq\n"
-        "An Iran-backed militia fired rockets at a base hosting US troops in western Iraq, "
-        "US officials said. The attack on the air base wounded several American service "
-        "members. Kataib Hezbollah militia fighters have repeatedly attacked US forces."
-    ),
-    "drones.txt": (
-        "Drone attack on US forces base in Syria blamed on Iran-backed militias\n"
-        "A drone attack struck a base housing US forces in eastern Syria. The Pentagon blamed "
-        "Iran-backed militias for the drone and rocket attacks on American troops."
-    ),
-}
+SEEDS = LOAD_SEEDS  # the same two seeds as the load harness
 
 HOSTILE_TITLE = '<script>alert("x")</script> & Rockets hit US base <b>in</b> Iraq'
 
