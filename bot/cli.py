@@ -8,7 +8,6 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,8 @@ import click
 from pydantic import ValidationError
 
 from bot import __version__
-from bot.cli_topics import register as register_topic_commands
+from bot.cli_relevance import register as register_topic_commands
+from bot.cli_relevance import register_score
 from bot.compose import App, compose
 from bot.errors import BadArgument, ThreatwatchError
 from bot.models import Match
@@ -225,6 +225,7 @@ def topics_list(ctx: Context, as_json: bool) -> None:
 
 
 register_topic_commands(cli, topics, with_app)
+register_score(cli, with_app)
 
 
 @cli.group()
@@ -348,68 +349,6 @@ def search(ctx: Context, text: str, limit: int, as_json: bool) -> None:
         click.echo(
             f"{h.score:.3f}  {h.article.title}  ({h.article.source or '-'})\n       {h.article.url or ''}"
         )
-
-
-@cli.command()
-@click.option(
-    "--input",
-    "input_file",
-    required=True,
-    type=click.File("r", encoding="utf-8"),
-    help='JSONL: one {"id", "title", "text"} object per line (\'-\' for stdin).',
-)
-@click.option("--topic", default=None, help="Only this topic (default: every enabled topic).")
-@click.option(
-    "--stories",
-    is_flag=True,
-    help="Instead of scores, group the texts into stories as the poll cycle does "
-    '(uses "published", YYYY-MM-DD, when given); one {"id", "story"} line each.',
-)
-@click.pass_obj
-def score(ctx: Context, input_file: Any, topic: str | None, stories: bool) -> None:
-    """Score texts with the shipped topics exactly as alerts are scored; one JSON line each."""
-    docs, ids, dates = [], [], []
-    for number, line in enumerate(input_file, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            ids.append(row["id"])
-            docs.append((str(row.get("title") or ""), str(row.get("text") or "")))
-            dates.append(_input_date(row.get("published")))
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise BadArgument(
-                f"input line {number}: expected a JSON object with id, title, text ({exc})"
-            ) from exc
-    if stories:
-        labels = with_app(ctx, lambda app: app.service.group_stories(docs, dates))
-        for doc_id, label in zip(ids, labels, strict=True):
-            click.echo(json.dumps({"id": doc_id, "story": label}))
-        return
-    results = with_app(ctx, lambda app: app.service.score_documents(docs, topic=topic))
-    for doc_id, scores in zip(ids, results, strict=True):
-        for s in scores:
-            click.echo(
-                json.dumps(
-                    {
-                        "id": doc_id,
-                        "topic": s.topic,
-                        "score": s.score,
-                        "threshold": s.threshold,
-                        "match": s.is_match,
-                        "seed": s.seed_title,
-                        "similarity": s.similarity,
-                        "passage": s.passage,
-                    },
-                    ensure_ascii=False,
-                )
-            )
-
-
-def _input_date(value: object) -> datetime | None:
-    if value in (None, ""):
-        return None
-    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
 
 
 @cli.command()

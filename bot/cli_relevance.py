@@ -1,9 +1,11 @@
-"""`threatwatch topics …` commands for topics that learn, and `threatwatch feedback`: train and
-report, versions, rollback, threshold, preview. Registered on the CLI in bot/cli.py."""
+"""Relevance commands: `threatwatch topics …` for topics that learn (train and report, versions,
+rollback, threshold, preview), `threatwatch feedback`, and `threatwatch score` (the alert
+scoring path on a JSONL file). Registered on the CLI in bot/cli.py."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -110,6 +112,69 @@ def register(cli: click.Group, topics: click.Group, with_app: Any) -> None:
             ),
         )
         click.echo(f"alert {alert_id}: 👍 {up} · 👎 {down}")
+
+
+def register_score(cli: click.Group, with_app: Any) -> None:
+    @cli.command()
+    @click.option(
+        "--input",
+        "input_file",
+        required=True,
+        type=click.File("r", encoding="utf-8"),
+        help='JSONL: one {"id", "title", "text"} object per line (\'-\' for stdin).',
+    )
+    @click.option("--topic", default=None, help="Only this topic (default: every enabled topic).")
+    @click.option(
+        "--stories",
+        is_flag=True,
+        help="Instead of scores, group the texts into stories as the poll cycle does "
+        '(uses "published", YYYY-MM-DD, when given); one {"id", "story"} line each.',
+    )
+    @click.pass_obj
+    def score(ctx: Any, input_file: Any, topic: str | None, stories: bool) -> None:
+        """Score texts with the shipped topics exactly as alerts are scored; one JSON line each."""
+        docs, ids, dates = [], [], []
+        for number, line in enumerate(input_file, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                ids.append(row["id"])
+                docs.append((str(row.get("title") or ""), str(row.get("text") or "")))
+                dates.append(_input_date(row.get("published")))
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                raise BadArgument(
+                    f"input line {number}: expected a JSON object with id, title, text ({exc})"
+                ) from exc
+        if stories:
+            labels = with_app(ctx, lambda app: app.service.group_stories(docs, dates))
+            for doc_id, label in zip(ids, labels, strict=True):
+                click.echo(json.dumps({"id": doc_id, "story": label}))
+            return
+        results = with_app(ctx, lambda app: app.service.score_documents(docs, topic=topic))
+        for doc_id, scores in zip(ids, results, strict=True):
+            for s in scores:
+                click.echo(
+                    json.dumps(
+                        {
+                            "id": doc_id,
+                            "topic": s.topic,
+                            "score": s.score,
+                            "threshold": s.threshold,
+                            "match": s.is_match,
+                            "seed": s.seed_title,
+                            "similarity": s.similarity,
+                            "passage": s.passage,
+                        },
+                        ensure_ascii=False,
+                    )
+                )
+
+
+def _input_date(value: object) -> datetime | None:
+    if value in (None, ""):
+        return None
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
 
 
 def _figures(f: Figures | None) -> str:
