@@ -8,8 +8,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import numpy as np
-
 from bot.errors import BadArgument, NotFound, Refused
 from bot.models import Article, Feed, Match, Seed, Topic, TopicScore
 from bot.opml import OutlineFeed, parse_opml, to_opml
@@ -25,6 +23,7 @@ from bot.service_learning import LearningServiceMixin
 from bot.settings import Settings
 from bot.store import Store
 from bot.topics import BACKGROUND_DIR, build_indexes, seed_from_text, validate_topic_name
+from bot.vectorindex import VectorIndex
 
 MAX_LIMIT = 100
 MAX_QUERY_CHARS = 2000
@@ -72,6 +71,7 @@ class BotService(ChatServiceMixin, AdminServiceMixin, LearningServiceMixin):
         self.embedder = embedder
         self.fetcher = fetcher
         self.clock = clock
+        self.vector_index = VectorIndex(store, embedder.name)  # loaded on first query
 
     # --- topics ---------------------------------------------------------------------------------
     def indexes(self, *, only: str | None = None, enabled_only: bool = True) -> list[TopicIndex]:
@@ -177,23 +177,13 @@ class BotService(ChatServiceMixin, AdminServiceMixin, LearningServiceMixin):
         if len(query) > MAX_QUERY_CHARS:
             raise BadArgument(f"search text too long ({MAX_QUERY_CHARS} characters at most)")
         check_limit(limit)
-        vectors, article_ids, passages = self.store.chunk_matrix(self.embedder.name)
-        if len(article_ids) == 0:
-            return []
+        self.vector_index.sync()
+        if len(self.vector_index) == 0:
+            return []  # nothing stored: no need to load the model
         query_vector = self.embedder.encode([query])[0]
-        sims = vectors @ query_vector
-        best: dict[int, tuple[float, int]] = {}
-        for row in np.argsort(-sims):
-            aid = int(article_ids[row])
-            if aid not in best:
-                best[aid] = (float(sims[row]), int(row))
-                if len(best) == limit:
-                    break
-        articles = self.store.articles_by_ids(list(best))
-        return [
-            SearchHit(articles[aid], round(score, 4), passages[row])
-            for aid, (score, row) in best.items()
-        ]
+        hits = self.vector_index.search(query_vector, limit=limit)
+        articles = self.store.articles_by_ids([h.article_id for h in hits])
+        return [SearchHit(articles[h.article_id], round(h.score, 4), h.passage) for h in hits]
 
     def group_stories(
         self, docs: Sequence[tuple[str, str]], dates: Sequence[datetime | None]

@@ -9,8 +9,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from bot import __version__
 from bot.channels import (
     Channel,
@@ -33,6 +31,7 @@ if TYPE_CHECKING:
     from bot.service import SearchHit
     from bot.settings import Settings
     from bot.store import Store
+    from bot.vectorindex import VectorIndex
 
 
 @dataclass(frozen=True)
@@ -70,6 +69,7 @@ class ChatServiceMixin:
     embedder: Embedder
     fetcher: Fetcher
     clock: Callable[[], datetime]
+    vector_index: VectorIndex
 
     # --- subscriptions ----------------------------------------------------------------------
     def channel(self, key: ChannelKey) -> Channel:
@@ -156,23 +156,11 @@ class ChatServiceMixin:
             passages, vectors = doc.passages, doc.vectors
         if len(passages) == 0:
             raise NotFound("that article has no stored text to compare")
-        matrix, article_ids, stored_passages = self.store.chunk_matrix(self.embedder.name)
-        if len(article_ids) == 0:
-            return label, []
-        best_per_row = (matrix @ vectors.T).max(axis=1)
-        best: dict[int, tuple[float, int]] = {}
-        for row in np.argsort(-best_per_row):
-            aid = int(article_ids[row])
-            if (article is not None and aid == article.id) or aid in best:
-                continue
-            best[aid] = (float(best_per_row[row]), int(row))
-            if len(best) == limit:
-                break
-        articles = self.store.articles_by_ids(list(best))
-        hits = [
-            SearchHit(articles[aid], round(score, 4), stored_passages[row])
-            for aid, (score, row) in best.items()
-        ]
+        # on the event loop's thread, like every other store read: the index reads the store
+        exclude = article.id if article is not None else None
+        found = self.vector_index.search(vectors, limit=limit, exclude=exclude)
+        articles = self.store.articles_by_ids([h.article_id for h in found])
+        hits = [SearchHit(articles[h.article_id], round(h.score, 4), h.passage) for h in found]
         return label, hits
 
     # --- status -----------------------------------------------------------------------------

@@ -12,9 +12,12 @@ from bot.store.lookups import LookupsPart
 from bot.store.records import NewArticle, NewMatch, OutboxEntry
 from bot.store.topic_edits import TopicEditsPart
 from bot.store.topics import TopicsPart
+from bot.store.vectors import VectorsPart
 
 __all__ = ["NewArticle", "NewMatch", "OutboxEntry", "Store"]
 
 
-class Store(FeedsPart, TopicEditsPart, TopicsPart, DeliveryPart, LookupsPart, ArticlesPart):
+class Store(
+    FeedsPart, TopicEditsPart, TopicsPart, DeliveryPart, LookupsPart, ArticlesPart, VectorsPart
+):
     """The one object that reads and writes the database."""

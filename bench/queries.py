@@ -1,0 +1,283 @@
+"""Query latency: `search`, `similar` and `latest` through the real BotService over a synthetic
+store of N passage vectors, against the brute-force path they replaced, in the same run.
+
+    python bench/queries.py [--sizes 10000,100000,1000000] [--baseline-size 100000]
+                            [--repeat 40] [--baseline-repeat 5] [--json]
+
+Each store holds N/2 articles of two passages each (random unit vectors of the model's 384
+dimensions: fine for timing, not for relevance) and a match for one article in 50. Stores are
+built once and kept under bench/.cache/ (1M vectors: ~1.7 GB, a few minutes to build).
+Queries are embedded by the real model, as in chat. The baseline is the code BotService ran
+before the vector index: every passage vector read from SQLite per query
+(`Store.chunk_matrix`), then a numpy scan; it runs only at --baseline-size, where its queries
+alternate with the project's. Timings are per call, after one untimed warm-up call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import resource
+import sqlite3
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+CACHE = REPO / "bench" / ".cache"
+MODEL = "all-MiniLM-L6-v2"
+DIM = 384
+TOPIC = "bench-topic"
+START = datetime(2026, 1, 1, tzinfo=UTC)
+QUERIES = [
+    "rocket attack on a base housing US troops in Iraq",
+    "drone strike on American forces in eastern Syria",
+    "Iran-backed militia threatens to resume attacks on US forces",
+    "Kataib Hezbollah claims responsibility",
+    "airstrikes on militia positions near the Syrian border",
+    "election results and the new parliament",
+    "oil prices rise after OPEC meeting",
+    "explosion at a weapons depot",
+]
+
+
+def build_store(path: Path, n_vectors: int) -> None:
+    """A store with n_vectors passage vectors (two per article) and a match every 50 articles."""
+    from bot.store import Store
+
+    tmp = path.with_suffix(".building")
+    tmp.unlink(missing_ok=True)
+    Store(tmp).close()  # the real schema, every migration applied
+    conn = sqlite3.connect(tmp, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=OFF")
+    conn.execute("PRAGMA synchronous=OFF")
+    iso = START.isoformat(timespec="seconds")
+    conn.execute(
+        "INSERT INTO topics (name, threshold, created_at, updated_at) VALUES (?, 0.5, ?, ?)",
+        [TOPIC, iso, iso],
+    )
+    rng = np.random.default_rng(7)
+    n_articles, step = n_vectors // 2, 50_000
+    for first in range(0, n_articles, step):
+        ids = range(first + 1, min(first + step, n_articles) + 1)
+        vectors = rng.standard_normal((2 * len(ids), DIM), dtype=np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        conn.execute("BEGIN")
+        conn.executemany(
+            """INSERT INTO articles (id, guid, url, title, text, published, first_seen,
+               content_hash) VALUES (?,?,?,?,?,?,?,?)""",
+            [
+                (
+                    i,
+                    f"g{i}",
+                    f"https://bench.example/{i}",
+                    f"Article {i}",
+                    f"Text of article {i}.",
+                    (START + timedelta(seconds=30 * i)).isoformat(timespec="seconds"),
+                    iso,
+                    f"h{i}",
+                )
+                for i in ids
+            ],  # fmt: skip
+        )
+        conn.executemany(
+            "INSERT INTO article_chunks (article_id, chunk, model, passage, vector) VALUES (?,?,?,?,?)",
+            [
+                (i, c, MODEL, f"Passage {c} of article {i}.", vectors[2 * k + c].tobytes())
+                for k, i in enumerate(ids)
+                for c in (0, 1)
+            ],
+        )
+        conn.executemany(
+            """INSERT INTO matches (article_id, topic, score, threshold, passage, created_at)
+               VALUES (?,?,?,?,?,?)""",
+            [(i, TOPIC, 0.9, 0.5, f"Passage 0 of article {i}.", iso) for i in ids if i % 50 == 0],
+        )
+        conn.execute("COMMIT")
+    conn.close()
+    tmp.rename(path)
+
+
+def store_path(n_vectors: int) -> Path:
+    path = CACHE / f"queries-{n_vectors}.db"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        print(f"building {path.name} ({n_vectors:,} vectors)…", file=sys.stderr, flush=True)
+        build_store(path, n_vectors)
+        print(f"  built in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+    return path
+
+
+# --- the brute-force path BotService ran before the vector index (baseline) ----------------------
+def baseline_search(store, embedder, query: str, limit: int = 10) -> list[tuple[int, float]]:  # type: ignore[no-untyped-def]
+    vectors, article_ids, _ = store.chunk_matrix(embedder.name)
+    sims = vectors @ embedder.encode([query])[0]
+    best: dict[int, float] = {}
+    for row in np.argsort(-sims):
+        if int(article_ids[row]) not in best:
+            best[int(article_ids[row])] = float(sims[row])
+            if len(best) == limit:
+                break
+    store.articles_by_ids(list(best))
+    return list(best.items())
+
+
+def baseline_similar(store, model: str, match_id: int, limit: int = 5) -> list[tuple[int, float]]:  # type: ignore[no-untyped-def]
+    article = store.match(match_id).article
+    _, query = store.article_vectors(article.id, model)
+    matrix, article_ids, _ = store.chunk_matrix(model)
+    best_per_row = (matrix @ query.T).max(axis=1)
+    best: dict[int, float] = {}
+    for row in np.argsort(-best_per_row):
+        aid = int(article_ids[row])
+        if aid != article.id and aid not in best:
+            best[aid] = float(best_per_row[row])
+            if len(best) == limit:
+                break
+    store.articles_by_ids(list(best))
+    return list(best.items())
+
+
+# --- timing -----------------------------------------------------------------------------------------
+def timed(call: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    call()
+    return (time.perf_counter() - t0) * 1000
+
+
+def summary(samples: list[float]) -> dict:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, int(np.ceil(0.95 * len(ordered))) - 1)]
+    return {"n": len(samples), "p50_ms": round(statistics.median(samples), 1),
+            "p95_ms": round(p95, 1), "max_ms": round(ordered[-1], 1)}  # fmt: skip
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(n_vectors: int, embedder, repeat: int, baseline_repeat: int) -> dict:  # type: ignore[no-untyped-def]
+    from bot.pipeline.fetch import Fetcher, FetchLimits
+    from bot.service import BotService
+    from bot.settings import Settings
+    from bot.store import Store
+
+    path = store_path(n_vectors)
+    settings = Settings(db=path, load_default_feeds=False)
+    store = Store(path)
+    loop = asyncio.new_event_loop()
+    fetcher = Fetcher(FetchLimits())
+    service = BotService(settings, store, embedder, fetcher, lambda: START)
+    rss0, t0 = rss_mib(), time.perf_counter()
+    service.vector_index.sync()
+    load = {"seconds": round(time.perf_counter() - t0, 2), "rss_added_mib": round(rss_mib() - rss0)}
+    match_ids = [m.id for m in service.latest(limit=100)]
+    rng = np.random.default_rng(1)
+    project: dict[str, list[float]] = {"search": [], "similar": [], "latest": []}
+    baseline: dict[str, list[float]] = {"search": [], "similar": []}
+    calls = {
+        "search": lambda i: service.search(QUERIES[i % len(QUERIES)], limit=10),
+        "similar": lambda i: loop.run_until_complete(
+            service.similar(str(match_ids[rng.integers(len(match_ids))]), limit=5)
+        ),
+        "latest": lambda i: service.latest(topic=TOPIC if i % 2 else None, limit=10),
+    }
+    base_calls = {
+        "search": lambda i: baseline_search(store, embedder, QUERIES[i % len(QUERIES)]),
+        "similar": lambda i: baseline_similar(
+            store, embedder.name, match_ids[rng.integers(len(match_ids))]
+        ),
+    }
+    for kind, call in calls.items():  # warm-up: the model, SQLite's page cache
+        call(0)
+        if baseline_repeat:
+            base_calls.get(kind, call)(0)
+    for i in range(repeat):
+        for kind, call in calls.items():
+            project[kind].append(timed(lambda c=call, i=i: c(i)))  # type: ignore[misc]
+            if i < baseline_repeat and kind in base_calls:  # alternate with the baseline
+                baseline[kind].append(timed(lambda k=kind, i=i: base_calls[k](i)))  # type: ignore[misc]
+    loop.run_until_complete(fetcher.aclose())
+    loop.close()
+    store.close()
+    return {
+        "vectors": n_vectors, "index_load": load,
+        "project": {k: summary(v) for k, v in project.items()},
+        "baseline": {k: summary(v) for k, v in baseline.items() if v},
+    }  # fmt: skip
+
+
+def table(meta: dict, results: list[dict]) -> str:
+    lines = [
+        f"machine: {meta['cpu']}, {meta['cores']} cores; python {meta['python']}, numpy "
+        f"{meta['numpy']}, torch {meta['torch']}",
+        f"date:    {meta['date']}",
+        f"command: {meta['command']}",
+        "",
+        "| vectors | query | path | calls | p50 ms | p95 ms | max ms | baseline p95 / project p95 |",
+        "|--:|---|---|--:|--:|--:|--:|--:|",
+    ]
+    for r in results:
+        for kind, proj in r["project"].items():
+            base = r["baseline"].get(kind)
+            if base:
+                lines.append(f"| {r['vectors']:,} | {kind} | baseline (brute force) | {base['n']} "
+                             f"| {base['p50_ms']} | {base['p95_ms']} | {base['max_ms']} | |")  # fmt: skip
+            ratio = f"{base['p95_ms'] / proj['p95_ms']:.0f}×" if base else ""
+            lines.append(f"| {r['vectors']:,} | {kind} | project | {proj['n']} | {proj['p50_ms']} "
+                         f"| {proj['p95_ms']} | {proj['max_ms']} | {ratio} |")  # fmt: skip
+    lines.append("")
+    for r in results:
+        lines.append(f"index load at {r['vectors']:,} vectors: {r['index_load']['seconds']} s, "
+                     f"+{r['index_load']['rss_added_mib']} MiB RSS")  # fmt: skip
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="passage vectors per store")
+    parser.add_argument("--baseline-size", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=40, help="timed calls per query kind")
+    parser.add_argument("--baseline-repeat", type=int, default=5)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    sys.path.insert(0, str(REPO))
+    import torch
+
+    from bot.pipeline.embed import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder(MODEL)
+    embedder.load()
+    sizes = sorted({int(s) for s in args.sizes.split(",")} | {args.baseline_size})
+    results = []
+    for n in sizes:
+        base_repeat = args.baseline_repeat if n == args.baseline_size else 0
+        results.append(measure(n, embedder, args.repeat, base_repeat))
+        print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    names = [ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines() if ln.startswith("model n")]
+    meta = {
+        "cpu": names[0] if names else platform.machine(), "cores": os.cpu_count(),
+        "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": " ".join(["python", "bench/queries.py", *sys.argv[1:]]),
+    }  # fmt: skip
+    print(json.dumps({"machine": meta, "results": results}, indent=2) if args.json
+          else table(meta, results))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
