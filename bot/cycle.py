@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
+
 from bot.errors import FeedUnavailable, ThreatwatchError
 from bot.models import CycleReport, Feed, FeedItem, FetchResult, ParsedFeed
 from bot.pipeline import dedupe, extract, schedule
@@ -36,6 +38,7 @@ from bot.store.store import NewArticle, NewMatch
 log = logging.getLogger(__name__)
 
 SAVE_BATCH = 64
+LINK_BOUND = stories.SAME_STORY - stories.ENTITY_WEIGHT - 1e-6  # see Pipeline._link_stories
 INGEST_MAX_ITEMS = 4 * SAVE_BATCH  # the most items one consumer round takes from the queue
 QUEUE_FEEDS = 64  # fetched feeds waiting to be ingested before fetchers wait (bounds memory)
 
@@ -301,12 +304,13 @@ class Pipeline:
         it joins, and whether it adds facts to that story."""
         now = self.clock()
         dates = [item.published or now for item, _ in entries]
-        earlier = [
-            stories.Report(aid, sid, vec, stories.specifics(title, text), published, text)
-            for aid, sid, vec, title, text, published in self.store.story_candidates(
-                min(dates) - stories.WINDOW, self.embedder.name
-            )
-        ]
+        rows = self.store.story_candidates(min(dates) - stories.WINDOW, self.embedder.name)
+        # A pair scores lead cosine + ENTITY_WEIGHT × overlap (≤ 1), so a report whose lead
+        # cosine is below SAME_STORY - ENTITY_WEIGHT cannot join: only the others are compared,
+        # in the same order (same result as comparing all), and their specifics found once.
+        leads = np.vstack([r[2] for r in rows]) if rows else np.zeros((0, 0), np.float32)
+        reports: dict[int, stories.Report] = {}
+        earlier: list[stories.Report] = []  # this batch's reports so far
         links: list[StoryLink] = []
         for position, ((item, doc), published) in enumerate(zip(entries, dates, strict=True)):
             report = stories.Report(
@@ -317,15 +321,22 @@ class Pipeline:
                 published,
                 item.text,
             )
-            match = stories.best_story(report, earlier)
+            for row in np.flatnonzero(leads @ report.lead >= LINK_BOUND) if rows else ():
+                if row not in reports:
+                    aid, sid, vec, title, text, date = rows[row]
+                    reports[row] = stories.Report(
+                        aid, sid, vec, stories.specifics(title, text), date, text
+                    )
+            stored = [reports[row] for row in sorted(reports)]
+            match = stories.best_story(report, stored + earlier)
             if match is None:
                 links.append(StoryLink())
             else:
-                same = [
-                    r.text
-                    for r in earlier
-                    if r is match or (r.story_id and r.story_id == match.story_id)
-                ]
+                same = [  # the texts of the story's earlier reports, stored ones first
+                    text
+                    for aid, sid, _, _, text, _ in rows
+                    if aid == match.key or (sid and sid == match.story_id)
+                ] + [r.text for r in earlier if r is match]
                 adds = stories.adds_facts(item.text, same)
                 if match.key >= 0:
                     links.append(StoryLink(stored=match.key, adds_facts=adds))

@@ -15,7 +15,8 @@ like a well-run feed host (strong ETag, Last-Modified, 304) and, on request, lik
     /_gzip/<path>                       <path> with Content-Encoding: gzip
 
 ``*.gz`` files are served as stored (application/gzip, no Content-Encoding), as a static
-host would. Everything binds to 127.0.0.1 on a free port.
+host would. Everything binds to 127.0.0.1 (or another loopback address given as ``host``) on a
+free port.
 """
 
 from __future__ import annotations
@@ -255,8 +256,9 @@ def _gzip_zeros(n_bytes: int) -> bytes:
 class RecordedFeedServer:
     """Serve files under ``root`` (plus in-memory documents) on 127.0.0.1, port chosen by the OS."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, host: str = "127.0.0.1") -> None:
         self.root = Path(root).resolve()
+        self.host = host
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._docs: dict[str, _Document] = {}
@@ -272,7 +274,7 @@ class RecordedFeedServer:
         if self._server is not None:
             return self
         self.stopping.clear()
-        server = _Server(("127.0.0.1", 0), _Handler)
+        server = _Server((self.host, 0), _Handler)
         server.owner = self
         self._server = server
         self._thread = threading.Thread(
@@ -315,7 +317,7 @@ class RecordedFeedServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
