@@ -79,7 +79,8 @@ def setup_project(articles: list[tuple[str, str]]) -> tuple[Pass, dict]:
     from bot.store import Store
     from bot.topics import build_indexes, sync_from_config
 
-    embedder = SentenceTransformerEmbedder("all-MiniLM-L6-v2")
+    precision = os.environ.get("THREATWATCH_EMBED_PRECISION", "fp32")  # as Settings reads it
+    embedder = SentenceTransformerEmbedder("all-MiniLM-L6-v2", precision=precision)
     with tempfile.TemporaryDirectory() as tmp:  # the topic index exactly as the app builds it
         store = Store(Path(tmp) / "bench.db")
         sync_from_config(store, REPO / "config", REPO / "seeds", datetime.now(UTC))
@@ -186,6 +187,7 @@ def machine() -> dict:
         "sentence_transformers": sentence_transformers.__version__,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": " ".join(["python", "bench/ingest.py", *sys.argv[1:]]),
+        "precision": os.environ.get("THREATWATCH_EMBED_PRECISION", "fp32"),
     }  # fmt: skip
 
 
@@ -213,6 +215,7 @@ def table(meta: dict, rows: list[dict]) -> str:
         f"machine: {meta['cpu']}, {meta['cores']} cores (torch threads {meta['torch_threads']})",
         f"date:    {meta['date']}",
         f"command: {meta['command']}",
+        f"project embed precision: {meta['precision']} (THREATWATCH_EMBED_PRECISION)",
         f"python {meta['python']}, torch {meta['torch']}, "
         f"sentence-transformers {meta['sentence_transformers']}",
         "",

@@ -67,7 +67,10 @@ def compose(
             load_default_feeds(store, settings.config_dir, clock())
     fetcher = Fetcher(FetchLimits.from_settings(settings))
     embedder = make_embedder(
-        settings.embedder, settings.model, batch_size=settings.embed_batch_size
+        settings.embedder,
+        settings.model,
+        batch_size=settings.embed_batch_size,
+        precision=settings.embed_precision,
     )
     service = BotService(settings, store, embedder, fetcher, clock)
     pipeline = Pipeline(settings, store, fetcher, embedder, service.indexes, clock)
