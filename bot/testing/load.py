@@ -14,14 +14,12 @@ import asyncio
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -29,6 +27,7 @@ from bot.channels import ChannelKey
 from bot.compose import compose
 from bot.feedserver import RecordedFeedServer
 from bot.settings import Settings
+from bot.store import Store
 from bot.testing.slack_api import BOT_TOKEN, FakeSlackAPI
 from bot.testing.telegram_api import FakeBotAPI
 
@@ -291,11 +290,11 @@ def _observe(
     time.sleep(2.0)  # nothing more may arrive
     peak = _peak_rss_mb(proc.pid)
     ids = _ids_of(tg, slack, chats)
-    with sqlite3.connect(root / "bot.db") as db:
-        created = {
-            mid: datetime.fromisoformat(at).timestamp()
-            for mid, at in db.execute("SELECT id, created_at FROM matches")
-        }
+    store = Store(root / "bot.db")
+    try:
+        created = {m.id: m.created_at.timestamp() for m in store.latest_matches(limit=1_000_000)}
+    finally:
+        store.close()
     lags = [first_seen[(c, a)] - created[a] for (c, a) in first_seen if a in created]
     return LoadResult(
         cycle_seconds=float(cycle.group(6)),
