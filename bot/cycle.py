@@ -321,7 +321,9 @@ class Pipeline:
                 published,
                 item.text,
             )
-            for row in np.flatnonzero(leads @ report.lead >= LINK_BOUND) if rows else ():
+            for row in (
+                (int(r) for r in np.flatnonzero(leads @ report.lead >= LINK_BOUND)) if rows else ()
+            ):
                 if row not in reports:
                     aid, sid, vec, title, text, date = rows[row]
                     reports[row] = stories.Report(

@@ -8,6 +8,7 @@ import io
 import re
 import sqlite3
 import time
+from collections import Counter
 from pathlib import Path
 
 from telegram_support import many_items, rss, settings_for, write_watch_config
@@ -67,6 +68,9 @@ async def test_good_feeds_alert_long_before_a_hanging_feed_times_out(tmp_path: P
     assert (
         delivered == 6 and len(re.findall(r"^━━ [A-Z ]+ #\d+ · topic", out.getvalue(), re.M)) == 6
     )
-    assert sorted(outbox_feeds(tmp_path / "bot.db")) == sorted([good1.id] * 3 + [good2.id] * 3)
+    # s0 is queued once, under whichever good feed was ingested first
+    per_feed = Counter(outbox_feeds(tmp_path / "bot.db"))
+    assert set(per_feed) == {good1.id, good2.id} and sum(per_feed.values()) == 6
+    assert per_feed[good1.id] in (2, 3) and per_feed[good2.id] == 6 - per_feed[good1.id]
     assert states[slow.id].consecutive_failures == 1
     assert states[good1.id].etag and states[good2.id].etag

@@ -105,14 +105,14 @@ async def post_reply(
 class SlackSink:
     platform = SLACK
     # Slack allows about one message a second per channel (short bursts tolerated) and a few
-    # hundred a minute per workspace
-    global_rate = Rate(20, 1.0)
+    # hundred a minute per workspace; like the Telegram sink, it stays a little under them
+    global_rate = Rate(18, 1.0)
 
     def __init__(self, client: AsyncWebClient):
         self.client = client
 
     def chat_rate(self, chat_id: str) -> Rate:
-        return Rate(1, 1.0)
+        return Rate(1, 1.15)
 
     async def send(self, entry: OutboxEntry, options: SendOptions) -> str | None:
         return await self.post(entry.chat_id, entry.thread_id, alert_reply(entry.match), options)
