@@ -4,17 +4,13 @@ server for commands and delivers alerts from the local feed server, through faul
 from __future__ import annotations
 
 import html
-import os
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from process_support import BotProcess
 from telegram_support import (
     ADMIN,
     GROUP,
@@ -30,42 +26,6 @@ from bot.channels import ChannelKey, SubscriptionStatus
 from bot.feedserver import RecordedFeedServer
 from bot.store import Store
 from bot.testing.telegram_api import FakeBotAPI, Sent
-
-
-class BotProcess:
-    def __init__(self, env: dict[str, str]):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
-            env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", **env},
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        self.lines: list[str] = []
-        self.pump = threading.Thread(target=self._read, daemon=True)
-        self.pump.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line)
-
-    @property
-    def output(self) -> str:
-        return "".join(self.lines)
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=30)
-        self.pump.join(timeout=10)
-        assert self.proc.stdout is not None
-        self.proc.stdout.close()
-        return code
-
-    def kill9(self) -> None:
-        self.proc.kill()  # SIGKILL: no clean-up, no final drain
-        self.stop()
 
 
 @contextmanager
