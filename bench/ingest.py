@@ -30,7 +30,7 @@ from typing import IO
 
 SELF = str(Path(__file__).resolve())
 REPO = Path(SELF).parents[1]
-CORPUS = REPO.parent / "shared" / "data" / "dev_corpus.jsonl"
+CORPUS = REPO / "data" / "dev_corpus.jsonl"
 CASES = {"lead": "title+lead", "full": "full text"}
 KINDS = ("baseline", "project")
 LEAD_WORDS = 60

@@ -6,7 +6,7 @@ them answering 304 Not Modified, against a sequential poller (concurrency 1) in 
 
 Set-up (untimed): every feed is an RSS document of OLD_ITEMS items (distinct texts of random
 words); a first real cycle stores them and each feed's ETag. Then a share ``--changed`` of the
-feeds gets one new item on top, a real teaser from ../shared/data/dev_corpus.jsonl; the rest
+feeds gets one new item on top, a real teaser from data/dev_corpus.jsonl; the rest
 are unchanged and answer 304. Each timed run starts from a copy of that primed database. The feed servers
 (bot/feedserver.RecordedFeedServer) run in a child process, one per loopback address
 127.0.0.1…127.0.0.K, so their work does not share our interpreter; with K hosts the feeds are
@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO.parent / "shared" / "data" / "dev_corpus.jsonl"
+CORPUS = REPO / "data" / "dev_corpus.jsonl"
 MODEL = "all-MiniLM-L6-v2"
 OLD_ITEMS = 3
 LEAD_WORDS = 60

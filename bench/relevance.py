@@ -46,7 +46,7 @@ from bot.relevance.facets import facet_hits, parse_facets, split_sentences  # no
 from bot.relevance.metrics import average_precision, figures_at, pick_threshold  # noqa: E402
 from bot.topics import seed_from_text  # noqa: E402
 
-CORPUS = REPO.parent / "shared" / "data" / "dev_corpus.jsonl"
+CORPUS = REPO / "data" / "dev_corpus.jsonl"
 TOPIC = "militia-attacks-us-forces"
 EXE = str(Path(sys.executable).with_name("threatwatch"))
 

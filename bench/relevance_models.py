@@ -40,7 +40,7 @@ from bot.relevance.scorer import document_text  # noqa: E402
 from bot.relevance.train import Example, out_of_fold  # noqa: E402
 from bot.topics import seed_from_text  # noqa: E402
 
-CORPUS = REPO.parent / "shared" / "data" / "dev_corpus.jsonl"
+CORPUS = REPO / "data" / "dev_corpus.jsonl"
 TOPIC = "militia-attacks-us-forces"
 ORIGINAL_SEEDS = sorted((REPO / "seeds" / TOPIC).glob("0*.txt"))
 

@@ -8,7 +8,7 @@ corpus format: id, label, title, text, event).
 The "<event>__" prefix keeps reports of one event in one cross-validation fold. The items the
 offline demo serves (bot/demo_data/LABELS.json) are left out, so the demo shows how the topic
 scores articles it never saw. Run once when
-the corpus changes:  python scripts/curate_default_topic.py ../shared/data/dev_corpus.jsonl
+the corpus changes:  python scripts/curate_default_topic.py data/dev_corpus.jsonl
 """
 
 from __future__ import annotations

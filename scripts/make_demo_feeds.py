@@ -14,7 +14,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "data" / "dev_corpus.jsonl"
+CORPUS = ROOT / "data" / "dev_corpus.jsonl"
 OUT = ROOT / "bot" / "demo_data"
 
 # (feed file, title, format, item ids); "late.json" holds the item published during the demo.

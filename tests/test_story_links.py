@@ -8,8 +8,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from bot.cycle import Pipeline, StoryLink
 from bot.models import FeedItem
 from bot.pipeline.embed import HashingEmbedder
@@ -19,7 +17,7 @@ from bot.settings import Settings
 from bot.store import Store
 from bot.store.store import NewArticle
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "dev_corpus.jsonl"
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "dev_corpus.jsonl"
 NOW = datetime(2026, 3, 2, 10, tzinfo=UTC)
 
 
@@ -50,8 +48,6 @@ def reference(pipeline: Pipeline, entries: list) -> list[StoryLink]:
 
 
 def test_links_equal_comparing_every_stored_report(tmp_path: Path) -> None:
-    if not CORPUS.exists():
-        pytest.skip("development corpus not found")
     rows = [json.loads(line) for line in CORPUS.read_text().splitlines()]
     embedder = HashingEmbedder(384)
     store = Store(tmp_path / "t.db")
