@@ -116,7 +116,8 @@ class Pipeline:
                 {k: v for k, v in vars(report).items() if k != "errors"}
                 | {"errors": report.errors[:20]},
             )
-            log.info(report.line())
+            # the scheduler looks for due feeds every few seconds: an empty look is not news
+            log.log(logging.INFO if report.feeds_due else logging.DEBUG, report.line())
             return report
 
     async def _ingest_as_they_come(
