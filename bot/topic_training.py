@@ -63,12 +63,28 @@ def gather(
     background_dir: Path | None,
     *,
     feedback: str = "applied",  # "applied", "all" (applied + pending) or "none"
+    with_vectors: bool = True,
 ) -> TrainingSet:
+    """The topic's examples. ``with_vectors=False`` reads only what identifies them (content
+    hashes, feedback ids) — enough for the signature, which is all most index builds need."""
     from bot.topics import seed_passages  # topics builds indexes from this module
 
     positives = store.seeds(topic.name, kind="positive")
     counters = store.seeds(topic.name, kind="counter")
     background = list(_background_seeds(background_dir)) if background_dir else []
+    votes = (
+        []
+        if feedback == "none"
+        else store.feedback_votes(topic.name, applied_only=(feedback == "applied"))
+    )
+    keys = (
+        sorted(s.content_hash for s in positives),
+        sorted(s.content_hash for s in counters),
+        [match_id for match_id, _, _ in votes],
+        sorted(s.content_hash for s in background),
+    )
+    if not with_vectors:
+        return TrainingSet([], *keys)
     cached = seed_passages(store, embedder, [*positives, *counters, *background])
     examples = [
         _example(
@@ -84,29 +100,16 @@ def gather(
         )
         for seed in group
     ]
-    votes = (
-        []
-        if feedback == "none"
-        else store.feedback_votes(topic.name, applied_only=(feedback == "applied"))
-    )
-    used: list[int] = []
     for match_id, article_id, net in votes:
         parts, vectors = store.article_vectors(article_id, embedder.name)
-        if not parts:
+        if not parts:  # stored under another model: counted in the signature, no example
             continue
         article = store.article(article_id)
         group = f"story:{article.story_id}" if article.story_id else f"article:{article_id}"
         examples.append(
             Example(net > 0, vectors, document_text(parts), group, f"feedback:{match_id}")
         )
-        used.append(match_id)
-    return TrainingSet(
-        examples,
-        sorted(s.content_hash for s in positives),
-        sorted(s.content_hash for s in counters),
-        used,
-        sorted(s.content_hash for s in background),
-    )
+    return TrainingSet(examples, *keys)
 
 
 def _example(seed: Seed, cached: tuple[list[str], Any], *, label: bool, ref: str) -> Example:
@@ -164,7 +167,8 @@ def ensure_current(
     anything changed since the active one."""
     with _train_lock:
         topic = store.topic(topic.name)  # re-read under the lock: another thread may have trained
-        training = gather(store, embedder, topic, background_dir)
+        # identify the examples first (cheap); vectors are read only if training is needed
+        training = gather(store, embedder, topic, background_dir, with_vectors=False)
         sig = signature(topic, training, embedder.name)
         active = (
             store.topic_version(topic.name, topic.active_version).snapshot
@@ -180,7 +184,7 @@ def ensure_current(
                 earlier.get("cv"),
                 earlier.get("cv_threshold"),
             )
-        elif can_train(training):
+        elif can_train(training := gather(store, embedder, topic, background_dir)):
             trained = train(training.examples, topic.facets, model=embedder.name)
             trained_scorer, cv, picked = trained.scorer, _figures(trained), trained.threshold
         else:
