@@ -12,7 +12,7 @@ import pytest
 from telegram_support import ADMIN, GROUP, USER, Harness, many_items, running_bot
 
 from bot.channels import ChannelKey, SubscriptionStatus
-from bot.deliver.ratelimit import Rate, SlidingWindow
+from bot.deliver.ratelimit import Rate, RateLimiter, SlidingWindow
 
 KEY = ChannelKey("telegram", str(GROUP))
 
@@ -96,6 +96,22 @@ def test_sliding_window_counts_and_blocks() -> None:
     assert window.wait_time() == 0
     window.block(5)
     assert window.wait_time() == 5
+
+
+async def test_a_send_counts_from_when_it_finished() -> None:
+    # the platform sees a request some time between its start and its end: spacing the next
+    # send from the previous one's end keeps them spaced there, however slow the first was
+    now = [0.0]
+    limiter = RateLimiter(Rate(30, 1.0), lambda chat: Rate(1, 1.0), clock=lambda: now[0])
+    async with limiter.slot("7"):
+        now[0] += 0.6  # a slow request
+    assert limiter.chat_wait("7") == 1.0
+    with pytest.raises(RuntimeError):
+        async with limiter.slot("8"):
+            now[0] += 0.3
+            raise RuntimeError("failed sends count too: the platform may have seen them")
+    assert limiter.chat_wait("8") == 1.0
+    assert limiter.global_window.wait_time() == 0  # 2 of 30
 
 
 async def test_min_score_and_quiet_hours(tmp_path: Path) -> None:

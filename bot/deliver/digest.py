@@ -33,13 +33,13 @@ async def send_due_digests(deliverer: Deliverer) -> int:
             else:
                 entries.append(entry)
         if entries:
-            await limiter.acquire(channel.chat_id)
             reply = digest_reply([e.match for e in entries], day=now)
             options = SendOptions(silent=settings.in_quiet_hours(now))
             try:
-                ref = await deliverer.sinks[channel.platform].post(
-                    channel.chat_id, channel.thread_id, reply, options
-                )
+                async with limiter.slot(channel.chat_id):
+                    ref = await deliverer.sinks[channel.platform].post(
+                        channel.chat_id, channel.thread_id, reply, options
+                    )
             except DeliveryError as exc:
                 deliverer.failed(channel, entries, exc)
                 continue

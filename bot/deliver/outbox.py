@@ -130,21 +130,21 @@ class Deliverer:
         root = None
         if match.story_role != "first" and match.story_id is not None:
             root = self.store.story_root(channel.id, match.story_id, before_match=match.id)
-        await limiter.acquire(entry.chat_id)
         sink = self.sinks[entry.platform]
         try:
-            if root is not None and settings.threading is Threading.FOLD:
-                shown = self.store.story_reports_sent(channel.id, root[1])
-                await sink.edit(
-                    entry.chat_id, root[1], alert_reply(shown[0], also=[*shown[1:], match])
-                )
-                ref: str | None = root[1]
-            else:
-                options = SendOptions(
-                    reply_to=root[1] if root else None,
-                    silent=settings.in_quiet_hours(self.clock()),
-                )
-                ref = await sink.send(entry, options)
+            async with limiter.slot(entry.chat_id):
+                if root is not None and settings.threading is Threading.FOLD:
+                    shown = self.store.story_reports_sent(channel.id, root[1])
+                    await sink.edit(
+                        entry.chat_id, root[1], alert_reply(shown[0], also=[*shown[1:], match])
+                    )
+                    ref: str | None = root[1]
+                else:
+                    options = SendOptions(
+                        reply_to=root[1] if root else None,
+                        silent=settings.in_quiet_hours(self.clock()),
+                    )
+                    ref = await sink.send(entry, options)
         except DeliveryError as exc:
             self.failed(channel, [entry], exc)
             return Outcome.DEFERRED

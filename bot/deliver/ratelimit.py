@@ -3,6 +3,10 @@
 Telegram allows about 30 messages a second overall, about 20 a minute in one group and about
 one a second in one private chat. A chat over its limit is skipped until it has room, so one
 busy group never holds back the others; the global window is waited out.
+
+A send counts from the moment it finished, not the moment it started: the platform sees the
+request somewhere in between, so spacing sends from the previous one's end keeps them spaced
+there however slowly a request travelled.
 """
 
 from __future__ import annotations
@@ -10,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 
@@ -40,6 +45,11 @@ class SlidingWindow:
     def record(self) -> None:
         self.sent.append(self.clock())
 
+    def restamp(self) -> None:
+        """Move the latest send to now (it has just finished)."""
+        if self.sent:
+            self.sent[-1] = self.clock()
+
     def block(self, seconds: float) -> None:
         """The platform asked us to wait (429 retry_after)."""
         self.blocked_until = max(self.blocked_until, self.clock() + seconds)
@@ -65,9 +75,17 @@ class RateLimiter:
     def chat_wait(self, chat_id: str) -> float:
         return self.chat(chat_id).wait_time()
 
-    async def acquire(self, chat_id: str) -> None:
-        """Wait for room in the global window, then count one message for it and the chat."""
+    @asynccontextmanager
+    async def slot(self, chat_id: str) -> AsyncIterator[None]:
+        """Wait for room in the global window, count one message for it and the chat, and
+        when the send inside is over (sent or failed) count it from then."""
         while (wait := self.global_window.wait_time()) > 0:
             await asyncio.sleep(wait)
+        window = self.chat(chat_id)
         self.global_window.record()
-        self.chat(chat_id).record()
+        window.record()
+        try:
+            yield
+        finally:
+            self.global_window.restamp()
+            window.restamp()
