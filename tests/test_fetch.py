@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -19,7 +20,8 @@ import pytest
 
 from bot.errors import FeedUnavailable, FetchTooLarge, URLRefused
 from bot.feedserver import RecordedFeedServer
-from bot.pipeline.fetch import FEED_ACCEPT, Fetcher, FetchLimits
+from bot.pipeline import netguard
+from bot.pipeline.fetch import DISCARD_MAX_BYTES, FEED_ACCEPT, Fetcher, FetchLimits
 from bot.settings import Settings
 
 FEED = "news-bbc-world-rss2.xml"
@@ -176,6 +178,44 @@ async def test_connection_refused_is_unavailable(fetcher: Fetcher) -> None:
 async def test_unresolvable_host_is_unavailable(fetcher: Fetcher) -> None:
     with pytest.raises(FeedUnavailable, match="cannot resolve host no-such-host.invalid"):
         await fetcher.fetch("http://no-such-host.invalid/feed")
+
+
+async def test_connection_is_reused_after_304_and_redirects(
+    feed_server: RecordedFeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A 304 or a redirect is read to its end, so the next request to the host reuses the
+    # connection instead of opening (and address-checking) a new one.
+    opened: list[str] = []
+    connect = netguard.GuardedBackend.connect_tcp
+
+    async def counting_connect(
+        self: netguard.GuardedBackend, host: str, port: int, **kw: Any
+    ) -> Any:
+        opened.append(host)
+        return await connect(self, host, port, **kw)
+
+    monkeypatch.setattr(netguard.GuardedBackend, "connect_tcp", counting_connect)
+    async with Fetcher(limits(per_host_concurrency=1)) as fetcher:
+        first = await fetcher.fetch(feed_server.url(FEED))
+        for _ in range(3):
+            assert (await fetcher.fetch(feed_server.url(FEED), etag=first.etag)).not_modified
+        assert (await fetcher.fetch(feed_server.url(f"_redirect/2/{FEED}"))).status == 200
+    assert len(feed_server.requests) == 7
+    assert opened == ["127.0.0.1"]
+
+
+async def test_redirect_with_a_long_body_is_followed() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/old":
+            note = (
+                b"moved " * DISCARD_MAX_BYTES
+            )  # more than is worth reading to keep the connection
+            return respond(301, note, headers={"Location": "/new"})
+        return respond(200, b"<rss/>")
+
+    async with mock_fetcher(handler) as fetcher:
+        result = await fetcher.fetch("http://feeds.example/old")
+    assert result.url == "http://feeds.example/new" and result.content == b"<rss/>"
 
 
 # --- redirects ----------------------------------------------------------------------------------

@@ -33,6 +33,9 @@ FEED_ACCEPT = (
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 ACCEPT_ENCODING = "gzip, deflate"  # only what _BoundedDecoder can decode with a size bound
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# A response whose body we ignore (a 304, a redirect's note) is read to its end so that its
+# connection goes back to the pool; one longer than this is cheaper to hang up on.
+DISCARD_MAX_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -270,8 +273,10 @@ class Fetcher:
             location = headers.get("location", "").strip()
             if not location:
                 raise FeedUnavailable(f"HTTP {status} without Location from {shown}", status=status)
+            await _discard_body(response)
             return location
         if status == 304:
+            await _discard_body(response)
             return FetchResult(
                 url=str(url), status=304, content=b"", headers=headers, not_modified=True
             )
@@ -300,6 +305,21 @@ class Fetcher:
             body += decoder.decode(raw)
         body += decoder.flush()
         return bytes(body)
+
+
+async def _discard_body(response: httpx.Response) -> None:
+    """Read the rest of a body we do not use, up to DISCARD_MAX_BYTES. httpcore only pools a
+    connection whose response was read to the end; otherwise it closes it, and the next request
+    to that host pays for a new connection (and address check). A failure here loses nothing:
+    everything we need of the response is in its headers."""
+    read = 0
+    try:
+        async for chunk in response.aiter_raw():
+            read += len(chunk)
+            if read > DISCARD_MAX_BYTES:
+                return
+    except (httpx.HTTPError, httpx.StreamError):
+        return
 
 
 def _sendable(value: str) -> bool:
