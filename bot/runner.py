@@ -10,12 +10,16 @@ import signal
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.compose import App, ChatAdapter
+from bot.errors import ThreatwatchError
 
 log = logging.getLogger(__name__)
 
-# Each feed is checked every THREATWATCH_POLL_INTERVAL seconds (or as its TTL/backoff says); the
-# scheduler looks for due feeds more often than that so a feed added at run time is polled at once.
+# Each feed is checked every THREATWATCH_POLL_INTERVAL seconds (or as its TTL/backoff says): the
+# poll loop wakes when the next feed is due, and at least every MAX_TICK_SECONDS so that a feed
+# added at run time (by another process) is polled at once.
 MAX_TICK_SECONDS = 15
+MIN_TICK_SECONDS = 1.0  # between two cycles, even when a feed is due again at once
+DUE_SLACK_SECONDS = 0.05  # wake just after the due time, never just before it
 DELIVERY_TICK_SECONDS = 1
 
 
@@ -29,19 +33,7 @@ async def run(app: App, *, stop: asyncio.Event | None = None) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
             loop.add_signal_handler(sig, stop.set)
 
-    tick = min(MAX_TICK_SECONDS, app.settings.poll_interval)
     scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC")
-    scheduler.add_job(
-        _poll,
-        "interval",
-        seconds=tick,
-        args=[app],
-        id="poll",
-        coalesce=True,
-        max_instances=1,
-        next_run_time=app.clock(),
-        misfire_grace_time=None,
-    )
     scheduler.add_job(
         app.deliverer.drain,
         "interval",
@@ -59,6 +51,7 @@ async def run(app: App, *, stop: asyncio.Event | None = None) -> None:
         app.settings.poll_interval,
     )
     scheduler.start()
+    polling = asyncio.create_task(_poll_forever(app, stop))
     # chat adapters receive commands in this same loop; connecting may take retries, so it
     # runs beside the scheduler instead of delaying it
     starts = [asyncio.create_task(_start(adapter, stop)) for adapter in app.adapters]
@@ -66,6 +59,9 @@ async def run(app: App, *, stop: asyncio.Event | None = None) -> None:
         await stop.wait()
     finally:
         scheduler.shutdown(wait=False)
+        polling.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await polling
         for adapter, started in zip(app.adapters, starts, strict=True):
             started.cancel()
             with contextlib.suppress(Exception, asyncio.CancelledError):
@@ -85,9 +81,35 @@ async def _start(adapter: ChatAdapter, stop: asyncio.Event) -> None:
         log.exception("a chat adapter could not start")
 
 
-async def _poll(app: App) -> None:
+async def _poll_forever(app: App, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        ok = await _poll(app)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_until_next_due(app) if ok else _tick(app)):
+                await stop.wait()
+
+
+def _tick(app: App) -> float:
+    return float(min(MAX_TICK_SECONDS, app.settings.poll_interval))
+
+
+def _until_next_due(app: App) -> float:
+    """Seconds until the next feed is due (at least MIN_TICK_SECONDS, at most a tick)."""
+    try:
+        due = app.store.next_feed_due_at()
+    except ThreatwatchError:
+        return _tick(app)
+    if due is None:
+        return _tick(app)
+    wait = (due - app.clock()).total_seconds() + DUE_SLACK_SECONDS
+    return min(_tick(app), max(MIN_TICK_SECONDS, wait))
+
+
+async def _poll(app: App) -> bool:
     try:
         await app.pipeline.poll_once()
         await app.deliverer.drain()
-    except Exception:  # the scheduler must outlive any one bad cycle
+        return True
+    except Exception:  # the poll loop must outlive any one bad cycle
         log.exception("poll cycle failed")
+        return False

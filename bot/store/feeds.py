@@ -51,6 +51,13 @@ class FeedsPart(StoreBase):
             params = [_iso(now)]
         return [_feed(r) for r in self._rows(sql, params)]
 
+    def next_feed_due_at(self) -> datetime | None:
+        """When the next active feed is due for a check (None: no active feeds)."""
+        row = self._conn.execute(
+            "SELECT MIN(next_check_at) FROM feeds WHERE status = 'active'"
+        ).fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
     def remove_feed(self, feed_id: int) -> None:
         with self.transaction() as conn:
             conn.execute("DELETE FROM feeds WHERE id = ?", [feed_id])
