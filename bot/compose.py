@@ -19,6 +19,8 @@ from bot.service import BotService
 from bot.settings import Settings
 from bot.store import Store
 from bot.topics import load_default_feeds, sync_from_config
+from bot.websub.receiver import WebSubReceiver
+from bot.websub.subscriber import WebSubSubscriber
 
 
 class ChatAdapter(Protocol):
@@ -40,9 +42,12 @@ class App:
     deliverer: Deliverer
     clock: Callable[[], datetime] = field(default=utcnow)
     adapters: list[ChatAdapter] = field(default_factory=list)
+    websub: WebSubReceiver | None = None  # with THREATWATCH_WEBSUB_CALLBACK_URL
 
     async def aclose(self) -> None:
         await self.fetcher.aclose()
+        if self.websub is not None:
+            await self.websub.subscriber.aclose()
         self.store.close()
 
 
@@ -104,4 +109,9 @@ def compose(
         retry_base=settings.delivery_retry_base,
         max_retry_delay=settings.delivery_max_retry_delay,
     )
-    return App(settings, store, fetcher, embedder, service, pipeline, deliverer, clock, adapters)
+    websub = None
+    if settings.websub_callback_url:
+        websub = WebSubReceiver(WebSubSubscriber(settings, store, clock), pipeline)
+    return App(
+        settings, store, fetcher, embedder, service, pipeline, deliverer, clock, adapters, websub
+    )

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -152,10 +152,13 @@ class Pipeline:
             self._record_feed_states(outcomes)
 
     # --- fetch + parse, one feed ----------------------------------------------------------------
-    async def _fetch_and_parse(self, feed: Feed, report: CycleReport) -> FeedOutcome:
-        """Fetch and parse one feed, keep the items not stored yet and fetch their full text."""
+    async def _fetch_and_parse(
+        self, feed: Feed, report: CycleReport, pushed: FetchResult | None = None
+    ) -> FeedOutcome:
+        """Fetch (unless a hub ``pushed`` the document) and parse one feed, keep the items not
+        stored yet and fetch their full text."""
         try:
-            result = await self.fetcher.fetch(
+            result = pushed or await self.fetcher.fetch(
                 feed.url, etag=feed.etag, last_modified=feed.last_modified
             )
             if result.not_modified:
@@ -183,6 +186,7 @@ class Pipeline:
 
     def _record_feed_states(self, outcomes: Sequence[FeedOutcome]) -> None:
         now, interval = self.clock(), self.settings.poll_interval
+        pushing = self._pushing_feeds(now)
         for o in outcomes:
             if o.error is not None:
                 failures = o.feed.consecutive_failures + 1
@@ -208,7 +212,7 @@ class Pipeline:
                 now,
                 headers=o.result.headers,
                 ttl_seconds=o.parsed.ttl_seconds if o.parsed else None,
-                default_interval=interval,
+                default_interval=pushing.get(o.feed.id, interval),
                 max_interval=self.settings.max_backoff_seconds,
             )
             if o.result.not_modified:
@@ -223,7 +227,30 @@ class Pipeline:
                     last_modified=o.result.last_modified,
                     name=o.parsed.title,
                     items_seen=len(o.parsed.items),
+                    hub_url=o.parsed.hub_url,
+                    self_url=o.parsed.self_url,
                 )
+
+    def _pushing_feeds(self, now: datetime) -> dict[int, int]:
+        """Feeds a WebSub hub pushes to us, with their (longer) fallback poll interval."""
+        longer = self.settings.websub_poll_interval
+        if not (longer and self.settings.websub_callback_url):
+            return {}
+        return dict.fromkeys(self.store.websub_active_feed_ids(now), longer)
+
+    async def ingest_pushed(
+        self, feed: Feed, content: bytes, headers: Mapping[str, str]
+    ) -> CycleReport:
+        """A feed document a WebSub hub pushed: parsed, deduped, embedded, matched and queued
+        exactly as a polled one (the feed's own validators and schedule stay as they are)."""
+        report, t0 = CycleReport(), time.perf_counter()
+        pushed = FetchResult(url=feed.url, status=200, content=content, headers=headers)
+        outcome = await self._fetch_and_parse(feed, report, pushed)
+        if outcome.error is not None:
+            raise outcome.error
+        await self._ingest([(feed, item) for item in outcome.fresh], report)
+        report.fetched, report.seconds = 1, time.perf_counter() - t0
+        return report
 
     # --- new items → stored articles and matches --------------------------------------------------
     async def _ingest(self, fresh: list[tuple[Feed, FeedItem]], report: CycleReport) -> None:

@@ -56,7 +56,8 @@ class ParsedFeed:
     items: tuple[FeedItem, ...]
     ttl_seconds: int | None = None  # RSS <ttl>, sy:updatePeriod…
     warnings: tuple[str, ...] = ()  # e.g. recovered-from-malformed-XML notes
-    hub_url: str | None = None  # WebSub hub advertised by the feed
+    hub_url: str | None = None  # WebSub hub advertised by the feed (Link header or document)
+    self_url: str | None = None  # the feed's rel="self" URL: the WebSub topic
 
 
 class FeedStatus(enum.StrEnum):
@@ -78,6 +79,37 @@ class Feed:
     consecutive_failures: int
     last_error: str | None
     items_seen: int = 0
+    hub_url: str | None = None  # WebSub hub the feed advertised when last fetched
+    self_url: str | None = None  # its rel="self" URL, the topic to subscribe to
+
+
+class WebSubState(enum.StrEnum):
+    PENDING = "pending"  # asked the hub; no verification yet
+    ACTIVE = "active"  # verified; the hub pushes new content until expires_at
+    DENIED = "denied"  # the hub refused the subscription
+    FAILED = "failed"  # the request could not be made or the hub answered with an error
+
+
+@dataclass(frozen=True)
+class WebSubSubscription:
+    """Our subscription to a feed's WebSub hub (one per feed)."""
+
+    feed_id: int
+    hub_url: str
+    topic_url: str
+    callback_token: str  # last segment of the callback URL; unguessable
+    secret: str  # HMAC key for the hub's signatures
+    state: WebSubState
+    awaiting_verification: bool  # a subscribe request is out and not verified yet
+    lease_seconds: int | None
+    expires_at: datetime | None
+    requested_at: datetime
+    verified_at: datetime | None
+    next_attempt_at: datetime  # renew, or ask again
+    failures: int = 0
+    last_error: str | None = None
+    deliveries: int = 0
+    last_delivery_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,11 @@ async def run(app: App, *, stop: asyncio.Event | None = None) -> None:
     )
     scheduler.start()
     polling = asyncio.create_task(_poll_forever(app, stop))
+    if app.websub is not None:
+        try:
+            await app.websub.start()
+        except OSError:  # e.g. the port is taken: say so, keep polling every feed
+            log.exception("websub callbacks could not start; polling only")
     # chat adapters receive commands in this same loop; connecting may take retries, so it
     # runs beside the scheduler instead of delaying it
     starts = [asyncio.create_task(_start(adapter, stop)) for adapter in app.adapters]
@@ -62,6 +67,8 @@ async def run(app: App, *, stop: asyncio.Event | None = None) -> None:
         polling.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await polling
+        if app.websub is not None:
+            await app.websub.stop()
         for adapter, started in zip(app.adapters, starts, strict=True):
             started.cancel()
             with contextlib.suppress(Exception, asyncio.CancelledError):

@@ -37,6 +37,16 @@ class Settings(BaseSettings):
     allow_private_networks: bool = False
     user_agent: str = "Threatwatch/0.1 (+news alert bot; feed reader)"
 
+    # --- WebSub: hubs push new content of feeds that advertise one (off without a callback URL) ---
+    # public base URL that reaches websub_listen:websub_port; each feed's callback is this URL
+    # plus an unguessable path segment. A port of 0 in it means "the port we bound" (tests).
+    websub_callback_url: str | None = None
+    websub_listen: str = "0.0.0.0"
+    websub_port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (logged)
+    websub_lease_seconds: int = Field(default=7 * 86_400, ge=60)  # asked for; the hub decides
+    # check feeds with an active lease this often instead of poll_interval (unset: the same)
+    websub_poll_interval: int | None = Field(default=None, ge=5)
+
     # --- model ---
     model: str = "all-MiniLM-L6-v2"  # or a filesystem path to a sentence-transformers model
     embedder: str = "sentence-transformers"  # "hashing" is a deterministic offline fake for tests

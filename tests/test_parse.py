@@ -439,6 +439,28 @@ def test_feed_level_fields() -> None:
     assert parse("news-economist-asia-rss2-300-items.xml").title == "Asia"  # CDATA in whitespace
 
 
+def test_websub_hub_and_self_links() -> None:
+    atom = parse("atom-xhtml-content-relative-links-leading-newline.xml")
+    assert atom.self_url == "http://intertwingly.net/blog/index.atom"
+    bbc = parse("news-bbc-world-rss2.xml")  # <atom:link rel="self"> in RSS, no hub
+    assert (bbc.hub_url, bbc.self_url) == (None, "https://feeds.bbci.co.uk/news/world/rss.xml")
+    # HTTP Link headers come first (two headers arrive comma-joined); relative targets resolve
+    # against the feed URL and the topic keeps its query exactly as spelled
+    link = (
+        '</hub>; rel="hub", <https://feeds.example.com/feed.xml?utm_source=x>; rel="self alternate"'
+    )
+    linked = parse("atom-xhtml-content-relative-links-leading-newline.xml", headers={"Link": link})
+    assert linked.hub_url == "https://feeds.example.com/hub"
+    assert linked.self_url == "https://feeds.example.com/feed.xml?utm_source=x"
+    hostile = parse(
+        "news-bbc-world-rss2.xml", headers={"link": '<javascript:x>; rel=hub, <>; rel=""'}
+    )
+    assert hostile.hub_url is None
+    json_feed = {"version": "https://jsonfeed.org/version/1.1", "feed_url": "/f.json", "items": []}
+    parsed = parse_feed(json.dumps(json_feed).encode(), url=URL)
+    assert (parsed.hub_url, parsed.self_url) == (None, "https://feeds.example.com/f.json")
+
+
 def test_longest_body_wins_and_paragraphs_survive() -> None:
     body = (
         b'<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
@@ -71,7 +71,9 @@ def parse_feed(
     if not body.strip():
         raise FeedInvalid("empty body: no feed document")
     if body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
-        return _parse_json_feed(body, url=url, max_items=max_items, warnings=warnings)
+        return _parse_json_feed(
+            body, url=url, headers=lowered, max_items=max_items, warnings=warnings
+        )
     return _parse_xml_feed(body, url=url, headers=lowered, max_items=max_items, warnings=warnings)
 
 
@@ -98,13 +100,15 @@ def _parse_xml_feed(
     if not entries:
         _refuse_if_not_a_feed(parsed, has_meta=bool(title or link))
     raws = [_raw_from_entry(entry) for entry in entries]
+    hub, self_url = _websub_links(headers, url, _feed_links(feed))
     return ParsedFeed(
         title=title,
         link=link,
         items=_finish(raws, url=url, source=title, max_items=max_items, warnings=warnings),
         ttl_seconds=_ttl_seconds(feed),
         warnings=tuple(warnings),
-        hub_url=_hub_url(feed, url),
+        hub_url=hub,
+        self_url=self_url,
     )
 
 
@@ -201,19 +205,62 @@ def _positive_int(value: Any) -> int | None:
     return number if number > 0 else None
 
 
-def _hub_url(feed: Mapping[str, Any], base: str) -> str | None:
-    for link in _field(feed, "links") or []:
-        if isinstance(link, dict) and link.get("rel") == "hub" and link.get("href"):
-            hub = canonical_url(str(link["href"]), base=base)
-            if hub:
-                return hub
-    return None
+# --- WebSub discovery: rel="hub" and rel="self", from HTTP Link headers first, then the document
+
+_LINK_VALUE = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]*)*)")
+_LINK_REL = re.compile(r"""\brel\s*=\s*(?:"([^"]*)"|([^\s;,"]+))""", re.IGNORECASE)
+
+
+def _websub_links(
+    headers: Mapping[str, str], base: str, in_document: Sequence[tuple[str, str]]
+) -> tuple[str | None, str | None]:
+    """(hub URL, self URL). The WebSub spec has subscribers prefer HTTP ``Link`` headers."""
+    found: dict[str, str] = {}
+    for links in (_header_links(headers.get("link", "")), in_document):
+        for rel, href in links:
+            if rel in ("hub", "self") and rel not in found and (absolute := _absolute(href, base)):
+                found[rel] = absolute
+    return found.get("hub"), found.get("self")
+
+
+def _header_links(value: str) -> list[tuple[str, str]]:
+    """(rel, href) pairs of an RFC 8288 ``Link`` header (several headers arrive comma-joined)."""
+    pairs = []
+    for target, params in _LINK_VALUE.findall(value[:8192]):
+        for rel in _LINK_REL.finditer(params):
+            names = (rel.group(1) or rel.group(2) or "").split()
+            pairs += [(name.lower(), target.strip()) for name in names]
+    return pairs
+
+
+def _feed_links(feed: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(rel, href) of the feed's own ``<link>``/``<atom:link>`` elements."""
+    return [
+        (str(link.get("rel") or "").lower(), str(link["href"]))
+        for link in _field(feed, "links") or []
+        if isinstance(link, dict) and link.get("href")
+    ]
+
+
+def _absolute(href: str, base: str) -> str | None:
+    """An http(s) URL resolved against ``base``, kept as spelled otherwise: a hub matches
+    topics by exact string, so tracking-parameter clean-up must not touch it."""
+    try:
+        absolute = urljoin(base, href.strip())
+        parts = urlsplit(absolute)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(absolute) > 4096:
+        return None
+    return absolute
 
 
 # --- JSON Feed (feedparser 6 has no JSON support) ------------------------------------------------
 
 
-def _parse_json_feed(body: bytes, *, url: str, max_items: int, warnings: list[str]) -> ParsedFeed:
+def _parse_json_feed(
+    body: bytes, *, url: str, headers: Mapping[str, str], max_items: int, warnings: list[str]
+) -> ParsedFeed:
     try:
         doc = json.loads(body)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
@@ -224,13 +271,15 @@ def _parse_json_feed(body: bytes, *, url: str, max_items: int, warnings: list[st
         warnings.append("JSON document has items but no jsonfeed.org version")
     title = _single_line(_str(doc.get("title"))) or None
     raws = [_raw_from_json(item) for item in doc["items"] if isinstance(item, dict)]
+    hub, self_url = _websub_links(headers, url, _json_links(doc))
     return ParsedFeed(
         title=title,
         link=canonical_url(_str(doc.get("home_page_url")), base=url),
         items=_finish(raws, url=url, source=title, max_items=max_items, warnings=warnings),
         ttl_seconds=None,
         warnings=tuple(warnings),
-        hub_url=_json_hub(doc, url),
+        hub_url=hub,
+        self_url=self_url,
     )
 
 
@@ -259,12 +308,14 @@ def _json_authors(item: Mapping[str, Any]) -> str | None:
     return ", ".join(n for n in names if n) or None
 
 
-def _json_hub(doc: Mapping[str, Any], base: str) -> str | None:
+def _json_links(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
     hubs = doc.get("hubs")
-    for hub in hubs if isinstance(hubs, list) else []:
-        if isinstance(hub, dict) and (found := canonical_url(_str(hub.get("url")), base=base)):
-            return found
-    return None
+    links = [
+        ("hub", _str(hub.get("url")))
+        for hub in (hubs if isinstance(hubs, list) else [])
+        if isinstance(hub, dict) and _str(hub.get("url"))
+    ]
+    return links + ([("self", _str(doc.get("feed_url")))] if _str(doc.get("feed_url")) else [])
 
 
 def _iso_to_utc(value: Any) -> datetime | None:

@@ -72,12 +72,16 @@ class FeedsPart(StoreBase):
         last_modified: str | None,
         name: str | None,
         items_seen: int,
+        hub_url: str | None = None,
+        self_url: str | None = None,
     ) -> None:
+        """A 200: new validators and schedule, and the WebSub links the document advertised."""
         with self.transaction() as conn:
             conn.execute(
                 """UPDATE feeds SET etag = ?, last_modified = ?, next_check_at = ?,
                    last_checked_at = ?, last_success_at = ?, consecutive_failures = 0,
-                   last_error = NULL, name = COALESCE(name, ?), items_seen = items_seen + ?
+                   last_error = NULL, name = COALESCE(name, ?), items_seen = items_seen + ?,
+                   hub_url = ?, self_url = ?
                    WHERE id = ?""",
                 [
                     etag,
@@ -87,6 +91,8 @@ class FeedsPart(StoreBase):
                     _iso(now),
                     name,
                     items_seen,
+                    hub_url,
+                    self_url,
                     feed_id,
                 ],
             )
@@ -158,4 +164,6 @@ def _feed(r: dict[str, Any]) -> Feed:
         consecutive_failures=r["consecutive_failures"],
         last_error=r["last_error"],
         items_seen=r["items_seen"],
+        hub_url=r.get("hub_url"),
+        self_url=r.get("self_url"),
     )

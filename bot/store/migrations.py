@@ -188,4 +188,33 @@ MIGRATIONS: list[str] = [
     ALTER TABLE topics ADD COLUMN threshold_mode TEXT NOT NULL DEFAULT 'manual';
     ALTER TABLE topics ADD COLUMN active_version INTEGER;
     """,
+    # 4: WebSub — the hub and self links a feed advertises, and our subscription to that hub
+    """
+    ALTER TABLE feeds ADD COLUMN hub_url TEXT;
+    ALTER TABLE feeds ADD COLUMN self_url TEXT;
+
+    -- one subscription per feed; callback_token is the unguessable last segment of the callback
+    -- URL, secret the HMAC key the hub signs content with. state: pending (asked, not yet
+    -- verified), active (verified, lease until expires_at), denied, failed. next_attempt_at is
+    -- when the subscriber acts next: renew, or ask again after a failure or an unanswered request
+    CREATE TABLE websub_subscriptions (
+        feed_id INTEGER PRIMARY KEY REFERENCES feeds(id) ON DELETE CASCADE,
+        hub_url TEXT NOT NULL,
+        topic_url TEXT NOT NULL,
+        callback_token TEXT NOT NULL UNIQUE,
+        secret TEXT NOT NULL,
+        state TEXT NOT NULL,
+        awaiting_verification INTEGER NOT NULL DEFAULT 0,
+        lease_seconds INTEGER,
+        expires_at TEXT,
+        requested_at TEXT NOT NULL,
+        verified_at TEXT,
+        next_attempt_at TEXT NOT NULL,
+        failures INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        deliveries INTEGER NOT NULL DEFAULT 0,
+        last_delivery_at TEXT
+    );
+    CREATE INDEX websub_next ON websub_subscriptions (next_attempt_at);
+    """,
 ]

@@ -13,11 +13,19 @@ from bot.store.records import NewArticle, NewMatch, OutboxEntry
 from bot.store.topic_edits import TopicEditsPart
 from bot.store.topics import TopicsPart
 from bot.store.vectors import VectorsPart
+from bot.store.websub import WebSubPart
 
 __all__ = ["NewArticle", "NewMatch", "OutboxEntry", "Store"]
 
 
 class Store(
-    FeedsPart, TopicEditsPart, TopicsPart, DeliveryPart, LookupsPart, ArticlesPart, VectorsPart
+    FeedsPart,
+    TopicEditsPart,
+    TopicsPart,
+    DeliveryPart,
+    LookupsPart,
+    ArticlesPart,
+    VectorsPart,
+    WebSubPart,
 ):
     """The one object that reads and writes the database."""

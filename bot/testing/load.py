@@ -120,9 +120,10 @@ def rss(items: list[tuple[str, str, str]]) -> bytes:
     ).encode()
 
 
-def _write(root: Path, spec: LoadSpec) -> None:
-    config, seeds, www = root / "config", root / "seeds" / TOPIC, root / "www"
-    for folder in (config, seeds, www):
+def write_topic(root: Path) -> None:
+    """config/ and seeds/ under ``root`` for the one watch topic, and no default feeds."""
+    config, seeds = root / "config", root / "seeds" / TOPIC
+    for folder in (config, seeds):
         folder.mkdir(parents=True, exist_ok=True)
     (config / "topics.toml").write_text(
         f'[[topic]]\nname = "{TOPIC}"\ndescription = "Militias attacking US forces"\n'
@@ -131,6 +132,12 @@ def _write(root: Path, spec: LoadSpec) -> None:
     (config / "feeds.toml").write_text("")
     for name, text in SEEDS.items():
         (seeds / name).write_text(text)
+
+
+def _write(root: Path, spec: LoadSpec) -> None:
+    write_topic(root)
+    www = root / "www"
+    www.mkdir(parents=True, exist_ok=True)
     per_feed: list[list[tuple[str, str, str]]] = [[] for _ in range(spec.feeds)]
     step = max(1, spec.items // max(1, spec.relevant))
     for n in range(spec.items):
