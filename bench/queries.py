@@ -2,15 +2,18 @@
 store of N passage vectors, against the brute-force path they replaced, in the same run.
 
     python bench/queries.py [--sizes 10000,100000,1000000] [--baseline-size 100000]
-                            [--repeat 40] [--baseline-repeat 5] [--json]
+                            [--repeat 40] [--baseline-repeat 5] [--previous REV] [--json]
 
 Each store holds N/2 articles of two passages each (random unit vectors of the model's 384
 dimensions: fine for timing, not for relevance) and a match for one article in 50. Stores are
 built once and kept under bench/.cache/ (1M vectors: ~1.7 GB, a few minutes to build).
-Queries are embedded by the real model, as in chat. The baseline is the code BotService ran
-before the vector index: every passage vector read from SQLite per query
-(`Store.chunk_matrix`), then a numpy scan; it runs only at --baseline-size, where its queries
-alternate with the project's. Timings are per call, after one untimed warm-up call.
+Queries are embedded by the real model, as in chat: `search` gets a text it has not seen
+(the model runs), `search (cached)` one asked before. Two baselines, their calls alternating with
+the project's: `previous`, the vector index of git revision --previous (int8 codes in memory,
+query encoded on the calling thread, `latest` as its SQL was), at every size; and `brute force`,
+the code BotService ran before any index: every passage vector read from SQLite per query
+(`Store.chunk_matrix`), then a numpy scan, only at --baseline-size. Timings are per call, after
+one untimed warm-up call.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ import platform
 import resource
 import sqlite3
 import statistics
+import subprocess
 import sys
 import time
+import types
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -147,6 +152,41 @@ def baseline_similar(store, model: str, match_id: int, limit: int = 5) -> list[t
     return list(best.items())
 
 
+# --- the previous vector index (git revision --previous) and its callers (baseline) --------------
+PREVIOUS_LATEST = """SELECT m.*, m.id AS match_id FROM matches m JOIN articles a ON a.id = m.article_id
+    {where} ORDER BY a.published DESC, m.id DESC LIMIT ?"""
+
+
+def previous_index_class(rev: str) -> type:
+    source = subprocess.run(
+        ["git", "show", f"{rev}:bot/vectorindex.py"], cwd=REPO, check=True, capture_output=True,
+        text=True,
+    ).stdout  # fmt: skip
+    module = types.ModuleType("previous_vectorindex")
+    sys.modules[module.__name__] = module  # dataclasses look their module up
+    exec(compile(source, f"{rev}:bot/vectorindex.py", "exec"), module.__dict__)
+    return module.VectorIndex  # type: ignore[no-any-return]
+
+
+def previous_search(store, index, embedder, query: str, limit: int = 10) -> list:  # type: ignore[no-untyped-def]
+    hits = index.search(embedder.encode([query])[0], limit=limit)
+    store.articles_by_ids([h.article_id for h in hits])
+    return hits
+
+
+def previous_similar(store, index, model: str, match_id: int, limit: int = 5) -> list:  # type: ignore[no-untyped-def]
+    article = store.match(match_id).article
+    _, vectors = store.article_vectors(article.id, model)
+    hits = index.search(vectors, limit=limit, exclude=article.id)
+    store.articles_by_ids([h.article_id for h in hits])
+    return hits
+
+
+def previous_latest(store, topic: str | None, limit: int = 10) -> list:  # type: ignore[no-untyped-def]
+    where, params = ("WHERE m.topic = ?", [topic]) if topic else ("", [])
+    return store._matches(store._rows(PREVIOUS_LATEST.format(where=where), [*params, limit]))
+
+
 # --- timing -----------------------------------------------------------------------------------------
 def timed(call: Callable[[], object]) -> float:
     t0 = time.perf_counter()
@@ -168,7 +208,9 @@ def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(n_vectors: int, embedder, repeat: int, baseline_repeat: int) -> dict:  # type: ignore[no-untyped-def]
+def measure(
+    n_vectors: int, embedder, repeat: int, baseline_repeat: int, previous: type | None
+) -> dict:  # type: ignore[no-untyped-def]
     from bot.pipeline.fetch import Fetcher, FetchLimits
     from bot.service import BotService
     from bot.settings import Settings
@@ -181,41 +223,65 @@ def measure(n_vectors: int, embedder, repeat: int, baseline_repeat: int) -> dict
     fetcher = Fetcher(FetchLimits())
     service = BotService(settings, store, embedder, fetcher, lambda: START)
     rss0, t0 = rss_mib(), time.perf_counter()
-    service.vector_index.sync()
+    service.vector_index.warm()  # what start-up runs in the background
     load = {"seconds": round(time.perf_counter() - t0, 2), "rss_added_mib": round(rss_mib() - rss0)}
+    old = None
+    if previous is not None:
+        rss0, t0 = rss_mib(), time.perf_counter()
+        old = previous(store, embedder.name)
+        old.sync()
+        load["previous_seconds"] = round(time.perf_counter() - t0, 2)
+        load["previous_rss_added_mib"] = round(rss_mib() - rss0)
     match_ids = [m.id for m in service.latest(limit=100)]
     rng = np.random.default_rng(1)
-    project: dict[str, list[float]] = {"search": [], "similar": [], "latest": []}
-    baseline: dict[str, list[float]] = {"search": [], "similar": []}
+    run = loop.run_until_complete
+    kinds = ["search", "search (cached)", "similar", "latest"]
+    project: dict[str, list[float]] = {k: [] for k in kinds}
+    baselines: dict[str, dict[str, list[float]]] = {"previous": {}, "brute force": {}}
     calls = {
-        "search": lambda i: service.search(QUERIES[i % len(QUERIES)], limit=10),
-        "similar": lambda i: loop.run_until_complete(
+        # a text not asked before: the model runs
+        "search": lambda i: run(service.search(f"{QUERIES[i % len(QUERIES)]} {i}", limit=10)),
+        "search (cached)": lambda i: run(service.search(QUERIES[i % len(QUERIES)], limit=10)),
+        "similar": lambda i: run(
             service.similar(str(match_ids[rng.integers(len(match_ids))]), limit=5)
         ),
         "latest": lambda i: service.latest(topic=TOPIC if i % 2 else None, limit=10),
     }
-    base_calls = {
-        "search": lambda i: baseline_search(store, embedder, QUERIES[i % len(QUERIES)]),
-        "similar": lambda i: baseline_similar(
-            store, embedder.name, match_ids[rng.integers(len(match_ids))]
-        ),
-    }
+    base_calls: dict[str, dict[str, Callable[[int], object]]] = {"previous": {}, "brute force": {}}
+    if old is not None:
+        base_calls["previous"] = {
+            "search": lambda i: previous_search(store, old, embedder, f"{QUERIES[i % 8]} {i}"),
+            "similar": lambda i: previous_similar(
+                store, old, embedder.name, match_ids[rng.integers(len(match_ids))]
+            ),
+            "latest": lambda i: previous_latest(store, TOPIC if i % 2 else None),
+        }
+    if baseline_repeat:
+        base_calls["brute force"] = {
+            "search": lambda i: baseline_search(store, embedder, QUERIES[i % len(QUERIES)]),
+            "similar": lambda i: baseline_similar(
+                store, embedder.name, match_ids[rng.integers(len(match_ids))]
+            ),
+        }
     for kind, call in calls.items():  # warm-up: the model, SQLite's page cache
-        call(0)
-        if baseline_repeat:
-            base_calls.get(kind, call)(0)
+        call(-1)
+        for name in base_calls:
+            if kind in base_calls[name]:
+                base_calls[name][kind](-1)
     for i in range(repeat):
         for kind, call in calls.items():
             project[kind].append(timed(lambda c=call, i=i: c(i)))  # type: ignore[misc]
-            if i < baseline_repeat and kind in base_calls:  # alternate with the baseline
-                baseline[kind].append(timed(lambda k=kind, i=i: base_calls[k](i)))  # type: ignore[misc]
+            for name, limit in (("previous", repeat), ("brute force", baseline_repeat)):
+                if i < limit and kind in base_calls[name]:  # alternate with the project
+                    sample = timed(lambda c=base_calls[name][kind], i=i: c(i))  # type: ignore[misc]
+                    baselines[name].setdefault(kind, []).append(sample)
     loop.run_until_complete(fetcher.aclose())
     loop.close()
     store.close()
     return {
         "vectors": n_vectors, "index_load": load,
         "project": {k: summary(v) for k, v in project.items()},
-        "baseline": {k: summary(v) for k, v in baseline.items() if v},
+        "baselines": {n: {k: summary(v) for k, v in b.items()} for n, b in baselines.items()},
     }  # fmt: skip
 
 
@@ -231,17 +297,23 @@ def table(meta: dict, results: list[dict]) -> str:
     ]
     for r in results:
         for kind, proj in r["project"].items():
-            base = r["baseline"].get(kind)
-            if base:
-                lines.append(f"| {r['vectors']:,} | {kind} | baseline (brute force) | {base['n']} "
-                             f"| {base['p50_ms']} | {base['p95_ms']} | {base['max_ms']} | |")  # fmt: skip
-            ratio = f"{base['p95_ms'] / proj['p95_ms']:.0f}×" if base else ""
+            ratios = []
+            for name, base in ((n, b.get(kind)) for n, b in r["baselines"].items()):
+                if base:
+                    lines.append(f"| {r['vectors']:,} | {kind} | baseline ({name}) | {base['n']} "
+                                 f"| {base['p50_ms']} | {base['p95_ms']} | {base['max_ms']} | |")  # fmt: skip
+                    ratios.append(f"{base['p95_ms'] / proj['p95_ms']:.1f}× ({name})")
             lines.append(f"| {r['vectors']:,} | {kind} | project | {proj['n']} | {proj['p50_ms']} "
-                         f"| {proj['p95_ms']} | {proj['max_ms']} | {ratio} |")  # fmt: skip
+                         f"| {proj['p95_ms']} | {proj['max_ms']} | {', '.join(ratios)} |")  # fmt: skip
     lines.append("")
     for r in results:
-        lines.append(f"index load at {r['vectors']:,} vectors: {r['index_load']['seconds']} s, "
-                     f"+{r['index_load']['rss_added_mib']} MiB RSS")  # fmt: skip
+        load = r["index_load"]
+        line = (f"index load at {r['vectors']:,} vectors: project {load['seconds']} s, "
+                f"+{load['rss_added_mib']} MiB RSS")  # fmt: skip
+        if "previous_seconds" in load:
+            line += (f"; previous {load['previous_seconds']} s, "
+                     f"+{load['previous_rss_added_mib']} MiB RSS")  # fmt: skip
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -251,6 +323,7 @@ def main() -> None:
     parser.add_argument("--baseline-size", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=40, help="timed calls per query kind")
     parser.add_argument("--baseline-repeat", type=int, default=5)
+    parser.add_argument("--previous", default="", help="git revision whose vector index to time")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -265,7 +338,8 @@ def main() -> None:
     results = []
     for n in sizes:
         base_repeat = args.baseline_repeat if n == args.baseline_size else 0
-        results.append(measure(n, embedder, args.repeat, base_repeat))
+        previous = previous_index_class(args.previous) if args.previous else None
+        results.append(measure(n, embedder, args.repeat, base_repeat, previous))
         print(json.dumps(results[-1]), file=sys.stderr, flush=True)
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     names = [ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines() if ln.startswith("model n")]

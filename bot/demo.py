@@ -69,6 +69,6 @@ async def _walkthrough(app: App, server: RecordedFeedServer, data: Path) -> None
     say(f"» {report.line()}   (unchanged feeds answered 304 Not Modified)")
 
     say("» semantic search over every stored article: 'drone attack on a base in Syria'")
-    for hit in app.service.search("drone attack on a base in Syria", limit=3):
+    for hit in await app.service.search("drone attack on a base in Syria", limit=3):
         click.echo(f"   {hit.score:.3f}  {hit.article.title}  ({hit.article.source})")
     say("» done. Next: `threatwatch feeds add URL` and `threatwatch run` (see README).")

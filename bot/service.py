@@ -20,6 +20,7 @@ from bot.scoring import embed_documents, score_document
 from bot.service_admin import AdminServiceMixin
 from bot.service_chat import ChatServiceMixin
 from bot.service_learning import LearningServiceMixin
+from bot.service_query import QueryEncoder
 from bot.settings import Settings
 from bot.store import Store
 from bot.topics import BACKGROUND_DIR, build_indexes, seed_from_text, validate_topic_name
@@ -71,7 +72,9 @@ class BotService(ChatServiceMixin, AdminServiceMixin, LearningServiceMixin):
         self.embedder = embedder
         self.fetcher = fetcher
         self.clock = clock
-        self.vector_index = VectorIndex(store, embedder.name)  # loaded on first query
+        # loaded in the background at start-up (bot/runner.py), else by the first query
+        self.vector_index = VectorIndex(store, embedder.name)
+        self.query_encoder = QueryEncoder(embedder)
 
     # --- topics ---------------------------------------------------------------------------------
     def indexes(self, *, only: str | None = None, enabled_only: bool = True) -> list[TopicIndex]:
@@ -169,19 +172,21 @@ class BotService(ChatServiceMixin, AdminServiceMixin, LearningServiceMixin):
             self.store.topic(validate_topic_name(topic))
         return self.store.latest_matches(topic=topic, limit=check_limit(limit))
 
-    def search(self, query: str, *, limit: int = 10) -> list[SearchHit]:
-        """Semantic search over every stored article (not only matches): best passage per article."""
+    async def search(self, query: str, *, limit: int = 10) -> list[SearchHit]:
+        """Semantic search over every stored article (not only matches): best passage per article.
+        Waits, off the event loop, for the index and the model to load if they have not yet."""
         query = query.strip()
         if not query:
             raise BadArgument("search needs some text")
         if len(query) > MAX_QUERY_CHARS:
             raise BadArgument(f"search text too long ({MAX_QUERY_CHARS} characters at most)")
         check_limit(limit)
-        self.vector_index.sync()
-        if len(self.vector_index) == 0:
+        index = await self.ready_index()
+        index.sync()
+        if len(index) == 0:
             return []  # nothing stored: no need to load the model
-        query_vector = self.embedder.encode([query])[0]
-        hits = self.vector_index.search(query_vector, limit=limit)
+        query_vector = await self.query_encoder.encode(query)
+        hits = index.search(query_vector, limit=limit)
         articles = self.store.articles_by_ids([h.article_id for h in hits])
         return [SearchHit(articles[h.article_id], round(h.score, 4), h.passage) for h in hits]
 

@@ -71,6 +71,13 @@ class ChatServiceMixin:
     clock: Callable[[], datetime]
     vector_index: VectorIndex
 
+    async def ready_index(self) -> VectorIndex:
+        """The vector index with every stored passage loaded: waits, off the event loop, for the
+        start-up load to finish, or runs it if none was started."""
+        if not self.vector_index.warmed:
+            await asyncio.to_thread(self.vector_index.warm)
+        return self.vector_index
+
     # --- subscriptions ----------------------------------------------------------------------
     def channel(self, key: ChannelKey) -> Channel:
         return self.store.channel_for(key, self.clock())
@@ -158,7 +165,7 @@ class ChatServiceMixin:
             raise NotFound("that article has no stored text to compare")
         # on the event loop's thread, like every other store read: the index reads the store
         exclude = article.id if article is not None else None
-        found = self.vector_index.search(vectors, limit=limit, exclude=exclude)
+        found = (await self.ready_index()).search(vectors, limit=limit, exclude=exclude)
         articles = self.store.articles_by_ids([h.article_id for h in found])
         hits = [SearchHit(articles[h.article_id], round(h.score, 4), h.passage) for h in found]
         return label, hits

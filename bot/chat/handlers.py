@@ -146,7 +146,7 @@ def _hits_reply(title: str, hits: list[SearchHit]) -> Reply:
 
 async def search(ctx: CommandContext, args: Args) -> Reply:
     query = check.free_text(args.text, what="search text")
-    hits = ctx.service.search(query, limit=DEFAULT_LATEST)
+    hits = await ctx.service.search(query, limit=DEFAULT_LATEST)
     return _hits_reply(f"Search: {clip(query, 80)}", hits)
 
 

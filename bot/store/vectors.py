@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Generator, Sequence
 
 import numpy as np
 
@@ -22,6 +23,34 @@ class VectorsPart(StoreBase):
             [after_rowid, model, limit],
         ).fetchall()
         return _unpack(rows)
+
+    def iter_chunk_vectors(
+        self, model: str, after_rowid: int, page: int
+    ) -> Generator[tuple[np.ndarray, np.ndarray], None, None]:
+        """Every passage vector of one model stored after ``after_rowid``, in rowid order, as
+        pages of (rowids, vectors), read through a read-only connection of its own: safe on a
+        thread beside the one that uses the store, and it leaves the store's connection free."""
+        if str(self.path) == ":memory:":  # a second connection would see another database
+            conn, own = self._conn, False
+        else:
+            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+            own = True
+        try:
+            while True:
+                rows = conn.execute(
+                    """SELECT rowid, vector FROM article_chunks
+                       WHERE rowid > ? AND model = ? ORDER BY rowid LIMIT ?""",
+                    [after_rowid, model, page],
+                ).fetchall()
+                if not rows:
+                    return
+                rowids = np.fromiter((r[0] for r in rows), np.int64, count=len(rows))
+                vectors = np.frombuffer(b"".join(r[1] for r in rows), np.float32)
+                yield rowids, vectors.reshape(len(rows), -1)
+                after_rowid = int(rowids[-1])
+        finally:
+            if own:
+                conn.close()
 
     def chunk_vectors_by_rowid(
         self, model: str, rowids: Sequence[int]
