@@ -230,7 +230,9 @@ def main() -> None:
         )
     print(
         f"\nstories over {story['items']} items with an event id ({story['events']} events): "
-        f"pairwise precision {story['precision']:.3f} recall {story['recall']:.3f}"
+        f"pairwise precision {story['precision']:.3f} recall {story['recall']:.3f}; "
+        f"pairs of dated reports ({story['dated_pairs']} of {story['pairs']} same-event pairs): "
+        f"precision {story['dated_precision']:.3f} recall {story['dated_recall']:.3f}"
     )
 
 
@@ -249,21 +251,26 @@ def figures(labels: np.ndarray, scores: np.ndarray, alerts: np.ndarray) -> dict:
 
 
 def story_figures(rows: list[dict], seeds: Path) -> dict:
+    """Pairwise precision and recall of "same story" against "same event": over all pairs, and
+    over the pairs where both reports carry a date (in the poll cycle every article has one)."""
     with_event = [r for r in rows if r.get("event")]
     labels = {s["id"]: s["story"] for s in run_score(with_event, seeds, stories=True)}
-    same_event = same_story = both = 0
+    counts = {"all": [0, 0, 0], "dated": [0, 0, 0]}  # same event, same story, both
     for a, b in itertools.combinations(with_event, 2):
         event = a["event"] == b["event"]
         story = labels[a["id"]] == labels[b["id"]]
-        same_event += event
-        same_story += story
-        both += event and story
-    return {
-        "items": len(with_event),
-        "events": len({r["event"] for r in with_event}),
-        "precision": round(both / same_story, 4) if same_story else 0.0,
-        "recall": round(both / same_event, 4) if same_event else 0.0,
-    }
+        kinds = ["all", "dated"] if a.get("published") and b.get("published") else ["all"]
+        for kind in kinds:
+            counts[kind][0] += event
+            counts[kind][1] += story
+            counts[kind][2] += event and story
+    out: dict = {"items": len(with_event), "events": len({r["event"] for r in with_event})}
+    for kind, (same_event, same_story, both) in counts.items():
+        prefix = "" if kind == "all" else "dated_"
+        out[prefix + "precision"] = round(both / same_story, 4) if same_story else 0.0
+        out[prefix + "recall"] = round(both / same_event, 4) if same_event else 0.0
+        out[prefix + "pairs"] = same_event
+    return out
 
 
 if __name__ == "__main__":

@@ -96,6 +96,26 @@ def test_group_labels_each_report_with_its_story_first_position() -> None:
     assert group(reports) == [0, 1, 0, 1, 4]
 
 
+def test_an_undated_report_joins_a_story_but_does_not_bridge_two_dates() -> None:
+    lead, names = unit(1, 0, 0), {"Baghdad", "Green", "Zone"}
+    reports = [
+        report(0, lead, names),  # dated
+        report(1, lead, names, None),  # undated: joins the closest dated story
+        report(2, lead, names, DAY + 3 * WINDOW),  # the same words, months later
+    ]
+    assert group(reports) == [0, 0, 2]
+    # without the guard the later report would have joined through the undated one
+    assert similarity(reports[2], reports[1]) is not None
+    assert similarity(reports[2], reports[1]) >= SAME_STORY
+    # an undated report still joins a story whose dated reports are close together
+    close = [
+        report(0, lead, names),
+        report(1, lead, names, DAY + WINDOW / 2),
+        report(2, lead, names, None),
+    ]
+    assert group(close) == [0, 0, 0]
+
+
 def test_a_new_toll_or_claim_is_a_new_fact() -> None:
     earlier = [item("dev-rel-009")["text"]]  # several troops hurt, number unknown
     assert adds_facts("Five U.S. personnel hurt. Two soldiers later died.", earlier)

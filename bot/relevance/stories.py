@@ -93,9 +93,30 @@ def adds_facts(text: str, earlier_texts: Sequence[str]) -> bool:
 
 
 def group(reports: Sequence[Report]) -> list[int]:
-    """Story labels for a batch in arrival order (each report joins the best earlier one)."""
+    """Story labels for a batch in arrival order (each report joins the best earlier one).
+
+    A report without a date can join a story but cannot bridge two: a dated report joins
+    through an undated one only if it is within the window of every dated report of that
+    story. (In the poll cycle every article has a date, its own or the time it was fetched;
+    undated texts come from corpora such as `threatwatch score --stories` reads.)"""
     labels: list[int] = []
+    spans: dict[int, tuple[datetime, datetime]] = {}  # story label → first and last dated report
     for i, report in enumerate(reports):
-        match = best_story(report, reports[:i])
-        labels.append(labels[reports.index(match)] if match is not None else i)
+        earlier = [
+            other
+            for j, other in enumerate(reports[:i])
+            if other.published is not None or _within(report.published, spans.get(labels[j]))
+        ]
+        match = best_story(report, earlier)
+        label = labels[reports.index(match)] if match is not None else i
+        labels.append(label)
+        if report.published is not None:
+            first, last = spans.get(label, (report.published, report.published))
+            spans[label] = (min(first, report.published), max(last, report.published))
     return labels
+
+
+def _within(when: datetime | None, span: tuple[datetime, datetime] | None) -> bool:
+    if when is None or span is None:
+        return True
+    return when - span[0] <= WINDOW and span[1] - when <= WINDOW
