@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
+from collections.abc import Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -21,17 +23,33 @@ MAX_TICK_SECONDS = 15
 MIN_TICK_SECONDS = 1.0  # between two cycles, even when a feed is due again at once
 DUE_SLACK_SECONDS = 0.05  # wake just after the due time, never just before it
 DELIVERY_TICK_SECONDS = 1
+ADAPTER_HEAD_START_SECONDS = 5  # chat adapters connect before the model starts loading
 
 
 async def run(app: App, *, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
-    # a missing or broken model package stops start-up with its fix, instead of failing every
-    # cycle later (raises ConfigError)
-    await asyncio.to_thread(app.embedder.encode, ["threatwatch start-up check"])
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
             loop.add_signal_handler(sig, stop.set)
+    # chat adapters answer commands from the start (connecting may take retries, so it runs
+    # beside everything else); the model and the vector index load in the background meanwhile,
+    # and commands that need them wait for them
+    starts = [asyncio.create_task(_start(adapter, stop)) for adapter in app.adapters]
+    if starts:  # a head start: loading the model keeps the cores (and the GIL) busy for seconds
+        await asyncio.wait(starts, timeout=ADAPTER_HEAD_START_SECONDS)
+    index = app.service.vector_index
+    warming = asyncio.create_task(asyncio.to_thread(_timed, index.warm))
+    try:
+        # a missing or broken model package stops start-up with its fix, before any poll cycle,
+        # instead of failing every cycle later (raises ConfigError)
+        await asyncio.to_thread(app.embedder.encode, ["threatwatch start-up check"])
+    except BaseException:
+        index.stop_loading()
+        warming.cancel()
+        await _stop_adapters(app, starts)
+        raise
+    warming.add_done_callback(_report_warm)
 
     scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC")
     scheduler.add_job(
@@ -57,9 +75,6 @@ async def run(app: App, *, stop: asyncio.Event | None = None) -> None:
             await app.websub.start()
         except OSError:  # e.g. the port is taken: say so, keep polling every feed
             log.exception("websub callbacks could not start; polling only")
-    # chat adapters receive commands in this same loop; connecting may take retries, so it
-    # runs beside the scheduler instead of delaying it
-    starts = [asyncio.create_task(_start(adapter, stop)) for adapter in app.adapters]
     try:
         await stop.wait()
     finally:
@@ -69,16 +84,36 @@ async def run(app: App, *, stop: asyncio.Event | None = None) -> None:
             await polling
         if app.websub is not None:
             await app.websub.stop()
-        for adapter, started in zip(app.adapters, starts, strict=True):
-            started.cancel()
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await started
-            try:
-                await adapter.stop()
-            except Exception:  # stopping must not keep the process alive
-                log.exception("stopping a chat adapter failed")
+        index.stop_loading()
+        await _stop_adapters(app, starts)
         await app.deliverer.drain()
         log.info("threatwatch stopped")
+
+
+async def _stop_adapters(app: App, starts: list[asyncio.Task[None]]) -> None:
+    for adapter, started in zip(app.adapters, starts, strict=True):
+        started.cancel()
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await started
+        try:
+            await adapter.stop()
+        except Exception:  # stopping must not keep the process alive
+            log.exception("stopping a chat adapter failed")
+
+
+def _timed(load: Callable[[], int]) -> tuple[int, float]:
+    started = time.monotonic()
+    return load(), time.monotonic() - started
+
+
+def _report_warm(task: asyncio.Task[tuple[int, float]]) -> None:
+    if task.cancelled():
+        return
+    if task.exception() is not None:  # queries load the index themselves then
+        log.error("loading the vector index failed: %r", task.exception())
+        return
+    rows, seconds = task.result()
+    log.info("vector index loaded: %d passages in %.1f s", rows, seconds)
 
 
 async def _start(adapter: ChatAdapter, stop: asyncio.Event) -> None:

@@ -11,15 +11,17 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GroupKFold
 
 from bot.errors import BadArgument
 from bot.relevance.facets import Facet, facet_features
 from bot.relevance.metrics import Figures, figures_at, pick_threshold
 from bot.relevance.scorer import TopicScorer
+
+if TYPE_CHECKING:
+    from sklearn.linear_model import LogisticRegression
 
 FOLDS = 5
 INNER_FOLDS = 4
@@ -127,6 +129,10 @@ def _best_passage_score(weights: tuple[np.ndarray, float], vectors: np.ndarray) 
 
 
 def _logistic(c: float) -> LogisticRegression:
+    # imported when a topic is trained, not at start-up: scikit-learn and SciPy take ~100 MB of
+    # memory and seconds to import, and a bot whose topics are trained never needs them
+    from sklearn.linear_model import LogisticRegression
+
     return LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
 
 
@@ -137,6 +143,8 @@ def _splits(examples: Sequence[Example], folds: int) -> list[tuple[np.ndarray, n
     k = min(folds, n_groups)
     if k < 2:
         return []
+    from sklearn.model_selection import GroupKFold
+
     out = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
