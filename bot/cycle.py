@@ -19,8 +19,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import numpy as np
-
 from bot.errors import FeedUnavailable, ThreatwatchError
 from bot.models import CycleReport, Feed, FeedItem, FetchResult, ParsedFeed
 from bot.pipeline import dedupe, extract, schedule
@@ -28,30 +26,22 @@ from bot.pipeline.embed import Embedder
 from bot.pipeline.fetch import HTML_ACCEPT, Fetcher
 from bot.pipeline.match import TopicIndex
 from bot.pipeline.parse import parse_feed
-from bot.relevance import stories
 from bot.relevance.summary import summarize
 from bot.scoring import Embedded, embed_documents, score_document
 from bot.settings import Settings
 from bot.store import Store
 from bot.store.store import NewArticle, NewMatch
+from bot.story_links import StoryLink, StoryLinker
 
 log = logging.getLogger(__name__)
 
 SAVE_BATCH = 64
-LINK_BOUND = stories.SAME_STORY - stories.ENTITY_WEIGHT - 1e-6  # see Pipeline._link_stories
 INGEST_MAX_ITEMS = 4 * SAVE_BATCH  # the most items one consumer round takes from the queue
 QUEUE_FEEDS = 64  # fetched feeds waiting to be ingested before fetchers wait (bounds memory)
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class StoryLink:
-    stored: int | None = None  # id of a stored article this is another report of
-    in_batch: int | None = None  # …or position of an earlier article in the same batch
-    adds_facts: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,6 +72,7 @@ class Pipeline:
         self.indexes = indexes
         self.clock = clock
         self._lock = asyncio.Lock()  # one cycle at a time, whoever triggers it
+        self._story_linker = StoryLinker(store)
 
     async def poll_once(self, *, all_feeds: bool = False) -> CycleReport:
         async with self._lock:
@@ -330,50 +321,7 @@ class Pipeline:
     def _link_stories(self, entries: Sequence[tuple[FeedItem, Embedded]]) -> list[StoryLink]:
         """For each new article: the earlier report (stored, or earlier in this batch) whose story
         it joins, and whether it adds facts to that story."""
-        now = self.clock()
-        dates = [item.published or now for item, _ in entries]
-        rows = self.store.story_candidates(min(dates) - stories.WINDOW, self.embedder.name)
-        # A pair scores lead cosine + ENTITY_WEIGHT × overlap (≤ 1), so a report whose lead
-        # cosine is below SAME_STORY - ENTITY_WEIGHT cannot join: only the others are compared,
-        # in the same order (same result as comparing all), and their specifics found once.
-        leads = np.vstack([r[2] for r in rows]) if rows else np.zeros((0, 0), np.float32)
-        reports: dict[int, stories.Report] = {}
-        earlier: list[stories.Report] = []  # this batch's reports so far
-        links: list[StoryLink] = []
-        for position, ((item, doc), published) in enumerate(zip(entries, dates, strict=True)):
-            report = stories.Report(
-                -(position + 1),  # batch positions are negative keys: not saved yet
-                None,
-                doc.vectors[0],
-                stories.specifics(item.title, item.text),
-                published,
-                item.text,
-            )
-            for row in (
-                (int(r) for r in np.flatnonzero(leads @ report.lead >= LINK_BOUND)) if rows else ()
-            ):
-                if row not in reports:
-                    aid, sid, vec, title, text, date = rows[row]
-                    reports[row] = stories.Report(
-                        aid, sid, vec, stories.specifics(title, text), date, text
-                    )
-            stored = [reports[row] for row in sorted(reports)]
-            match = stories.best_story(report, stored + earlier)
-            if match is None:
-                links.append(StoryLink())
-            else:
-                same = [  # the texts of the story's earlier reports, stored ones first
-                    text
-                    for aid, sid, _, _, text, _ in rows
-                    if aid == match.key or (sid and sid == match.story_id)
-                ] + [r.text for r in earlier if r is match]
-                adds = stories.adds_facts(item.text, same)
-                if match.key >= 0:
-                    links.append(StoryLink(stored=match.key, adds_facts=adds))
-                else:
-                    links.append(StoryLink(in_batch=-match.key - 1, adds_facts=adds))
-            earlier.append(report)
-        return links
+        return self._story_linker.link(entries, model=self.embedder.name, now=self.clock())
 
     async def _with_full_text(self, items: list[FeedItem], report: CycleReport) -> list[FeedItem]:
         async def one(item: FeedItem) -> FeedItem:

@@ -1,12 +1,16 @@
 """Linking new articles to stored stories compares only reports whose lead vector is close enough
-to reach the threshold: the links equal those of comparing every stored report (real texts from
-the development corpus, the real store and cycle)."""
+to reach the threshold, from the stored reports the linker keeps between rounds: the links equal
+those of reading every stored report in the window from the store and comparing them all (real
+texts from the development corpus, the real store and cycle)."""
 
 from __future__ import annotations
 
 import json
+import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from bot.cycle import Pipeline, StoryLink
 from bot.models import FeedItem
@@ -15,19 +19,23 @@ from bot.relevance import stories
 from bot.scoring import embed_documents
 from bot.settings import Settings
 from bot.store import Store
+from bot.store.articles import STORY_CANDIDATES
 from bot.store.store import NewArticle
+from bot.story_links import StoryLinker
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "dev_corpus.jsonl"
 NOW = datetime(2026, 3, 2, 10, tzinfo=UTC)
 
 
-def reference(pipeline: Pipeline, entries: list) -> list[StoryLink]:
-    """Every stored report in the window compared with every new one."""
+def reference(
+    store: Store, model: str, entries: list, limit: int = STORY_CANDIDATES
+) -> list[StoryLink]:
+    """Every stored report in the window, read from the store, compared with every new one."""
     dates = [item.published or NOW for item, _ in entries]
     earlier = [
         stories.Report(aid, sid, vec, stories.specifics(title, text), published, text)
-        for aid, sid, vec, title, text, published in pipeline.store.story_candidates(
-            min(dates) - stories.WINDOW, pipeline.embedder.name
+        for aid, sid, vec, title, text, published in store.story_candidates(
+            min(dates) - stories.WINDOW, model, limit
         )
     ]
     links = []
@@ -47,6 +55,15 @@ def reference(pipeline: Pipeline, entries: list) -> list[StoryLink]:
     return links
 
 
+def save(store: Store, model: str, batch: list, links: list[StoryLink]) -> None:
+    store.save_articles(
+        [NewArticle(item, None, item.guid, doc.passages, doc.vectors, link.stored,
+                    link.in_batch, link.adds_facts)
+         for (item, doc), link in zip(batch, links, strict=True)],
+        [], model=model, now=NOW,
+    )  # fmt: skip
+
+
 def test_links_equal_comparing_every_stored_report(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in CORPUS.read_text().splitlines()]
     embedder = HashingEmbedder(384)
@@ -62,12 +79,42 @@ def test_links_equal_comparing_every_stored_report(tmp_path: Path) -> None:
     for start in range(0, 120, 40):  # save in batches, so later ones link to stored stories
         batch = entries(rows[start : start + 40])
         links = pipeline._link_stories(batch)
-        assert links == reference(pipeline, batch)
-        store.save_articles(
-            [NewArticle(item, None, item.guid, doc.passages, doc.vectors, link.stored,
-                        link.in_batch, link.adds_facts)
-             for (item, doc), link in zip(batch, links, strict=True)],
-            [], model=embedder.name, now=NOW,
-        )  # fmt: skip
+        assert links == reference(store, embedder.name, batch)
+        save(store, embedder.name, batch, links)
     linked = [link for link in pipeline._link_stories(entries(rows[120:])) if link != StoryLink()]
     assert any(link.stored is not None for link in linked)  # stored stories were joined
+
+
+@pytest.mark.parametrize("limit", [6, 25])
+def test_kept_reports_link_as_reading_the_store_every_round(tmp_path: Path, limit: int) -> None:
+    # A window cut at a few reports, so the linker must keep the right ones (and forgets some);
+    # republished copies of the reports at the edge of the window and of recent ones, whose
+    # scores tie; reports published in the same second (order decides); batches older than the
+    # ones before (the window starts earlier); articles saved by someone other than the linker.
+    rows = [json.loads(line) for line in CORPUS.read_text().splitlines()]
+    embedder, rng = HashingEmbedder(384), random.Random(limit)
+    store = Store(tmp_path / "t.db")
+    linker = StoryLinker(store, limit=limit)
+    recent: list[tuple[str, str, str]] = []
+    found: list[StoryLink] = []
+    for n, start in enumerate(range(0, len(rows), 8)):
+        when = NOW - timedelta(days=4 * (n % 3))  # every third batch is the newest
+        window = store.story_candidates(when - timedelta(hours=3) - stories.WINDOW, embedder.name)
+        edge = [
+            (f"{aid}/{n}", title, text)
+            for aid, _, _, title, text, _ in window[limit - 2 : limit + 2]
+        ]
+        originals = [(r["id"], r["title"] or "", r["text"]) for r in rows[start : start + 8]]
+        copies = edge + [(f"{guid}/{n}", title, text)
+                         for guid, title, text in rng.sample(recent, min(6, len(recent)))]  # fmt: skip
+        items = [FeedItem(guid, None, title, text, when - timedelta(hours=k % 4))
+                 for k, (guid, title, text) in enumerate(originals + copies)]  # fmt: skip
+        docs = embed_documents(embedder, [(i.title, i.text) for i in items])
+        batch = list(zip(items, docs, strict=True))
+        links = linker.link(batch, model=embedder.name, now=NOW)
+        assert links == reference(store, embedder.name, batch, limit)
+        found += links
+        save(store, embedder.name, batch, links)
+        recent = (recent + originals + copies)[-3 * limit :]
+    assert sum(link.stored is not None for link in found) >= 5
+    assert any(link.in_batch is not None for link in found)

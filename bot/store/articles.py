@@ -11,7 +11,9 @@ import numpy as np
 from bot.errors import NotFound
 from bot.models import Article, FeedItem, Match
 from bot.store.base import StoreBase, _blob, _iso
-from bot.store.records import NewArticle, NewMatch
+from bot.store.records import NewArticle, NewMatch, StoredLead
+
+STORY_CANDIDATES = 5000  # stored reports a new article is compared with, newest first
 
 
 class ArticlesPart(StoreBase):
@@ -188,20 +190,53 @@ class ArticlesPart(StoreBase):
         return "update" if adds_facts else "repeat"
 
     def story_candidates(
-        self, since: datetime, model: str, limit: int = 5000
+        self, since: datetime, model: str, limit: int = STORY_CANDIDATES
     ) -> list[tuple[int, int | None, np.ndarray, str, str, datetime]]:
         """(article id, story id, lead vector, title, text, published) of articles published
-        since ``since``: what a new article may be another report of."""
+        since ``since``: what a new article may be another report of. Newest first; of two
+        published in the same second, the one saved later first."""
         rows = self._conn.execute(
             """SELECT a.id, a.story_id, c.vector, a.title, a.text, a.published FROM articles a
                JOIN article_chunks c ON c.article_id = a.id AND c.chunk = 0 AND c.model = ?
-               WHERE a.published >= ? ORDER BY a.published DESC LIMIT ?""",
+               WHERE a.published >= ? ORDER BY a.published DESC, a.id DESC LIMIT ?""",
             [model, _iso(since), limit],
         ).fetchall()
         return [
             (r[0], r[1], np.frombuffer(r[2], np.float32), r[3], r[4], datetime.fromisoformat(r[5]))
             for r in rows
         ]
+
+    def story_leads(self, since: datetime, model: str, limit: int) -> list[StoredLead]:
+        """``story_candidates`` without story ids (they change as stories grow), in the same
+        order."""
+        rows = self._conn.execute(
+            f"""{_LEADS} WHERE a.published >= ? ORDER BY a.published DESC, a.id DESC LIMIT ?""",
+            [model, _iso(since), limit],
+        ).fetchall()
+        return [_stored_lead(r) for r in rows]
+
+    def story_leads_saved_after(
+        self, article_id: int, since: datetime, model: str
+    ) -> list[StoredLead]:
+        """``story_leads`` of the articles saved after ``article_id``, in no particular order."""
+        rows = self._conn.execute(
+            f"{_LEADS} WHERE a.id > ? AND a.published >= ?", [model, article_id, _iso(since)]
+        ).fetchall()
+        return [_stored_lead(r) for r in rows]
+
+    def last_article_id(self) -> int:
+        """The id of the article saved last (ids only grow: articles are never deleted)."""
+        row = self._conn.execute("SELECT max(id) FROM articles").fetchone()
+        return int(row[0] or 0)
+
+    def story_members(self, article_id: int) -> set[int]:
+        """Ids of the articles of ``article_id``'s story (just itself when it has none yet)."""
+        rows = self._conn.execute(
+            """SELECT id FROM articles WHERE id = ?1 OR story_id =
+               (SELECT story_id FROM articles WHERE id = ?1)""",
+            [article_id],
+        ).fetchall()
+        return {r[0] for r in rows}
 
     def article(self, article_id: int) -> Article:
         rows = self._rows("SELECT * FROM articles WHERE id = ?", [article_id])
@@ -274,6 +309,16 @@ class ArticlesPart(StoreBase):
             )
             for r in rows
         ]
+
+
+_LEADS = """SELECT a.id, c.vector, a.title, a.text, a.published FROM articles a
+    JOIN article_chunks c ON c.article_id = a.id AND c.chunk = 0 AND c.model = ?"""
+
+
+def _stored_lead(r: Sequence[Any]) -> StoredLead:
+    return StoredLead(
+        r[0], np.frombuffer(r[1], np.float32), r[2], r[3], datetime.fromisoformat(r[4])
+    )
 
 
 def _new_story(conn: Any, first_article_id: int, now: datetime) -> int:

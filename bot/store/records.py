@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 
@@ -35,6 +36,17 @@ class NewMatch:
     passage: str
     similarity: float | None = None
     summary: str = ""
+
+
+@dataclass(frozen=True)
+class StoredLead:
+    """What story linking needs of a stored article; none of it changes once saved."""
+
+    article_id: int
+    lead: np.ndarray  # the first passage's vector, L2-normalised
+    title: str
+    text: str
+    published: datetime
 
 
 @dataclass(frozen=True)
