@@ -33,7 +33,10 @@ import numpy as np
 if TYPE_CHECKING:
     from bot.store import Store
 
-PAGE = 50_000  # rows read from the store at a time while loading or catching up
+PAGE = 50_000  # rows read from the store at a time while catching up
+# rows read at a time by warm(): each row is a ~1.5 KB bytes object that the allocator keeps as
+# fragments once freed, so a small page keeps the memory a bulk load leaves behind small
+WARM_PAGE = 4_096
 CANDIDATES = 256  # rows re-ranked exactly per query (at least; more when many share an article)
 SHORTLIST = 4_096  # rows re-scored on their signs per query (at least 4 × the candidates)
 SCAN_BLOCK = 65_536  # rows per block of the Hamming scan (keeps its temporaries in cache)
@@ -124,7 +127,7 @@ class VectorIndex:
         meanwhile see the rows loaded so far. Returns how many rows it added."""
         with self._warm_lock:
             added = 0
-            pages = self.store.iter_chunk_vectors(self.model, self._last_rowid, PAGE)
+            pages = self.store.iter_chunk_vectors(self.model, self._last_rowid, WARM_PAGE)
             for rowids, vectors in pages:
                 if self._stop_loading.is_set():  # shutting down: leave the rest
                     pages.close()
