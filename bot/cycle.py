@@ -176,6 +176,10 @@ class Pipeline:
             )
 
     def _record_feed_states(self, outcomes: Sequence[FeedOutcome]) -> None:
+        with self.store.one_transaction():  # a round's feeds: one commit, not one each
+            self._record_each_feed_state(outcomes)
+
+    def _record_each_feed_state(self, outcomes: Sequence[FeedOutcome]) -> None:
         now, interval = self.clock(), self.settings.poll_interval
         pushing = self._pushing_feeds(now)
         for o in outcomes:

@@ -103,6 +103,22 @@ def test_failed_transaction_leaves_nothing_half_written(store: Store) -> None:
     assert store.count_articles() == 0
 
 
+def test_one_transaction_keeps_all_or_none_of_its_writes(store: Store) -> None:
+    feeds = [store.add_feed(f"https://{n}.example/feed", None, NOW)[0] for n in "ab"]
+    later = NOW + timedelta(hours=1)
+    with pytest.raises(RuntimeError), store.one_transaction():
+        for feed in feeds:
+            store.record_feed_not_modified(feed.id, now=NOW, next_check_at=later)
+        raise RuntimeError("crash before the end of the round")
+    assert store.due_feeds(NOW) == feeds  # neither state was kept
+    with store.one_transaction():
+        for feed in feeds:
+            store.record_feed_not_modified(feed.id, now=NOW, next_check_at=later)
+    assert store.due_feeds(NOW) == [] and not store._conn.in_transaction
+    store.record_feed_not_modified(feeds[0].id, now=NOW, next_check_at=NOW)  # its own again
+    assert [f.id for f in store.due_feeds(NOW)] == [feeds[0].id]
+
+
 def test_read_only_database_gives_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "ro.db"
     Store(path).close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -41,6 +42,7 @@ class StoreBase:
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
         self.db = sqlite_utils.Database(conn)
         self._conn = conn
+        self._grouping_thread: int | None = None  # the thread inside one_transaction(), if any
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -55,7 +57,11 @@ class StoreBase:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, rolled back on any error; sqlite errors become StoreError."""
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any error; sqlite errors become StoreError.
+        Inside ``one_transaction()`` (same thread) it is part of that transaction instead."""
+        if self._grouping_thread == threading.get_ident():
+            yield self._conn
+            return
         try:
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -73,6 +79,17 @@ class StoreBase:
         except sqlite3.Error as exc:
             self._rollback()
             raise StoreError(f"database {self.path} write failed: {exc}") from exc
+
+    @contextmanager
+    def one_transaction(self) -> Iterator[None]:
+        """Make the writes inside (on this thread) one transaction: one commit instead of one
+        per write, and all or none of them are kept."""
+        with self.transaction():
+            self._grouping_thread = threading.get_ident()
+            try:
+                yield
+            finally:
+                self._grouping_thread = None
 
     def _rollback(self) -> None:
         # SQLite may already have rolled back on its own (e.g. SQLITE_FULL): nothing to undo then
