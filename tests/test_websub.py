@@ -264,6 +264,11 @@ async def test_leases_are_renewed_before_they_end(www: Path, feeds: RecordedFeed
             await subscribed(bot, feeds, hub)
             first = bot.subscription()
             assert first.lease_seconds == 600 and first.expires_at == START + timedelta(minutes=10)
+            # while the hub pushes, polling is the fallback, at its own (longer) interval
+            app.settings.websub_poll_interval = 3600
+            await app.pipeline.poll_once(all_feeds=True)
+            next_check = app.store.feed(first.feed_id).next_check_at
+            assert next_check == START + timedelta(hours=1)
             clock.now = START + timedelta(seconds=530)  # renewal is due a minute before the end
             assert await bot.subscriber.maintain() == 0
             clock.now = START + timedelta(seconds=541)
