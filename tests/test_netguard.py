@@ -126,6 +126,14 @@ def test_validate_url_refuses(url: str) -> None:
     assert "secret" not in message
 
 
+@pytest.mark.parametrize("char", ["\x00", "\t", "\n", "\x1f", " ", "\x7f"])
+def test_validate_url_refuses_whitespace_and_control_characters(char: str) -> None:
+    with pytest.raises(URLRefused, match="whitespace or control characters"):
+        validate_url(f"http://example.com/a{char}b", allow_private=False)
+    # the characters just past those ranges are allowed
+    assert validate_url("http://example.com/!a\x80b~", allow_private=False).host == "example.com"
+
+
 @pytest.mark.parametrize(
     "url", ["http://example.com/feed", "https://93.184.216.34/x?y=1", "HTTPS://Example.COM/rss"]
 )

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from collections.abc import Iterable
 
@@ -40,6 +41,7 @@ ALLOW_HINT = "set THREATWATCH_ALLOW_PRIVATE_NETWORKS=true to allow"
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated ::a.b.c.d form
 _SHARED_V4 = ipaddress.IPv4Network("100.64.0.0/10")  # carrier-grade NAT, not public
+_WHITESPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
 
 def address_problem(ip: IPAddress) -> str | None:
@@ -109,7 +111,7 @@ def validate_url(url: str | httpx.URL, *, allow_private: bool) -> httpx.URL:
     text = str(url)
     if len(text) > MAX_URL_LENGTH:
         raise URLRefused(f"refused: URL longer than {MAX_URL_LENGTH} characters")
-    if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in text):
+    if _WHITESPACE_OR_CONTROL.search(text):
         # Whitespace/control characters are how request-splitting and parser-confusion
         # tricks start; a real feed URL never needs them unescaped.
         raise URLRefused("refused: URL contains whitespace or control characters")
