@@ -15,6 +15,10 @@ spread over them round-robin, since the fetcher limits concurrency per host (def
 The set-up cycle embeds with a bench-only hashing embedder of the model's width (its vectors are
 only there to be compared against, not judged); the timed cycles use ``--embedder``. Full-text
 fetching is off: items are teasers of LEAD_WORDS words, with no article page behind them.
+
+Besides wall time each row gives the CPU time of our process during the cycle (all its threads;
+the feed servers are not counted): on a machine shared with other work, wall time follows the
+load, CPU time much less. The load average is printed with the table.
 """
 
 from __future__ import annotations
@@ -119,12 +123,13 @@ async def cycle(db: Path, embedder, concurrency: tuple[int, int] | None) -> dict
     app.embedder = app.pipeline.embedder = app.service.embedder = embedder
     try:
         app.pipeline.indexes()  # topic index built before the clock starts (cached seeds)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         report = await app.pipeline.poll_once()
-        seconds = time.perf_counter() - t0
+        seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - cpu0
     finally:
         await app.aclose()
-    return {"seconds": seconds, "report": {k: v for k, v in vars(report).items() if k != "errors"},
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds,
+            "report": {k: v for k, v in vars(report).items() if k != "errors"},
             "errors": report.errors[:3]}  # fmt: skip
 
 
@@ -176,6 +181,7 @@ def main() -> None:
     if args.serve:
         return serve(Path(args.serve), int(args.hosts))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    load_before = os.getloadavg()
     from bot.pipeline.embed import HashingEmbedder, SentenceTransformerEmbedder
 
     embedder = (
@@ -207,13 +213,16 @@ def main() -> None:
                         )
                         runs[name].append(r)
                         print(
-                            f"hosts={hosts} {name}: {r['seconds']:.2f} s {r['report']}",
+                            f"hosts={hosts} {name}: {r['seconds']:.2f} s "
+                            f"(CPU {r['cpu_seconds']:.2f} s) {r['report']}",
                             file=sys.stderr,
                         )
                 base = [r["seconds"] for r in runs[list(paths)[0]]]
                 for name, rs in runs.items():
                     secs = [r["seconds"] for r in rs]
+                    cpu = statistics.median(r["cpu_seconds"] for r in rs)
                     rows.append({"hosts": hosts, "path": name, "median_s": round(statistics.median(secs), 2),
+                                 "cpu_median_s": round(cpu, 2),
                                  "min_s": round(min(secs), 2), "max_s": round(max(secs), 2),
                                  "vs_baseline": round(statistics.median(b / s for b, s in zip(base, secs, strict=True)), 2),
                                  "report": rs[-1]["report"]})  # fmt: skip
@@ -234,19 +243,23 @@ def main() -> None:
     meta = {"machine": platform.processor() or platform.machine(), "cores": os.cpu_count(),
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "command": " ".join(["python", "bench/poll.py", *sys.argv[1:]]),
-            "feeds": args.feeds, "changed_feeds": n_changed, "embedder": args.embedder}  # fmt: skip
+            "feeds": args.feeds, "changed_feeds": n_changed, "embedder": args.embedder,
+            "load_average": {"start": [round(x, 2) for x in load_before],
+                             "end": [round(x, 2) for x in os.getloadavg()]}}  # fmt: skip
     if args.json:
         return print(json.dumps({"meta": meta, "rows": rows}, indent=2))
     print(f"{meta['date']} · {meta['command']} · {meta['cores']} cores · {args.feeds} feeds, "
-          f"{n_changed} with one new item, the rest 304 · embedder {args.embedder}\n")  # fmt: skip
-    print(
-        "| hosts | path | cycle s (median) | min–max | vs baseline | new | not modified | failed |"
-    )
-    print("|--:|---|--:|--:|--:|--:|--:|--:|")
+          f"{n_changed} with one new item, the rest 304 · embedder {args.embedder} · load average "
+          f"(1, 5, 15 min) {meta['load_average']['start']} at the start, "
+          f"{meta['load_average']['end']} at the end\n")  # fmt: skip
+    print("| hosts | path | cycle s (median) | min–max | vs baseline | cycle CPU s (median) "
+          "| new | not modified | failed |")  # fmt: skip
+    print("|--:|---|--:|--:|--:|--:|--:|--:|--:|")
     for r in rows:
         rep = r["report"]
         print(f"| {r['hosts']} | {r['path']} | {r['median_s']} | {r['min_s']}–{r['max_s']} "
-              f"| {r['vs_baseline']}× | {rep['new']} | {rep['not_modified']} | {rep['failed']} |")  # fmt: skip
+              f"| {r['vs_baseline']}× | {r['cpu_median_s']} | {rep['new']} | {rep['not_modified']} "
+              f"| {rep['failed']} |")  # fmt: skip
 
 
 if __name__ == "__main__":
