@@ -76,6 +76,7 @@ def compose(
         settings.model,
         batch_size=settings.embed_batch_size,
         precision=settings.embed_precision,
+        compile_model=settings.embed_compile,
     )
     service = BotService(settings, store, embedder, fetcher, clock)
     pipeline = Pipeline(settings, store, fetcher, embedder, service.indexes, clock)

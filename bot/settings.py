@@ -51,9 +51,11 @@ class Settings(BaseSettings):
     model: str = "all-MiniLM-L6-v2"  # or a filesystem path to a sentence-transformers model
     embedder: str = "sentence-transformers"  # "hashing" is a deterministic offline fake for tests
     embed_batch_size: int = 32
-    # "bf16": run the model under bfloat16 autocast (about twice as fast on CPUs with AVX-512
-    # BF16 or AMX; vectors stay float32, L2-normalised); "fp32": full precision
+    # "bf16": the model's weights and activations in bfloat16 (faster on CPUs with AVX-512 BF16
+    # or AMX; vectors stay float32, L2-normalised); "fp32": full precision
     embed_precision: Literal["fp32", "bf16"] = "fp32"
+    # torch.compile the model once at load (needs a C++ compiler; without one it runs eagerly)
+    embed_compile: bool = False
 
     # --- chat platforms (their own issues) ---
     telegram_token: str | None = None

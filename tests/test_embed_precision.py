@@ -1,16 +1,21 @@
-"""bf16 embedding (THREATWATCH_EMBED_PRECISION=bf16): the real model under bfloat16 autocast gives
-float32 unit vectors that agree with full precision, and the setting reaches the embedder."""
+"""bf16 embedding (THREATWATCH_EMBED_PRECISION=bf16) and the compiled model
+(THREATWATCH_EMBED_COMPILE): the real model in bfloat16, compiled or not, gives float32 unit
+vectors that agree with full precision, and the settings reach the embedder."""
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bot.errors import ConfigError
-from bot.pipeline.embed import SentenceTransformerEmbedder, make_embedder
+from bot.pipeline.embed import SentenceTransformerEmbedder, make_embedder, passages
 from bot.settings import Settings
+
+DEV_CORPUS = Path(__file__).parents[1] / "data" / "dev_corpus.jsonl"
 
 TEXTS = [
     "Three U.S. service members were wounded when a drone struck a base in eastern Syria.",
@@ -32,10 +37,66 @@ def test_bf16_vectors_agree_with_fp32() -> None:
     assert bf16.name == fp32.name  # the same vector space: stored vectors stay comparable
 
 
+def dev_passages(per_label: int = 4) -> list[str]:
+    """Passages of related items, look-alikes and plain negatives from the development corpus."""
+    rows = [json.loads(line) for line in DEV_CORPUS.read_text(encoding="utf-8").splitlines()]
+    out: list[str] = []
+    for label in ("related", "hard_negative", "negative"):
+        for row in [r for r in rows if r["label"] == label][:per_label]:
+            out.extend(passages(row["title"] or "", row["text"])[:2])
+    return out
+
+
+@pytest.mark.model
+def test_compiled_bf16_vectors_agree_with_fp32_and_keep_the_ranking() -> None:
+    texts = dev_passages()
+    fp32 = SentenceTransformerEmbedder("all-MiniLM-L6-v2")
+    fast = SentenceTransformerEmbedder("all-MiniLM-L6-v2", precision="bf16", compile_model=True)
+    a, b = fp32.encode(texts), fast.encode(texts)
+    assert b.dtype == np.float32 and b.shape == a.shape
+    assert np.allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)
+    assert (a * b).sum(axis=1).min() > 0.995
+    for query in (0, len(texts) // 2):  # a related passage and a look-alike as the query
+        ranks_a, ranks_b = np.argsort(-(a @ a[query])), np.argsort(-(b @ b[query]))
+        assert np.array_equal(ranks_a[:5], ranks_b[:5])
+    # batches of other sizes and lengths reuse the compiled model and give the same vectors
+    alone = fast.encode(texts[:3])
+    assert (alone * b[:3]).sum(axis=1).min() > 0.999
+    assert fast.name == fp32.name  # the same vector space: stored vectors stay comparable
+
+
+@pytest.mark.model
+def test_a_model_that_cannot_be_compiled_runs_eagerly(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import torch
+
+    def broken(module: object, **_: object) -> object:
+        def fail(*args: object, **kwargs: object) -> object:
+            raise RuntimeError("no C++ compiler")
+
+        return fail
+
+    monkeypatch.setattr(torch, "compile", broken)
+    embedder = SentenceTransformerEmbedder("all-MiniLM-L6-v2", compile_model=True)
+    with caplog.at_level(logging.WARNING, logger="bot.pipeline.embed"):
+        vectors = embedder.encode(TEXTS[:2])
+    assert vectors.shape == (2, 384) and "not compiled" in caplog.text
+    eager = SentenceTransformerEmbedder("all-MiniLM-L6-v2").encode(TEXTS[:2])
+    assert (vectors * eager).sum(axis=1).min() > 0.9999
+
+
 def test_the_setting_reaches_the_embedder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("THREATWATCH_EMBED_PRECISION", "bf16")
+    monkeypatch.setenv("THREATWATCH_EMBED_COMPILE", "1")
     settings = Settings(db=tmp_path / "t.db")
-    embedder = make_embedder(settings.embedder, settings.model, precision=settings.embed_precision)
+    embedder = make_embedder(
+        settings.embedder,
+        settings.model,
+        precision=settings.embed_precision,
+        compile_model=settings.embed_compile,
+    )
     assert isinstance(embedder, SentenceTransformerEmbedder) and embedder.precision == "bf16"
+    assert embedder.compile_model
     with pytest.raises(ConfigError):
         SentenceTransformerEmbedder("all-MiniLM-L6-v2", precision="int4")
