@@ -31,7 +31,7 @@ from typing import IO
 SELF = str(Path(__file__).resolve())
 REPO = Path(SELF).parents[1]
 CORPUS = REPO / "data" / "dev_corpus.jsonl"
-CASES = {"lead": "title+lead", "full": "full text"}
+CASES = {"lead": "title+lead", "window": "one window", "full": "full text"}
 KINDS = ("baseline", "project")
 LEAD_WORDS = 60
 QUICK_ARTICLES = 16
@@ -45,7 +45,19 @@ def load_articles(case: str, quick: bool) -> list[tuple[str, str]]:
     rows = rows[:QUICK_ARTICLES] if quick else rows
     if case == "lead":
         return [(r["title"] or "", " ".join(r["text"].split()[:LEAD_WORDS])) for r in rows]
+    if case == "window":  # the first passage: a text that fits the 256-token window
+        from bot.pipeline.embed import passages
+
+        return [
+            (r["title"] or "", _body(passages(r["title"] or "", r["text"])[0], r)) for r in rows
+        ]
     return [(r["title"] or "", r["text"]) for r in rows]  # 8 articles have no title
+
+
+def _body(first_passage: str, row: dict) -> str:
+    """The first passage without the title that leads it."""
+    title = " ".join((row["title"] or "").split())
+    return first_passage[len(title) :].strip() if first_passage.startswith(title) else first_passage
 
 
 def rss_bytes(articles: list[tuple[str, str]]) -> bytes:
@@ -76,11 +88,16 @@ def setup_project(articles: list[tuple[str, str]]) -> tuple[Pass, dict]:
     from bot.pipeline.embed import SentenceTransformerEmbedder, passages
     from bot.pipeline.parse import parse_feed
     from bot.scoring import embed_documents, score_document
+    from bot.settings import Settings
     from bot.store import Store
     from bot.topics import build_indexes, sync_from_config
 
-    precision = os.environ.get("THREATWATCH_EMBED_PRECISION", "fp32")  # as Settings reads it
-    embedder = SentenceTransformerEmbedder("all-MiniLM-L6-v2", precision=precision)
+    settings = Settings()  # THREATWATCH_EMBED_PRECISION, THREATWATCH_EMBED_COMPILE
+    embedder = SentenceTransformerEmbedder(
+        "all-MiniLM-L6-v2",
+        precision=settings.embed_precision,
+        compile_model=settings.embed_compile,
+    )
     with tempfile.TemporaryDirectory() as tmp:  # the topic index exactly as the app builds it
         store = Store(Path(tmp) / "bench.db")
         sync_from_config(store, REPO / "config", REPO / "seeds", datetime.now(UTC))
@@ -188,6 +205,7 @@ def machine() -> dict:
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": " ".join(["python", "bench/ingest.py", *sys.argv[1:]]),
         "precision": os.environ.get("THREATWATCH_EMBED_PRECISION", "fp32"),
+        "compile": os.environ.get("THREATWATCH_EMBED_COMPILE", "0"),
     }  # fmt: skip
 
 
@@ -215,7 +233,8 @@ def table(meta: dict, rows: list[dict]) -> str:
         f"machine: {meta['cpu']}, {meta['cores']} cores (torch threads {meta['torch_threads']})",
         f"date:    {meta['date']}",
         f"command: {meta['command']}",
-        f"project embed precision: {meta['precision']} (THREATWATCH_EMBED_PRECISION)",
+        f"project embed precision: {meta['precision']} (THREATWATCH_EMBED_PRECISION), "
+        f"compile: {meta['compile']} (THREATWATCH_EMBED_COMPILE)",
         f"python {meta['python']}, torch {meta['torch']}, "
         f"sentence-transformers {meta['sentence_transformers']}",
         "",
