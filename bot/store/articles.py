@@ -105,8 +105,8 @@ class ArticlesPart(StoreBase):
                 role = self._story_role(conn, article, m.topic, batch[m.article_index].adds_facts)
                 cur = conn.execute(
                     """INSERT INTO matches (article_id, topic, score, threshold, seed_id, seed_title,
-                       passage, created_at, story_role, summary, similarity)
-                       VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
+                       passage, created_at, story_role, summary, similarity, published)
+                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?)""",
                     [
                         article.id,
                         m.topic,
@@ -119,6 +119,7 @@ class ArticlesPart(StoreBase):
                         role,
                         m.summary,
                         m.similarity,
+                        _iso(article.published),
                     ],
                 )
                 match_id = int(cur.lastrowid or 0)
@@ -270,10 +271,12 @@ class ArticlesPart(StoreBase):
 
     # --- matches ----------------------------------------------------------------------------
     def latest_matches(self, *, topic: str | None = None, limit: int = 10) -> list[Match]:
+        """Newest first by the article's published date, then the match saved last. Walks the
+        index on (topic, published, id) or (published, id) and stops after ``limit`` rows."""
         where, params = ("WHERE m.topic = ?", [topic]) if topic else ("", [])
         rows = self._rows(
-            f"""SELECT m.*, m.id AS match_id FROM matches m JOIN articles a ON a.id = m.article_id
-                {where} ORDER BY a.published DESC, m.id DESC LIMIT ?""",
+            f"""SELECT m.*, m.id AS match_id FROM matches m
+                {where} ORDER BY m.published DESC, m.id DESC LIMIT ?""",
             [*params, limit],
         )
         return self._matches(rows)

@@ -217,4 +217,14 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX websub_next ON websub_subscriptions (next_attempt_at);
     """,
+    # 5: `latest` reads matches newest first through an index instead of sorting every match
+    """
+    -- the article's published date (its sort key), copied when the match is saved; articles'
+    -- dates never change once stored
+    ALTER TABLE matches ADD COLUMN published TEXT NOT NULL DEFAULT '';
+    UPDATE matches SET published = coalesce(
+        (SELECT a.published FROM articles a WHERE a.id = matches.article_id), '');
+    CREATE INDEX matches_topic_published ON matches (topic, published, id);
+    CREATE INDEX matches_published ON matches (published, id);
+    """,
 ]
