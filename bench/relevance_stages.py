@@ -1,0 +1,180 @@
+"""A cheap first stage and an expensive second stage: what all-mpnet-base-v2 would add on top of
+the default all-MiniLM-L6-v2 if it re-scored only the first stage's candidates.
+
+    python bench/relevance_stages.py [--second .models/all-mpnet-base-v2] [--cuts 0.02,0.05,0.1]
+
+The same cross-validation as bench/relevance.py (5 folds by event over data/dev_corpus.jsonl;
+for each fold the topic is trained on the shipped examples minus that fold's items, its
+threshold chosen by the topic's own inner cross-validation) but in one process, on vectors
+embedded once per model and kept under bench/.cache/. With the default model it reproduces
+bench/relevance.py's figures exactly (same folds, same training code: bot.relevance.train).
+
+Two-stage: an item is a candidate when the first stage's probability reaches the cut; a
+candidate takes the second stage's probability, any other item keeps a score below every
+candidate's. Reported: AP of each model alone and of the two stages, the share of items sent
+to the second stage and the related items the first stage let through. The corpus is rich in
+topical news, so the share sent on is also measured on ordinary news: the English items of the
+recorded news feeds in tests/data/feeds/, scored by the first stage trained on every example.
+The second model is unpacked by scripts/install_mpnet.sh.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import pickle
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import GroupKFold
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+sys.path.insert(0, str(REPO / "bench"))
+from relevance import CORPUS, TOPIC, example_files, item_hash, load  # noqa: E402
+
+from bot.pipeline.embed import SentenceTransformerEmbedder, passages  # noqa: E402
+from bot.pipeline.parse import parse_feed  # noqa: E402
+from bot.relevance.facets import parse_facets  # noqa: E402
+from bot.relevance.metrics import average_precision  # noqa: E402
+from bot.relevance.scorer import document_text  # noqa: E402
+from bot.relevance.train import Example, train  # noqa: E402
+from bot.topics import seed_from_text  # noqa: E402
+
+CACHE = REPO / "bench" / ".cache"
+NEWS_FEEDS = REPO / "tests" / "data" / "feeds"
+NOT_ENGLISH = ("news-bbc-urdu", "news-heise")
+
+
+def news_items() -> list[tuple[str, str]]:
+    """(title, text) of every item of the recorded English news feeds."""
+    out = []
+    for path in sorted(NEWS_FEEDS.glob("news-*.xml")):
+        if path.name.startswith(NOT_ENGLISH):
+            continue
+        feed = parse_feed(path.read_bytes(), url=f"https://example.org/{path.name}", max_items=1000)
+        out += [(item.title, item.text) for item in feed.items if (item.title + item.text).strip()]
+    return out
+
+
+def training_pool(seeds: Path) -> list[tuple[str, bool, str, str, str]]:
+    """(content hash, label, group, title, text) of every example the shipped topic trains on,
+    grouped as bot.topic_training groups them (curated files are named <event>__<id>.txt)."""
+    pool = []
+    for pattern, label, kind in (
+        (f"{TOPIC}/*.txt", True, "positive"),
+        (f"{TOPIC}/counter/*.txt", False, "counter"),
+        ("_background/*.txt", False, "background"),
+    ):
+        for path in sorted(seeds.glob(pattern)):
+            seed = seed_from_text(TOPIC, path.read_text(encoding="utf-8"), origin=path.name)
+            group = path.name.split("__", 1)[0] if "__" in path.name else f"{kind}:{path.name}"
+            pool.append((seed.content_hash, label, group, seed.title, seed.text))
+    return pool
+
+
+def vectors(
+    model: str, texts: dict[str, tuple[str, str]]
+) -> dict[str, tuple[list[str], np.ndarray]]:
+    """content hash → (passages, vectors), embedded once per model and cached."""
+    key = hashlib.sha256(model.encode()).hexdigest()[:12]
+    path = CACHE / f"stages-{key}.pkl"
+    cached = pickle.loads(path.read_bytes()) if path.exists() else {}
+    missing = [h for h in texts if h not in cached]
+    if missing:
+        embedder = SentenceTransformerEmbedder(model)
+        for h in missing:
+            parts = passages(*texts[h])
+            cached[h] = (parts, embedder.encode(parts))
+        CACHE.mkdir(exist_ok=True)
+        path.write_bytes(pickle.dumps(cached))
+    return cached
+
+
+def cross_validated(rows, hashes, pool, facets, vecs) -> tuple[np.ndarray, np.ndarray]:
+    """Each item's probability and the threshold its fold's topic chose."""
+    labels = np.array([r["label"] == "related" for r in rows])
+    groups = [r.get("event") or r["id"] for r in rows]
+    scores, thresholds = np.zeros(len(rows)), np.zeros(len(rows))
+    for _, test in GroupKFold(n_splits=5).split(rows, labels, groups):
+        held = {hashes[i] for i in test}
+        examples = [
+            Example(label, vecs[h][1], document_text(vecs[h][0]), group, h)
+            for h, label, group, _, _ in pool
+            if h not in held
+        ]
+        trained = train(examples, facets, model="bench")
+        for i in test:
+            parts, v = vecs[hashes[i]]
+            scores[i] = trained.scorer.judge(v, document_text(parts)).probability
+            thresholds[i] = trained.threshold
+    return scores, thresholds
+
+
+def at_threshold(labels: np.ndarray, scores: np.ndarray, thresholds: np.ndarray) -> dict:
+    alerts = scores >= thresholds
+    tp = int((alerts & labels).sum())
+    return {
+        "ap": round(average_precision(labels, scores), 4),
+        "precision": round(tp / alerts.sum(), 4) if alerts.any() else 0.0,
+        "recall": round(tp / labels.sum(), 4),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--first", default="all-MiniLM-L6-v2")
+    parser.add_argument("--second", default=str(REPO / ".models" / "all-mpnet-base-v2"))
+    parser.add_argument("--cuts", default="0.02,0.05,0.1")
+    args = parser.parse_args()
+    rows = load(CORPUS)
+    labels = np.array([r["label"] == "related" for r in rows])
+    hashes = [item_hash(r) for r in rows]
+    seeds = REPO / "seeds"
+    assert example_files(seeds), "the shipped topic has no examples"
+    pool = training_pool(seeds)
+    facets = parse_facets(
+        tomllib.loads((REPO / "config" / "topics.toml").read_text())["topic"][0]["facets"],
+        where="topics.toml",
+    )
+    texts = {h: (title, text) for h, _, _, title, text in pool}
+    texts |= {h: (r.get("title") or "", r["text"]) for h, r in zip(hashes, rows, strict=True)}
+    news = {hashlib.sha256(repr(doc).encode()).hexdigest(): doc for doc in news_items()}
+    report: dict = {"corpus": str(CORPUS), "items": len(rows), "related": int(labels.sum())}
+    results = {}
+    for name in (args.first, args.second):
+        scores, thresholds = cross_validated(rows, hashes, pool, facets, vectors(name, texts))
+        results[name] = scores
+        report[name] = at_threshold(labels, scores, thresholds)
+    first, second = results[args.first], results[args.second]
+    first_vecs = vectors(args.first, texts | news)
+    everything = [
+        Example(label, first_vecs[h][1], document_text(first_vecs[h][0]), group, h)
+        for h, label, group, _, _ in pool
+    ]
+    scorer = train(everything, facets, model="bench").scorer
+    news_scores = np.array(
+        [scorer.judge(first_vecs[h][1], document_text(first_vecs[h][0])).probability for h in news]
+    )
+    report["two_stage"] = []
+    for cut in (float(c) for c in args.cuts.split(",")):
+        candidate = first >= cut
+        combined = np.where(candidate, second, first * 1e-3)  # non-candidates rank below
+        report["two_stage"].append(
+            {
+                "cut": cut,
+                "ap": round(average_precision(labels, combined), 4),
+                "candidates": round(float(candidate.mean()), 4),
+                "related_kept": f"{int((candidate & labels).sum())}/{int(labels.sum())}",
+                "candidates_in_news_feeds": f"{int((news_scores >= cut).sum())}/{len(news)}",
+            }
+        )
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
