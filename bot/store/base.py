@@ -43,6 +43,10 @@ class StoreBase:
         self.db = sqlite_utils.Database(conn)
         self._conn = conn
         self._grouping_thread: int | None = None  # the thread inside one_transaction(), if any
+        # The connection is shared with worker threads (topic index builds read and write the
+        # store off the event loop). A transaction, and sqlite-utils' savepoint around each
+        # query, belong to the connection, not to a thread: one thread at a time opens one.
+        self._lock = threading.RLock()
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -62,6 +66,10 @@ class StoreBase:
         if self._grouping_thread == threading.get_ident():
             yield self._conn
             return
+        with self._lock:
+            yield from self._transaction()
+
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
         try:
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -110,4 +118,5 @@ class StoreBase:
             )
 
     def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
-        return list(self.db.query(sql, params))
+        with self._lock:
+            return list(self.db.query(sql, params))

@@ -1,0 +1,51 @@
+"""The store's one connection is shared with worker threads (topic index builds read and write
+it off the event loop while the loop saves articles and marks sends). A write transaction on one
+thread and a query on another must not meet inside the connection: before the store serialised
+them, a query's savepoint could open a transaction that the other thread's BEGIN then refused
+("cannot start a transaction within a transaction"), and the poll cycle failed."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.store import Store
+
+ROUNDS = 1500
+
+
+def test_queries_on_a_worker_thread_meet_no_transaction_of_another(tmp_path: Path) -> None:
+    store = Store(tmp_path / "t.db")
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def read() -> None:
+        start.wait()
+        try:
+            for _ in range(ROUNDS):
+                store.topics()
+                store.seeds()
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=read)
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # the threads take turns between any two statements
+    worker.start()
+    start.wait()
+    try:
+        for n in range(ROUNDS):
+            if n % 10:
+                store.save_cycle_report(datetime.now(UTC), {"n": n})
+                continue
+            with store.one_transaction():
+                store.save_cycle_report(datetime.now(UTC), {"n": n, "grouped": True})
+    finally:
+        worker.join()
+        sys.setswitchinterval(switching)
+    assert errors == []
+    count = store._conn.execute("SELECT count(*) FROM cycles").fetchone()[0]
+    assert count == ROUNDS
+    assert not store._conn.in_transaction
