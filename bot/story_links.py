@@ -8,6 +8,15 @@ comparing them. So ``StoryLinker`` keeps what linking needs of each stored repor
 ``StoredLead``: none of it changes once an article is saved, and articles are never deleted),
 and each round reads only the articles saved since it last looked, whoever saved them. Story
 ids do change as stories grow: they are read when a link is found.
+
+Two costs grew with a cycle's size. Whether a report adds facts to its story was decided by
+finding the facts (toll, claim, confirmation) of every report of the story again, for each new
+report: quadratic in a story's size. Now a report that states no fact skips that, and each kept
+report's facts are found once. And each new article was compared with up to thousands of kept
+reports one pair at a time. Now the scores are computed for all of them at once (lead cosines
+from one matrix product, specifics overlaps from an index of which reports name which
+specific), and only the reports within ``SCORE_SLACK`` of the best are compared exactly, in the
+same order, so the result is that of comparing all.
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -27,10 +36,12 @@ from bot.store import Store
 from bot.store.articles import STORY_CANDIDATES
 from bot.store.records import StoredLead
 
-# A pair scores lead cosine + ENTITY_WEIGHT × specifics overlap (≤ 1), so a stored report whose
-# lead cosine is below this cannot be joined: only the others are compared, in the same order
-# (so the result is that of comparing all), and only they have their specifics found.
-LINK_BOUND = stories.SAME_STORY - stories.ENTITY_WEIGHT - 1e-6
+# Scores from the matrix product differ from one pair's float32 dot product by rounding only
+# (well under 1e-5 for unit vectors of a few hundred dimensions): every report whose exact
+# score can reach the best one's is within this of it.
+SCORE_SLACK = 1e-4
+WINDOW_US = stories.WINDOW // timedelta(microseconds=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -62,12 +73,7 @@ class StoryLinker:
         # The store compares dates as ISO text to the second; so does the window here.
         since = (min(dates) - stories.WINDOW).replace(microsecond=0)
         self._catch_up(since, model)
-        candidates = self._candidates(since)  # rows of self._known, newest first
-        if len(candidates):
-            new_leads = np.stack([doc.vectors[0] for _, doc in entries])
-            lead_cosines = (self._leads[: len(self._known)] @ new_leads.T)[candidates]
-        else:
-            lead_cosines = np.zeros((0, len(entries)), np.float32)
+        field = _Field(self, self._candidates(since), [doc.vectors[0] for _, doc in entries])
         earlier: list[stories.Report] = []  # this batch's reports so far
         links: list[StoryLink] = []
         for position, ((item, doc), published) in enumerate(zip(entries, dates, strict=True)):
@@ -79,28 +85,29 @@ class StoryLinker:
                 published,
                 item.text,
             )
-            reachable = candidates[lead_cosines[:, position] >= LINK_BOUND]
-            stored = [self._report(int(row)) for row in reachable]
+            stored = [self._report(row) for row in field.contenders(report, position)]
             match = stories.best_story(report, stored + earlier)
-            links.append(self._link_to(item, match, candidates))
+            links.append(self._link_to(item, match, field))
             earlier.append(report)
         if len(self._known) > 2 * self._limit:
             self._keep_newest(self._limit)
         return links
 
-    def _link_to(
-        self, item: FeedItem, match: stories.Report | None, candidates: np.ndarray
-    ) -> StoryLink:
+    def _link_to(self, item: FeedItem, match: stories.Report | None, field: _Field) -> StoryLink:
         if match is None:
             return StoryLink()
+        stated = stories.facts(item.text)
         if match.key < 0:  # an earlier article of this batch: the only report of its story yet
-            adds = stories.adds_facts(item.text, [match.text])
+            adds = bool(stated) and bool(stated - stories.facts(match.text))
             return StoryLink(in_batch=-match.key - 1, adds_facts=adds)
-        members = self._store.story_members(match.key)
-        same = [  # the texts of the story's reports in the window
-            self._known[row].text for row in candidates if self._known[row].article_id in members
-        ]
-        return StoryLink(stored=match.key, adds_facts=stories.adds_facts(item.text, same))
+        if not stated:  # nothing it states can be new
+            return StoryLink(stored=match.key)
+        known: set[str] = set()
+        for article_id in self._store.story_members(match.key):
+            row = self._row_of.get(article_id)
+            if row is not None and field.holds(row):  # the story's reports in the window
+                known |= self._facts(row)
+        return StoryLink(stored=match.key, adds_facts=bool(stated - known))
 
     # --- the stored reports kept ------------------------------------------------------------------
     def _forget_all(self, *, model: str, since: datetime | None) -> None:
@@ -113,6 +120,10 @@ class StoryLinker:
         # (-published, -article id, row): ascending is the store's order, newest first
         self._ranked: list[tuple[float, int, int]] = []
         self._reports: dict[int, stories.Report] = {}  # by row, made when first compared
+        self._stated: dict[int, frozenset[str]] = {}  # by row: facts, found when first needed
+        self._specifics: list[frozenset[str]] = []  # by row
+        self._micros: list[int] = []  # by row: published, in microseconds since the epoch
+        self._naming: dict[str, list[int]] = {}  # specific → rows that name it
 
     def _catch_up(self, since: datetime, model: str) -> None:
         if model == self._model and self._since is not None and since >= self._since:
@@ -139,6 +150,11 @@ class StoryLinker:
             self._known.append(lead)
             self._row_of[lead.article_id] = row
             self._leads[row] = lead.lead
+            found = stories.specifics(lead.title, lead.text)
+            self._specifics.append(found)
+            self._micros.append(_micros(lead.published))
+            for name in found:
+                self._naming.setdefault(name, []).append(row)
             bisect.insort(self._ranked, (-lead.published.timestamp(), -lead.article_id, row))
 
     def _candidates(self, since: datetime) -> np.ndarray:
@@ -162,8 +178,66 @@ class StoryLinker:
                 lead.article_id,
                 None,  # not needed to compare; read when a link is found
                 lead.lead,
-                stories.specifics(lead.title, lead.text),
+                self._specifics[row],
                 lead.published,
                 lead.text,
             )
         return self._reports[row]
+
+    def _facts(self, row: int) -> frozenset[str]:
+        if row not in self._stated:
+            self._stated[row] = frozenset(stories.facts(self._known[row].text))
+        return self._stated[row]
+
+
+class _Field:
+    """One round's candidates (rows of a ``StoryLinker``, newest first) with what scoring them
+    all at once needs: each one's lead cosine with every new article, specifics count and date."""
+
+    def __init__(self, linker: StoryLinker, candidates: np.ndarray, new_leads: list[np.ndarray]):
+        self._linker = linker
+        self.candidates = candidates
+        known = len(linker._known)
+        self._position = np.full(known, -1, np.intp)  # row → position among the candidates
+        self._position[candidates] = np.arange(len(candidates))
+        if len(candidates):
+            self._cosines = (linker._leads[:known] @ np.stack(new_leads).T)[candidates]
+        else:
+            self._cosines = np.zeros((0, len(new_leads)), np.float32)
+        self._sizes = np.array([len(linker._specifics[r]) for r in candidates], np.float64)
+        self._micros = np.array(linker._micros, np.int64)[candidates]
+        self._naming: dict[str, np.ndarray] = {}  # specific → positions of candidates naming it
+
+    def holds(self, row: int) -> bool:
+        return bool(self._position[row] >= 0)
+
+    def contenders(self, report: stories.Report, position: int) -> list[int]:
+        """The candidates whose score with ``report`` can reach the threshold and the best
+        candidate's score, in candidate order (``stories.similarity``, for all at once)."""
+        if not len(self.candidates):
+            return []
+        shared = np.zeros(len(self.candidates), np.float64)
+        for name in report.specifics:
+            shared[self._named(name)] += 1
+        union = len(report.specifics) + self._sizes - shared
+        overlap = np.divide(shared, union, out=np.zeros_like(shared), where=union > 0)
+        scores = self._cosines[:, position] + stories.ENTITY_WEIGHT * overlap
+        assert report.published is not None  # every new article has a date here
+        apart = np.abs(self._micros - _micros(report.published))
+        scores[apart > WINDOW_US] = -np.inf
+        best = float(scores.max())
+        if best < stories.SAME_STORY - SCORE_SLACK:
+            return []
+        return [int(r) for r in self.candidates[scores >= best - SCORE_SLACK]]
+
+    def _named(self, name: str) -> np.ndarray:
+        if name not in self._naming:
+            rows = np.array(self._linker._naming.get(name, []), np.intp)
+            at = self._position[rows] if len(rows) else rows
+            self._naming[name] = at[at >= 0]
+        return self._naming[name]
+
+
+def _micros(when: datetime) -> int:
+    start = EPOCH if when.tzinfo is not None else EPOCH.replace(tzinfo=None)
+    return (when - start) // timedelta(microseconds=1)

@@ -118,3 +118,39 @@ def test_kept_reports_link_as_reading_the_store_every_round(tmp_path: Path, limi
         recent = (recent + originals + copies)[-3 * limit :]
     assert sum(link.stored is not None for link in found) >= 5
     assert any(link.in_batch is not None for link in found)
+
+
+def test_a_growing_story_is_not_read_again_for_every_new_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Reports that all join one story, each stating a new toll. Whether one adds facts depends
+    # on the story's earlier reports; finding their facts again for every new report made a
+    # big story quadratic (20,000 near-identical items took a load run's cycle past 15 minutes).
+    embedder = HashingEmbedder(384)
+    store = Store(tmp_path / "t.db")
+    linker = StoryLinker(store)
+    found: list[str] = []
+    real_facts = stories.facts
+
+    def facts(text: str) -> set[str]:
+        found.append(text)
+        return real_facts(text)
+
+    links: list[StoryLink] = []
+    for start in range(0, 150, 10):
+        items = [
+            FeedItem(f"g{n}", None, "Militia rockets hit Harir base in Erbil",
+                     f"Militia fighters fired rockets at the Harir base in Erbil; {n} wounded, "
+                     "officials in Baghdad said.", NOW - timedelta(minutes=150 - n))
+            for n in range(start, start + 10)
+        ]  # fmt: skip
+        batch = list(zip(items, embed_documents(embedder, [(i.title, i.text) for i in items]), strict=True))  # fmt: skip
+        monkeypatch.setattr(stories, "facts", facts)
+        batch_links = linker.link(batch, model=embedder.name, now=NOW)
+        monkeypatch.setattr(stories, "facts", real_facts)
+        assert batch_links == reference(store, embedder.name, batch)
+        save(store, embedder.name, batch, batch_links)
+        links += batch_links
+    assert all(link.stored is not None for link in links[10:])  # one story, joined 140 times
+    assert all(link.adds_facts for link in links[1:])  # each states a toll not stated before
+    assert len(found) <= 2 * len(links)  # each report's facts found about once, not once per join
