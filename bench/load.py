@@ -12,6 +12,7 @@ measure fetching, parsing, dedupe, storage, matching and delivery, not the model
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import tempfile
 import time
@@ -27,6 +28,7 @@ def main() -> None:
     parser.add_argument("--relevant", type=int, default=20, help="matched items (alerts)")
     parser.add_argument("--chats", type=int, default=200, help="half Telegram, half Slack")
     parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--log", type=Path, help="write the bot process's output here")
     args = parser.parse_args()
     telegram = args.chats // 2
     spec = LoadSpec(
@@ -37,9 +39,11 @@ def main() -> None:
         telegram_groups=telegram // 5,
         slack_channels=args.chats - telegram,
     )
-    started = time.monotonic()
+    started, load_before = time.monotonic(), os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         r = run_load(Path(tmp), spec, timeout=args.timeout)
+    if args.log:
+        args.log.write_text(r.output)
     lost = sum(len(r.match_ids - set(c)) for c in r.received.values())
     twice = sum(n - 1 for c in r.received.values() for n in c.values())
     messages = sum(sum(c.values()) for c in r.received.values())
@@ -58,6 +62,12 @@ def main() -> None:
     )
     print(f"lost {lost}, sent twice {twice}, refused by platform limits {r.refused_by_limits}")
     print(f"total wall time {time.monotonic() - started:.0f} s")
+    print(
+        "load average (1/5/15 min) before "
+        + " ".join(f"{x:.1f}" for x in load_before)
+        + ", after "
+        + " ".join(f"{x:.1f}" for x in os.getloadavg())
+    )
     if lost or twice or r.refused_by_limits:
         raise SystemExit(1)
 

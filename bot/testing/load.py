@@ -274,24 +274,27 @@ def _observe(
     timeout: float,
 ) -> LoadResult:
     deadline = time.monotonic() + timeout
-    cycle = None
-    while cycle is None and time.monotonic() < deadline and proc.poll() is None:
-        cycle = CYCLE.search("".join(lines))
-        time.sleep(0.1)
-    if cycle is None:
-        raise AssertionError("no poll cycle line:\n" + "".join(lines)[-5000:])
-    cycle_done = time.time()
-    matched = int(cycle.group(4))
-    expected = matched * spec.chats
     first_seen: dict[tuple[str, int], float] = {}
-    while time.monotonic() < deadline:
+
+    def look() -> int:
+        """Notes the alerts that arrived since the last look; returns how many have arrived."""
         now = time.time()
         ids = _ids_of(tg, slack, chats)
         for chat, alert_ids in ids.items():
             for alert in alert_ids:
                 first_seen.setdefault((chat, alert), now)
-        if sum(len(v) for v in ids.values()) >= expected:
-            break
+        return sum(len(v) for v in ids.values())
+
+    cycle = None
+    while cycle is None and time.monotonic() < deadline and proc.poll() is None:
+        cycle = CYCLE.search("".join(lines))
+        look()  # alerts go out while the cycle still runs
+        time.sleep(0.1)
+    if cycle is None:
+        raise AssertionError("no poll cycle line:\n" + "".join(lines)[-5000:])
+    cycle_done = time.time()
+    expected = int(cycle.group(4)) * spec.chats
+    while look() < expected and time.monotonic() < deadline:
         time.sleep(0.1)
     delivered_at = max(first_seen.values(), default=cycle_done)
     time.sleep(2.0)  # nothing more may arrive
@@ -306,10 +309,10 @@ def _observe(
     return LoadResult(
         cycle_seconds=float(cycle.group(6)),
         new=int(cycle.group(3)),
-        matched=matched,
+        matched=int(cycle.group(4)),
         queued=int(cycle.group(5)),
         peak_rss_mb=peak,
-        delivery_seconds=delivered_at - cycle_done,
+        delivery_seconds=max(0.0, delivered_at - cycle_done),
         lags=lags,
         received={chat: Counter(v) for chat, v in ids.items()},
         match_ids=set(created),
