@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import io
 import json
 import logging
 import sys
@@ -19,6 +20,7 @@ from bot.cli_relevance import register as register_topic_commands
 from bot.cli_relevance import register_score
 from bot.compose import App, compose
 from bot.errors import BadArgument, ThreatwatchError
+from bot.logsafe import redact_configured
 from bot.models import Match
 from bot.settings import Settings
 
@@ -366,10 +368,17 @@ def main() -> None:
     except click.exceptions.Abort:
         sys.exit(130)
     except click.ClickException as exc:
-        exc.show()
+        shown = io.StringIO()
+        exc.show(file=shown)
+        _error(shown.getvalue().rstrip("\n"))
         sys.exit(exc.exit_code)
     except ThreatwatchError as exc:
-        click.echo(f"error: {exc}", err=True)
+        _error(f"error: {exc}")
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+def _error(text: str) -> None:
+    """Errors quote what they were given (a feed, a file, a setting): secrets never appear."""
+    click.echo(redact_configured(text), err=True)

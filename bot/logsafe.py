@@ -3,32 +3,55 @@
 Libraries log what they see: httpx logs request URLs, and a Telegram Bot API URL carries the bot
 token (``…/bot<token>/sendMessage``); a traceback may quote one too. Every handler of the root
 logger gets a formatter that replaces each configured secret in the finished text (message,
-arguments and traceback alike).
+arguments and traceback alike). The command line's one-line errors (`error: …` on stderr) go
+through ``redact_configured`` the same way.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
 
 from bot.settings import Settings
 
 REDACTED = "[redacted]"
 MIN_SECRET = 6  # shorter values would blank out ordinary words
+SECRET_SETTINGS = (
+    "telegram_token",
+    "telegram_webhook_secret",
+    "slack_bot_token",
+    "slack_app_token",
+    "slack_signing_secret",
+)
 
 
 def secrets_of(settings: Settings) -> list[str]:
     """Every secret setting, and the secret half of a Telegram token (after its colon)."""
-    values = [
-        settings.telegram_token,
-        settings.telegram_webhook_secret,
-        settings.slack_bot_token,
-        settings.slack_app_token,
-        settings.slack_signing_secret,
-    ]
-    out = [v for v in values if v]
-    if settings.telegram_token and ":" in settings.telegram_token:
-        out.append(settings.telegram_token.split(":", 1)[1])
+    return _with_token_half({name: getattr(settings, name) for name in SECRET_SETTINGS})
+
+
+def configured_secrets() -> list[str]:
+    """The secrets the settings hold (environment and ``.env``). When the settings cannot be
+    read (the error being reported may say why), the secret variables of the environment."""
+    try:
+        return secrets_of(Settings())
+    except Exception:
+        return _with_token_half(
+            {name: os.environ.get(f"THREATWATCH_{name.upper()}") for name in SECRET_SETTINGS}
+        )
+
+
+def redact_configured(text: str) -> str:
+    """``text`` with every configured secret replaced, as the log formatter does."""
+    return redact(text, RedactingFormatter(None, configured_secrets()).secrets)
+
+
+def _with_token_half(values: dict[str, str | None]) -> list[str]:
+    out = [v for v in values.values() if v]
+    token = values.get("telegram_token")
+    if token and ":" in token:
+        out.append(token.split(":", 1)[1])
     return out
 
 

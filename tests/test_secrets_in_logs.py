@@ -5,13 +5,16 @@ Slack API refuses."""
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
+import pytest
 from process_support import BotProcess
 from slack_support import SECRET, slack_env
 from telegram_support import ADMIN, USER, bot_env, write_watch_config
 
+from bot.cli import main as cli_main
 from bot.feedserver import RecordedFeedServer
 from bot.testing.slack_api import FakeSlackAPI
 from bot.testing.telegram_api import FakeBotAPI
@@ -61,3 +64,35 @@ def test_no_token_or_secret_in_debug_logs_errors_or_status(tmp_path: Path) -> No
     for secret in (TG_TOKEN, TG_TOKEN.split(":")[1], SLACK_TOKEN, SECRET, WEBHOOK_SECRET):
         assert secret not in output, secret
         assert secret not in status, secret
+
+
+def test_cli_error_lines_never_show_a_token_or_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Each command's error quotes what it was given, and here that is a secret: a feed
+    # reference, a seed file's path, an option value (click's usage error).
+    for name, value in {
+        "THREATWATCH_DB": str(tmp_path / "tw.db"),
+        "THREATWATCH_EMBEDDER": "hashing",
+        "THREATWATCH_LOAD_DEFAULT_FEEDS": "false",
+        "THREATWATCH_TELEGRAM_TOKEN": TG_TOKEN,
+        "THREATWATCH_SLACK_BOT_TOKEN": SLACK_TOKEN,
+        "THREATWATCH_SLACK_SIGNING_SECRET": SECRET,
+    }.items():
+        monkeypatch.setenv(name, value)
+    secret_half = TG_TOKEN.split(":")[1]
+    cases = [
+        (("feeds", "remove", SLACK_TOKEN), 1, "error: no feed '[redacted]'"),
+        (("seeds", "add", "any", f"/nowhere/{SECRET}.txt"), 1, "/nowhere/[redacted].txt"),
+        (("latest", "--limit", secret_half), 2, "'--limit': '[redacted]'"),
+    ]
+    for args, code, shown in cases:
+        monkeypatch.setattr(sys, "argv", ["threatwatch", *args])
+        with pytest.raises(SystemExit) as exit_:
+            cli_main()
+        out, err = capsys.readouterr()
+        assert exit_.value.code == code, (args, err)
+        assert shown in err, (args, err)
+        for secret in (TG_TOKEN, secret_half, SLACK_TOKEN, SECRET):
+            assert secret not in out + err, (args, secret)
+    assert len(err.strip().splitlines()) > 1  # usage and error, both redacted
