@@ -6,8 +6,9 @@ the default all-MiniLM-L6-v2 if it re-scored only the first stage's candidates.
 The same cross-validation as bench/relevance.py (5 folds by event over data/dev_corpus.jsonl;
 for each fold the topic is trained on the shipped examples minus that fold's items, its
 threshold chosen by the topic's own inner cross-validation) but in one process, on vectors
-embedded once per model and kept under bench/.cache/. With the default model it reproduces
-bench/relevance.py's figures exactly (same folds, same training code: bot.relevance.train).
+embedded once per model and kept under bench/.cache/. With the default model it gives
+bench/relevance.py's AP, precision and recall (same folds, same training code:
+bot.relevance.train; fold thresholds agree within 0.01).
 
 Two-stage: an item is a candidate when the first stage's probability reaches the cut; a
 candidate takes the second stage's probability, any other item keeps a score below every
