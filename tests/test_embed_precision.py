@@ -86,9 +86,18 @@ def test_a_model_that_cannot_be_compiled_runs_eagerly(
     assert (vectors * eager).sum(axis=1).min() > 0.9999
 
 
+def test_the_defaults_are_bf16_and_compiled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("THREATWATCH_EMBED_PRECISION", raising=False)
+    monkeypatch.delenv("THREATWATCH_EMBED_COMPILE", raising=False)
+    settings = Settings(db=tmp_path / "t.db", _env_file=None)  # type: ignore[call-arg]
+    assert settings.embed_precision == "bf16" and settings.embed_compile
+
+
 def test_the_setting_reaches_the_embedder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("THREATWATCH_EMBED_PRECISION", "bf16")
-    monkeypatch.setenv("THREATWATCH_EMBED_COMPILE", "1")
+    monkeypatch.setenv("THREATWATCH_EMBED_PRECISION", "fp32")
+    monkeypatch.setenv("THREATWATCH_EMBED_COMPILE", "0")
     settings = Settings(db=tmp_path / "t.db")
     embedder = make_embedder(
         settings.embedder,
@@ -96,7 +105,7 @@ def test_the_setting_reaches_the_embedder(tmp_path: Path, monkeypatch: pytest.Mo
         precision=settings.embed_precision,
         compile_model=settings.embed_compile,
     )
-    assert isinstance(embedder, SentenceTransformerEmbedder) and embedder.precision == "bf16"
-    assert embedder.compile_model
+    assert isinstance(embedder, SentenceTransformerEmbedder) and embedder.precision == "fp32"
+    assert not embedder.compile_model
     with pytest.raises(ConfigError):
         SentenceTransformerEmbedder("all-MiniLM-L6-v2", precision="int4")

@@ -157,8 +157,8 @@ class SentenceTransformerEmbedder:
         try:
             with warnings.catch_warnings():  # torch's compiler imports deprecated torch.jit parts
                 warnings.simplefilter("ignore", DeprecationWarning)
-                options = {"freezing": True}
-                transformer.model = torch.compile(eager, dynamic=True, options=options)
+                # freezing: weights become constants, prepacked for the CPU's matrix kernels
+                transformer.model = torch.compile(eager, dynamic=True, options={"freezing": True})
                 self._raw_encode(model, ["warm up the compiled model", "and its batches"])
                 self._raw_encode(model, ["warm up"])
         except Exception as exc:  # inductor fails in many ways where it cannot build kernels
