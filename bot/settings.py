@@ -52,10 +52,14 @@ class Settings(BaseSettings):
     embedder: str = "sentence-transformers"  # "hashing" is a deterministic offline fake for tests
     embed_batch_size: int = 32
     # "bf16": the model's weights and activations in bfloat16 (faster on CPUs with AVX-512 BF16
-    # or AMX; vectors stay float32, L2-normalised, cosine ~0.9999 to fp32); "fp32": full precision
-    embed_precision: Literal["fp32", "bf16"] = "bf16"
-    # torch.compile the model once at load (needs a C++ compiler; without one it runs eagerly)
-    embed_compile: bool = True
+    # or AMX; vectors stay float32, L2-normalised, cosine ~0.9999 to fp32); "fp32": full
+    # precision; "auto": bf16 where the CPU computes bfloat16 natively (elsewhere it is emulated
+    # and slower than fp32), else fp32
+    embed_precision: Literal["auto", "fp32", "bf16"] = "auto"
+    # torch.compile the model once at load (needs a C++ compiler; without one it runs eagerly).
+    # Off by default: it adds ~15 s (more with a cold compiler cache) to every process that
+    # loads the model, which a long-running `threatwatch run` earns back and a CLI call does not
+    embed_compile: bool = False
 
     # --- chat platforms (their own issues) ---
     telegram_token: str | None = None

@@ -32,7 +32,7 @@ CHATS = (USER, USER2)
 FEEDS = ("wire0.xml", "wire1.xml", "wire2.xml")
 SLOW = 0.8  # wire2 answers after this long: a kill inside that window lands mid-cycle
 ROUNDS = 20
-BUDGET_S = 65.0  # the kill loop stops early rather than run past this
+BUDGET_S = 150.0  # the kill loop stops early rather than run past this
 PLACES = ["Erbil", "Baghdad", "Anbar", "Deir ez-Zor", "Tanf", "Harir", "Taji", "Besmaya"]
 CYCLE_LINE = re.compile(r"cycle: feeds_due=[1-9]")
 
@@ -102,9 +102,10 @@ def kill_at_random_point(
 ) -> str:
     """Wait for a randomly chosen moment of the bot's work, kill -9 it there; say which moment."""
     phase = rng.choice(["cycle", "delivery", "anywhere"])
+    # the deadlines leave room for the model to load in the background before the first cycle
     if phase == "cycle":  # while the slow feed's answer is pending: fetched, parsed, not saved
         seen = len([r for r in feeds.requests if "_slow" in r[1]])
-        deadline = time.monotonic() + 6
+        deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if len([r for r in feeds.requests if "_slow" in r[1]]) > seen:
                 cycles = len(CYCLE_LINE.findall(bot.output))
@@ -115,7 +116,7 @@ def kill_at_random_point(
             time.sleep(0.02)
     elif phase == "delivery":  # right after a send, often with the next one in flight
         sent = len(api.sent)
-        deadline = time.monotonic() + 4
+        deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if len(api.sent) > sent:
                 time.sleep(rng.uniform(0.0, 0.6))

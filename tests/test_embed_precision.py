@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 
 from bot.errors import ConfigError
-from bot.pipeline.embed import SentenceTransformerEmbedder, make_embedder, passages
+from bot.pipeline.embed import (
+    SentenceTransformerEmbedder,
+    _cpu_flags,
+    make_embedder,
+    native_bf16,
+    passages,
+)
 from bot.settings import Settings
 
 DEV_CORPUS = Path(__file__).parents[1] / "data" / "dev_corpus.jsonl"
@@ -86,13 +92,22 @@ def test_a_model_that_cannot_be_compiled_runs_eagerly(
     assert (vectors * eager).sum(axis=1).min() > 0.9999
 
 
-def test_the_defaults_are_bf16_and_compiled(
+def test_the_defaults_are_bf16_where_the_cpu_has_it_and_not_compiled(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("THREATWATCH_EMBED_PRECISION", raising=False)
     monkeypatch.delenv("THREATWATCH_EMBED_COMPILE", raising=False)
     settings = Settings(db=tmp_path / "t.db", _env_file=None)  # type: ignore[call-arg]
-    assert settings.embed_precision == "bf16" and settings.embed_compile
+    assert settings.embed_precision == "auto" and not settings.embed_compile
+    embedder = SentenceTransformerEmbedder("all-MiniLM-L6-v2", precision="auto")
+    assert embedder.precision == ("bf16" if native_bf16(_cpu_flags()) else "fp32")
+
+
+def test_bf16_only_where_the_cpu_computes_it_natively() -> None:
+    assert native_bf16("fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni")
+    assert native_bf16("fpu avx2 amx_bf16 amx_tile")
+    assert not native_bf16("fpu sse2 avx2 avx512f avx512_vnni")  # emulated: slower than fp32
+    assert not native_bf16("")
 
 
 def test_the_setting_reaches_the_embedder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
