@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -377,6 +378,9 @@ def main() -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception:  # a bug: its traceback helps, but it may quote a secret like any error
+        _error(f"error: unexpected failure, please report it:\n{traceback.format_exc()}")
+        sys.exit(1)
 
 
 def _error(text: str) -> None:

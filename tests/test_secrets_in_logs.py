@@ -9,11 +9,13 @@ import sys
 import time
 from pathlib import Path
 
+import click
 import pytest
 from process_support import BotProcess
 from slack_support import SECRET, slack_env
 from telegram_support import ADMIN, USER, bot_env, write_watch_config
 
+from bot.cli import cli
 from bot.cli import main as cli_main
 from bot.feedserver import RecordedFeedServer
 from bot.testing.slack_api import FakeSlackAPI
@@ -96,3 +98,26 @@ def test_cli_error_lines_never_show_a_token_or_secret(
         for secret in (TG_TOKEN, secret_half, SLACK_TOKEN, SECRET):
             assert secret not in out + err, (args, secret)
     assert len(err.strip().splitlines()) > 1  # usage and error, both redacted
+
+
+def test_an_unexpected_traceback_is_redacted_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A bug anywhere ends the command with its traceback: the secret it quotes is hidden.
+    monkeypatch.setenv("THREATWATCH_DB", str(tmp_path / "tw.db"))
+    monkeypatch.setenv("THREATWATCH_SLACK_SIGNING_SECRET", SECRET)
+
+    def fail() -> None:
+        raise RuntimeError(f"request signed with {SECRET} failed")
+
+    cli.add_command(click.Command("fail-for-test", callback=fail))
+    try:
+        monkeypatch.setattr(sys, "argv", ["threatwatch", "fail-for-test"])
+        with pytest.raises(SystemExit) as exit_:
+            cli_main()
+    finally:
+        cli.commands.pop("fail-for-test")
+    _, err = capsys.readouterr()
+    assert exit_.value.code == 1
+    assert "Traceback" in err and "RuntimeError: request signed with [redacted] failed" in err
+    assert SECRET not in err
