@@ -292,6 +292,20 @@ def test_mangled_real_feed_only_ever_raises_feed_invalid(cut: int, at: int, junk
         assert_well_formed(parse_feed(body, url=URL))
 
 
+@pytest.mark.parametrize("junk", [b"\x80", b"\x00"])
+def test_junk_in_the_xml_declaration_is_dropped_not_raised(junk: bytes) -> None:
+    # feedparser decodes the declared encoding's name as UTF-8: a stray byte in it raised
+    original = load("news-csmonitor-all-rss2-est-tz.xml")
+    declaration_end = original.index(b"?>") + 2
+    body = original[:30] + junk + original[30:]
+    assert original[:30].startswith(b"<?xml") and 30 < declaration_end
+    feed = parse_feed(body, url=URL)
+    assert len(feed.items) == len(parse_feed(original, url=URL).items) > 0
+    assert any("XML declaration" in w for w in feed.warnings)
+    with contextlib.suppress(FeedInvalid):  # cut short inside the declaration: refused or parsed
+        assert_well_formed(parse_feed(body[:39], url=URL))
+
+
 # --- gzip ---------------------------------------------------------------------------------------
 
 

@@ -33,6 +33,9 @@ _DECL_TOKEN = re.compile(rb"<!--|<\?|[\"'\[\]>]")
 _DECL_CLOSERS = {b'"': b'"', b"'": b"'", b"<!--": b"-->", b"<?": b"?>"}
 
 
+_XML_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*>")
+
+
 def inflate(content: bytes, limit: int = MAX_INFLATED_BYTES) -> tuple[bytes, bool]:
     """Gunzip ``content`` if it starts with the gzip magic. Returns (body, was_gzip).
 
@@ -64,7 +67,18 @@ def to_utf8(body: bytes, content_type: str | None) -> tuple[bytes, str | None]:
     # No Content-Type: say XML, so the XML default (UTF-8) applies rather than HTTP's Latin-1.
     headers = {"content-type": content_type or "application/xml"}
     result: dict[str, Any] = {}
-    data = convert_to_utf8(headers, body, result)
+    try:
+        data = convert_to_utf8(headers, body, result)
+    except (UnicodeError, ValueError, LookupError) as broken:
+        # feedparser decodes the declared encoding's name as UTF-8 and the body with it: bytes
+        # that are no name, or a NUL, raise. Drop the declaration and read the body without it.
+        body = _XML_DECLARATION.sub(b"", body, count=1)
+        result = {}
+        try:
+            data = convert_to_utf8(headers, body, result)
+        except (UnicodeError, ValueError, LookupError) as exc:
+            raise FeedInvalid(f"undecodable feed body: {exc}") from exc
+        return data, f"unreadable XML declaration dropped ({type(broken).__name__})"
     exc = result.get("bozo_exception")
     if exc is None or isinstance(exc, feedparser.NonXMLContentType):
         return data, None  # servers label feeds text/html all the time: not worth a warning
