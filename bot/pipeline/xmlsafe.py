@@ -76,8 +76,8 @@ def to_utf8(body: bytes, content_type: str | None) -> tuple[bytes, str | None]:
         result = {}
         try:
             data = convert_to_utf8(headers, body, result)
-        except (UnicodeError, ValueError, LookupError) as exc:
-            raise FeedInvalid(f"undecodable feed body: {exc}") from exc
+        except (UnicodeError, ValueError, LookupError) as still:
+            raise FeedInvalid(f"undecodable feed body: {still}") from still
         return data, f"unreadable XML declaration dropped ({type(broken).__name__})"
     exc = result.get("bozo_exception")
     if exc is None or isinstance(exc, feedparser.NonXMLContentType):
