@@ -92,6 +92,7 @@ class WebSubReceiver:
                 self._queue.put_nowait(delivery)
             except asyncio.QueueFull:
                 return web.Response(status=503, headers={"Retry-After": "30"})
+            self.subscriber.accepted(delivery)
         return web.Response(status=reply.status, text=reply.text)
 
     # --- background -------------------------------------------------------------------------

@@ -164,7 +164,8 @@ class WebSubSubscriber:
         self, token: str, body: bytes, headers: Mapping[str, str]
     ) -> tuple[Reply, Delivery | None]:
         """Check a content POST. Unknown token: 404. Missing or wrong signature: 202 and nothing
-        more (the spec: acknowledge, then ignore). Otherwise the delivery to ingest."""
+        more (the spec: acknowledge, then ignore). Otherwise the delivery to ingest, which the
+        receiver reports back through ``accepted`` once it has room for it."""
         sub = self.store.websub_by_token(token)
         if sub is None:
             return Reply(404), None
@@ -174,5 +175,8 @@ class WebSubSubscriber:
         feed = self.store.feed(sub.feed_id)
         if feed.status is not FeedStatus.ACTIVE:
             return Reply(202), None
-        self.store.websub_delivered(sub.feed_id, self.clock())
         return Reply(202), Delivery(feed, body, headers)
+
+    def accepted(self, delivery: Delivery) -> None:
+        # counted only once queued: a push refused for a full queue (503) writes nothing
+        self.store.websub_delivered(delivery.feed.id, self.clock())
