@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 SAVE_BATCH = 64
 INGEST_MAX_ITEMS = 4 * SAVE_BATCH  # the most items one consumer round takes from the queue
-QUEUE_FEEDS = 64  # fetched feeds waiting to be ingested before fetchers wait (bounds memory)
+QUEUE_FEEDS = 64  # feeds being fetched or waiting to be ingested at once (bounds memory)
 
 
 def utcnow() -> datetime:
@@ -85,8 +85,10 @@ class Pipeline:
 
             async def fetch_all() -> None:
                 async def one(feed: Feed) -> None:
-                    outcome = await self._fetch_and_parse(feed, report)
+                    # room first: a parsed feed waits in memory only if it has a place in the
+                    # queue, so at most QUEUE_FEEDS outcomes exist at once, however many feeds
                     await room.acquire()
+                    outcome = await self._fetch_and_parse(feed, report)
                     queue.put_nowait(outcome)
 
                 try:
