@@ -44,6 +44,7 @@ from bot.relevance.facets import parse_facets  # noqa: E402
 from bot.relevance.metrics import average_precision  # noqa: E402
 from bot.relevance.scorer import document_text  # noqa: E402
 from bot.relevance.train import Example, train  # noqa: E402
+from bot.topic_training import example_group  # noqa: E402
 from bot.topics import seed_from_text  # noqa: E402
 
 CACHE = REPO / "bench" / ".cache"
@@ -64,7 +65,7 @@ def news_items() -> list[tuple[str, str]]:
 
 def training_pool(seeds: Path) -> list[tuple[str, bool, str, str, str]]:
     """(content hash, label, group, title, text) of every example the shipped topic trains on,
-    grouped as bot.topic_training groups them (curated files are named <event>__<id>.txt)."""
+    grouped as the topic's own training groups them."""
     pool = []
     for pattern, label, kind in (
         (f"{TOPIC}/*.txt", True, "positive"),
@@ -73,7 +74,7 @@ def training_pool(seeds: Path) -> list[tuple[str, bool, str, str, str]]:
     ):
         for path in sorted(seeds.glob(pattern)):
             seed = seed_from_text(TOPIC, path.read_text(encoding="utf-8"), origin=path.name)
-            group = path.name.split("__", 1)[0] if "__" in path.name else f"{kind}:{path.name}"
+            group = example_group(path.name, f"{kind}:{path.name}")
             pool.append((seed.content_hash, label, group, seed.title, seed.text))
     return pool
 

@@ -114,9 +114,13 @@ def gather(
 
 def _example(seed: Seed, cached: tuple[list[str], Any], *, label: bool, ref: str) -> Example:
     parts, vectors = cached
-    # curated examples are named "<event>__<name>.txt": reports of one event stay in one fold
-    group = seed.origin.split("__", 1)[0] if "__" in seed.origin else f"{ref}"
-    return Example(label, vectors, document_text(parts), group, ref)
+    return Example(label, vectors, document_text(parts), example_group(seed.origin, ref), ref)
+
+
+def example_group(origin: str, ref: str) -> str:
+    """The cross-validation group of an example: curated examples are named
+    "<event>__<name>.txt", so reports of one event stay in one fold; any other is its own."""
+    return origin.split("__", 1)[0] if "__" in origin else ref
 
 
 def _background_seeds(folder: Path) -> tuple[Seed, ...]:
