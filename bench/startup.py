@@ -69,6 +69,7 @@ def write_config(root: Path) -> None:
 
 
 def one_run(tree: Path, store: Path, search_texts: tuple[str, str]) -> dict[str, float]:
+    from bot.testing.env import local_env
     from bot.testing.telegram_api import FakeBotAPI
 
     token = "123456:START-token"
@@ -80,16 +81,14 @@ def one_run(tree: Path, store: Path, search_texts: tuple[str, str]) -> dict[str,
             **os.environ,
             "PYTHONPATH": str(tree),
             "PYTHONUNBUFFERED": "1",
-            "HF_HUB_OFFLINE": "1",
-            "THREATWATCH_DB": str(root / "bot.db"),
-            "THREATWATCH_CONFIG_DIR": str(root / "config"),
-            "THREATWATCH_SEEDS_DIR": str(root / "seeds"),
-            "THREATWATCH_EMBEDDER": "sentence-transformers",
-            "THREATWATCH_LOAD_DEFAULT_FEEDS": "false",
-            "THREATWATCH_POLL_INTERVAL": "3600",
-            "THREATWATCH_TELEGRAM_TOKEN": token,
-            "THREATWATCH_TELEGRAM_API_URL": api.api_url,
-            "THREATWATCH_TELEGRAM_POLL_TIMEOUT": "1",
+            **local_env(
+                root,
+                embedder="sentence-transformers",
+                poll_interval=3600,
+                THREATWATCH_TELEGRAM_TOKEN=token,
+                THREATWATCH_TELEGRAM_API_URL=api.api_url,
+                THREATWATCH_TELEGRAM_POLL_TIMEOUT="1",
+            ),
         }
         api.send_command(CHAT, "/status", user_id=USER)
         t0 = time.perf_counter()

@@ -15,6 +15,7 @@ from process_support import BotProcess
 from telegram_support import write_watch_config
 
 from bot.feedserver import RecordedFeedServer
+from bot.testing.env import local_env
 from bot.testing.slack_api import APP_TOKEN, BOT_TOKEN, FakeSlackAPI, Posted
 from bot.testing.slack_requests import (
     Answer,
@@ -34,20 +35,13 @@ LISTENING = re.compile(r"http mode on http://[\d.]+:(\d+)/slack/events")
 
 
 def slack_env(root: Path, api_url: str, *, socket: bool = False, **extra: str) -> dict[str, str]:
-    env = {
-        "THREATWATCH_DB": str(root / "bot.db"),
-        "THREATWATCH_CONFIG_DIR": str(root / "config"),
-        "THREATWATCH_SEEDS_DIR": str(root / "seeds"),
-        "THREATWATCH_EMBEDDER": "hashing",
-        "THREATWATCH_ALLOW_PRIVATE_NETWORKS": "true",
-        "THREATWATCH_LOAD_DEFAULT_FEEDS": "false",
-        "THREATWATCH_FETCH_FULL_TEXT": "false",
-        "THREATWATCH_POLL_INTERVAL": "5",
-        "THREATWATCH_SLACK_BOT_TOKEN": BOT_TOKEN,
-        "THREATWATCH_SLACK_API_URL": api_url,
-        "THREATWATCH_SLACK_ADMINS": ADMIN,
-        "THREATWATCH_SLACK_REQUEST_TIMEOUT": "5",
-    }
+    env = local_env(
+        root,
+        THREATWATCH_SLACK_BOT_TOKEN=BOT_TOKEN,
+        THREATWATCH_SLACK_API_URL=api_url,
+        THREATWATCH_SLACK_ADMINS=ADMIN,
+        THREATWATCH_SLACK_REQUEST_TIMEOUT="5",
+    )
     if socket:
         env["THREATWATCH_SLACK_APP_TOKEN"] = APP_TOKEN
     else:

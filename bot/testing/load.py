@@ -28,6 +28,7 @@ from bot.compose import compose
 from bot.feedserver import RecordedFeedServer
 from bot.settings import Settings
 from bot.store import Store
+from bot.testing.env import local_env
 from bot.testing.slack_api import BOT_TOKEN, FakeSlackAPI
 from bot.testing.telegram_api import FakeBotAPI
 
@@ -148,28 +149,22 @@ def _write(root: Path, spec: LoadSpec) -> None:
 
 
 def _env(root: Path, tg: FakeBotAPI, slack: FakeSlackAPI) -> dict[str, str]:
-    return {
-        "THREATWATCH_DB": str(root / "bot.db"),
-        "THREATWATCH_CONFIG_DIR": str(root / "config"),
-        "THREATWATCH_SEEDS_DIR": str(root / "seeds"),
-        "THREATWATCH_EMBEDDER": "hashing",
-        "THREATWATCH_ALLOW_PRIVATE_NETWORKS": "true",
-        "THREATWATCH_LOAD_DEFAULT_FEEDS": "false",
-        "THREATWATCH_FETCH_FULL_TEXT": "false",
-        "THREATWATCH_POLL_INTERVAL": "3600",  # one cycle
+    return local_env(
+        root,
+        poll_interval=3600,  # one cycle
         # every feed is on one loopback host; a real deployment spreads over many hosts
-        "THREATWATCH_PER_HOST_CONCURRENCY": "32",
-        "THREATWATCH_TELEGRAM_TOKEN": TOKEN,
-        "THREATWATCH_TELEGRAM_API_URL": tg.api_url,
-        "THREATWATCH_TELEGRAM_POLL_TIMEOUT": "1",
-        "THREATWATCH_TELEGRAM_REQUEST_TIMEOUT": "10",
-        "THREATWATCH_SLACK_BOT_TOKEN": BOT_TOKEN,
-        "THREATWATCH_SLACK_API_URL": slack.api_url,
-        "THREATWATCH_SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99yyyzzz85a5",
-        "THREATWATCH_SLACK_LISTEN": "127.0.0.1",
-        "THREATWATCH_SLACK_PORT": "0",
-        "THREATWATCH_SLACK_REQUEST_TIMEOUT": "10",
-    }
+        THREATWATCH_PER_HOST_CONCURRENCY="32",
+        THREATWATCH_TELEGRAM_TOKEN=TOKEN,
+        THREATWATCH_TELEGRAM_API_URL=tg.api_url,
+        THREATWATCH_TELEGRAM_POLL_TIMEOUT="1",
+        THREATWATCH_TELEGRAM_REQUEST_TIMEOUT="10",
+        THREATWATCH_SLACK_BOT_TOKEN=BOT_TOKEN,
+        THREATWATCH_SLACK_API_URL=slack.api_url,
+        THREATWATCH_SLACK_SIGNING_SECRET="8f742231b10e8888abcd99yyyzzz85a5",
+        THREATWATCH_SLACK_LISTEN="127.0.0.1",
+        THREATWATCH_SLACK_PORT="0",
+        THREATWATCH_SLACK_REQUEST_TIMEOUT="10",
+    )
 
 
 def _chats(spec: LoadSpec) -> list[ChannelKey]:
