@@ -195,6 +195,11 @@ def machine() -> dict:
     import sentence_transformers
     import torch
 
+    from bot.pipeline.embed import SentenceTransformerEmbedder
+    from bot.settings import Settings
+
+    settings = Settings()
+
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     names = [ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines() if ln.startswith("model n")]
     return {
@@ -204,8 +209,9 @@ def machine() -> dict:
         "sentence_transformers": sentence_transformers.__version__,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": " ".join(["python", "bench/ingest.py", *sys.argv[1:]]),
-        "precision": os.environ.get("THREATWATCH_EMBED_PRECISION", "fp32"),
-        "compile": os.environ.get("THREATWATCH_EMBED_COMPILE", "0"),
+        # what the project path runs with: the settings it reads, "auto" resolved for this CPU
+        "precision": SentenceTransformerEmbedder("-", precision=settings.embed_precision).precision,
+        "compile": int(settings.embed_compile),
     }  # fmt: skip
 
 

@@ -214,6 +214,7 @@ def main() -> None:
         "corpus": str(args.corpus),
         "mode": mode,
         "model": os.environ.get("THREATWATCH_MODEL", "all-MiniLM-L6-v2 (default)"),
+        "precision": embed_precision(),
         "results": results,
         "stories": story,
     }
@@ -221,7 +222,7 @@ def main() -> None:
         print(json.dumps(report, indent=2))
         return
     print(f"corpus: {args.corpus} ({len(rows)} items, {int(labels.sum())} related)\nmode: {mode}")
-    print(f"model: {report['model']}\n")
+    print(f"model: {report['model']}, embedding precision {report['precision']}\n")
     print(f"{'':32} {'AP':>6} {'P':>6} {'R':>6} {'F1':>6}   (related vs hard negatives: AP P R)")
     for name, r in results.items():
         a, h = r["all"], r["related_vs_hard_negative"]
@@ -248,6 +249,16 @@ def figures(labels: np.ndarray, scores: np.ndarray, alerts: np.ndarray) -> dict:
         "f1": round(float(f1), 4),
         "alerts": int(alerts.sum()),
     }
+
+
+def embed_precision() -> str:
+    """The precision `threatwatch score` embeds in: THREATWATCH_EMBED_PRECISION, "auto"
+    resolved for this CPU."""
+    from bot.pipeline.embed import SentenceTransformerEmbedder
+    from bot.settings import Settings
+
+    setting = Settings().embed_precision
+    return f"{SentenceTransformerEmbedder('-', precision=setting).precision} ({setting})"
 
 
 def story_figures(rows: list[dict], seeds: Path) -> dict:
