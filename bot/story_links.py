@@ -77,13 +77,12 @@ class StoryLinker:
         earlier: list[stories.Report] = []  # this batch's reports so far
         links: list[StoryLink] = []
         for position, ((item, doc), published) in enumerate(zip(entries, dates, strict=True)):
-            report = stories.Report(
+            report = stories.Report.unsaved(
                 -(position + 1),  # batch positions are negative keys: not saved yet
-                None,
-                doc.vectors[0],
-                stories.specifics(item.title, item.text),
-                published,
+                item.title,
                 item.text,
+                doc.vectors[0],
+                published,
             )
             stored = [self._report(row) for row in field.contenders(report, position)]
             match = stories.best_story(report, stored + earlier)

@@ -46,6 +46,13 @@ class Report:
     published: datetime | None
     text: str
 
+    @classmethod
+    def unsaved(
+        cls, key: int, title: str, text: str, lead: np.ndarray, published: datetime | None
+    ) -> Report:
+        """A report of an article not saved yet (no story): specifics read from its title and text."""
+        return cls(key, None, lead, specifics(title, text), published, text)
+
 
 _WEEKDAYS = frozenset(
     ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
