@@ -23,7 +23,7 @@ IO_MODULES = {
     "torch",
     "sentence_transformers",
 }
-PURE_STAGES = ["parse", "dedupe", "match", "urls", "xmlsafe", "htmltext", "schedule"]
+PURE_STAGES = ["parse", "feedlinks", "dedupe", "match", "urls", "xmlsafe", "htmltext", "schedule"]
 
 
 def imports(path: Path) -> set[str]:

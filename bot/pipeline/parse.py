@@ -21,12 +21,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import feedparser
 
 from bot.errors import FeedInvalid
 from bot.models import FeedItem, ParsedFeed
+from bot.pipeline.feedlinks import websub_links
 from bot.pipeline.htmltext import html_to_text, normalise_text
 from bot.pipeline.urls import canonical_url
 from bot.pipeline.xmlsafe import inflate, scrub_prolog, to_utf8
@@ -100,7 +101,7 @@ def _parse_xml_feed(
     if not entries:
         _refuse_if_not_a_feed(parsed, has_meta=bool(title or link))
     raws = [_raw_from_entry(entry) for entry in entries]
-    hub, self_url = _websub_links(headers, url, _feed_links(feed))
+    hub, self_url = websub_links(headers, url, _feed_links(feed))
     return ParsedFeed(
         title=title,
         link=link,
@@ -205,32 +206,7 @@ def _positive_int(value: Any) -> int | None:
     return number if number > 0 else None
 
 
-# --- WebSub discovery: rel="hub" and rel="self", from HTTP Link headers first, then the document
-
-_LINK_VALUE = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]*)*)")
-_LINK_REL = re.compile(r"""\brel\s*=\s*(?:"([^"]*)"|([^\s;,"]+))""", re.IGNORECASE)
-
-
-def _websub_links(
-    headers: Mapping[str, str], base: str, in_document: Sequence[tuple[str, str]]
-) -> tuple[str | None, str | None]:
-    """(hub URL, self URL). The WebSub spec has subscribers prefer HTTP ``Link`` headers."""
-    found: dict[str, str] = {}
-    for links in (_header_links(headers.get("link", "")), in_document):
-        for rel, href in links:
-            if rel in ("hub", "self") and rel not in found and (absolute := _absolute(href, base)):
-                found[rel] = absolute
-    return found.get("hub"), found.get("self")
-
-
-def _header_links(value: str) -> list[tuple[str, str]]:
-    """(rel, href) pairs of an RFC 8288 ``Link`` header (several headers arrive comma-joined)."""
-    pairs = []
-    for target, params in _LINK_VALUE.findall(value[:8192]):
-        for rel in _LINK_REL.finditer(params):
-            names = (rel.group(1) or rel.group(2) or "").split()
-            pairs += [(name.lower(), target.strip()) for name in names]
-    return pairs
+# --- where the feed declares its WebSub hub (bot/pipeline/feedlinks.py reads them)
 
 
 def _feed_links(feed: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -240,19 +216,6 @@ def _feed_links(feed: Mapping[str, Any]) -> list[tuple[str, str]]:
         for link in _field(feed, "links") or []
         if isinstance(link, dict) and link.get("href")
     ]
-
-
-def _absolute(href: str, base: str) -> str | None:
-    """An http(s) URL resolved against ``base``, kept as spelled otherwise: a hub matches
-    topics by exact string, so tracking-parameter clean-up must not touch it."""
-    try:
-        absolute = urljoin(base, href.strip())
-        parts = urlsplit(absolute)
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(absolute) > 4096:
-        return None
-    return absolute
 
 
 # --- JSON Feed (feedparser 6 has no JSON support) ------------------------------------------------
@@ -271,7 +234,7 @@ def _parse_json_feed(
         warnings.append("JSON document has items but no jsonfeed.org version")
     title = _single_line(_str(doc.get("title"))) or None
     raws = [_raw_from_json(item) for item in doc["items"] if isinstance(item, dict)]
-    hub, self_url = _websub_links(headers, url, _json_links(doc))
+    hub, self_url = websub_links(headers, url, _json_links(doc))
     return ParsedFeed(
         title=title,
         link=canonical_url(_str(doc.get("home_page_url")), base=url),
