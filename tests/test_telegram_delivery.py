@@ -89,13 +89,32 @@ def test_sliding_window_counts_and_blocks() -> None:
     now = [0.0]
     window = SlidingWindow(Rate(2, 10.0), clock=lambda: now[0])
     assert window.wait_time() == 0
-    window.record()
-    window.record()
+    for _ in range(2):
+        window.begin()
+        window.finish()
     assert window.wait_time() == 10.0
     now[0] = 10.0
     assert window.wait_time() == 0
     window.block(5)
     assert window.wait_time() == 5
+
+
+def test_sends_in_flight_fill_the_window_until_they_finish() -> None:
+    # two sends at once to different chats: however long they take, a third waits for one of
+    # them to finish, then for the window counted from that finish
+    now = [0.0]
+    window = SlidingWindow(Rate(2, 1.0), clock=lambda: now[0])
+    window.begin()
+    window.begin()
+    now[0] = 5.0  # long past their start
+    assert window.wait_time() == SlidingWindow.IN_FLIGHT_POLL
+    window.finish()
+    assert window.wait_time() == 1.0  # one in flight, one finished just now
+    now[0] = 5.4
+    window.finish()
+    assert window.wait_time() == pytest.approx(0.6)
+    now[0] = 6.0
+    assert window.wait_time() == 0  # the first finish has left the window
 
 
 async def test_a_send_counts_from_when_it_finished() -> None:

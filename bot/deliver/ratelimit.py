@@ -6,7 +6,8 @@ busy group never holds back the others; the global window is waited out.
 
 A send counts from the moment it finished, not the moment it started: the platform sees the
 request somewhere in between, so spacing sends from the previous one's end keeps them spaced
-there however slowly a request travelled.
+there however slowly a request travelled. Until it finishes it counts as happening now, so sends
+to several chats at once never overfill the global window.
 """
 
 from __future__ import annotations
@@ -26,10 +27,18 @@ class Rate:
 
 
 class SlidingWindow:
+    """At most ``rate.messages`` sends in any ``rate.per_seconds``, counting a send from when it
+    finished, and a send still in flight as if it were happening now (the platform may see it
+    at any moment until its answer arrives)."""
+
+    # how often to look again while only sends in flight fill the window
+    IN_FLIGHT_POLL = 0.05
+
     def __init__(self, rate: Rate, clock: Callable[[], float] = time.monotonic):
         self.rate = rate
         self.clock = clock
-        self.sent: deque[float] = deque()
+        self.sent: deque[float] = deque()  # when each finished send finished, oldest first
+        self.in_flight = 0
         self.blocked_until = 0.0
 
     def wait_time(self) -> float:
@@ -38,17 +47,21 @@ class SlidingWindow:
         while self.sent and self.sent[0] <= now - self.rate.per_seconds:
             self.sent.popleft()
         wait = max(self.blocked_until - now, 0.0)
-        if len(self.sent) >= self.rate.messages:
-            wait = max(wait, self.sent[0] + self.rate.per_seconds - now)
+        over = len(self.sent) + self.in_flight - self.rate.messages  # ≥ 0: no room
+        if over >= 0:
+            if over < len(self.sent):  # room once the (over+1)-th oldest finished send expires
+                wait = max(wait, self.sent[over] + self.rate.per_seconds - now)
+            else:  # sends in flight alone fill the window: room when one of them is answered
+                wait = max(wait, self.IN_FLIGHT_POLL)
         return wait
 
-    def record(self) -> None:
-        self.sent.append(self.clock())
+    def begin(self) -> None:
+        """A send starts: it counts until it finishes, and then from when it finished."""
+        self.in_flight += 1
 
-    def restamp(self) -> None:
-        """Move the latest send to now (it has just finished)."""
-        if self.sent:
-            self.sent[-1] = self.clock()
+    def finish(self) -> None:
+        self.in_flight -= 1
+        self.sent.append(self.clock())  # the latest time yet: the deque stays in order
 
     def block(self, seconds: float) -> None:
         """The platform asked us to wait (429 retry_after)."""
@@ -82,10 +95,10 @@ class RateLimiter:
         while (wait := self.global_window.wait_time()) > 0:
             await asyncio.sleep(wait)
         window = self.chat(chat_id)
-        self.global_window.record()
-        window.record()
+        self.global_window.begin()
+        window.begin()
         try:
             yield
         finally:
-            self.global_window.restamp()
-            window.restamp()
+            self.global_window.finish()
+            window.finish()
