@@ -30,10 +30,12 @@ import time
 import zlib
 from collections.abc import Iterator
 from email.utils import formatdate, parsedate_to_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
+from typing import Self
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from bot.localserver import LocalHTTPServer, OwnedHTTPServer
 
 RequestRecord = tuple[str, str, dict[str, str]]  # (method, path with query, lower-case headers)
 
@@ -74,10 +76,7 @@ def guess_content_type(name: str, content: bytes) -> str:
     )
 
 
-class _Server(ThreadingHTTPServer):
-    # Join request threads on close (no leaks); stop() unblocks them first.
-    daemon_threads = False
-    block_on_close = True
+class _Server(OwnedHTTPServer):
     owner: RecordedFeedServer
 
     def handle_error(self, request: object, client_address: object) -> None:
@@ -256,12 +255,14 @@ def _gzip_zeros(n_bytes: int) -> bytes:
         return _BOMB_CACHE[n_bytes]
 
 
-class RecordedFeedServer:
+class RecordedFeedServer(LocalHTTPServer):
     """Serve files under ``root`` (plus in-memory documents) on 127.0.0.1, port chosen by the OS."""
 
+    server_class = _Server
+
     def __init__(self, root: Path, host: str = "127.0.0.1") -> None:
+        super().__init__(host)
         self.root = Path(root).resolve()
-        self.host = host
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._docs: dict[str, _Document] = {}
@@ -269,58 +270,21 @@ class RecordedFeedServer:
         self._connections: set[socket.socket] = set()
         self._active = 0
         self._max_active = 0
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
-    def start(self) -> RecordedFeedServer:
-        if self._server is not None:
-            return self
-        self.stopping.clear()
-        server = _Server((self.host, 0), _Handler)
-        server.owner = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="feedserver"
-        )
-        self._thread.start()
-        return self
+    def _handler(self) -> type[_Handler]:
+        return _Handler
 
-    def stop(self) -> None:
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
+    def start(self) -> Self:
+        self.stopping.clear()
+        return super().start()
+
+    def _release_requests(self) -> None:
         self.stopping.set()  # wakes sleeping fault routes
-        server.shutdown()
         with self._lock:  # unblock handlers waiting on idle keep-alive connections
             for conn in list(self._connections):
                 with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
-        server.server_close()  # joins the request threads
-        thread.join()
-        self._server = self._thread = None
-
-    def __enter__(self) -> RecordedFeedServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    # --- addresses ----------------------------------------------------------------------------
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("RecordedFeedServer is not started")
-        return int(self._server.server_address[1])
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"

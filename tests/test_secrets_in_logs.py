@@ -61,7 +61,7 @@ def test_no_token_or_secret_in_debug_logs_errors_or_status(tmp_path: Path) -> No
     # the errors happened and were logged, with the URLs that carry the token
     assert "deferred" in output and "Internal Server Error" in output, output[-3000:]
     assert "invalid_auth" in output, output[-3000:]
-    assert f"{api.base}/bot[redacted]/sendMessage" in output, output[-3000:]
+    assert f"{api.base_url}/bot[redacted]/sendMessage" in output, output[-3000:]
     assert "Feeds: 1 healthy" in status
     for secret in (TG_TOKEN, TG_TOKEN.split(":")[1], SLACK_TOKEN, SECRET, WEBHOOK_SECRET):
         assert secret not in output, secret

@@ -24,11 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from bot.localserver import LocalHTTPServer
 from bot.testing.ratelimits import PlatformLimits, telegram_limits
 from bot.testing.telegram_objects import BOT_ID, BOT_USERNAME, TelegramObjects
 
@@ -67,9 +67,12 @@ class Sent:
         ]
 
 
-class FakeBotAPI(TelegramObjects):
+class FakeBotAPI(TelegramObjects, LocalHTTPServer):
+    daemon_threads = True  # getUpdates long polls block in handlers until their timeout
+
     def __init__(self, token: str = "123456:TEST-token") -> None:
-        super().__init__()
+        TelegramObjects.__init__(self)
+        LocalHTTPServer.__init__(self)
         self.token = token
         self.lock = threading.Condition()
         self.updates: list[dict[str, Any]] = []
@@ -83,36 +86,16 @@ class FakeBotAPI(TelegramObjects):
         self.webhook: dict[str, Any] | None = None
         self.down: Fault | None = None  # an outage: every send and edit fails like this
         self.limits: PlatformLimits | None = None
-        self._server: ThreadingHTTPServer | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
-    def __enter__(self) -> FakeBotAPI:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._server is not None
+    def _release_requests(self) -> None:
         with self.lock:
             self.lock.notify_all()
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def base(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     @property
     def api_url(self) -> str:
         """THREATWATCH_TELEGRAM_API_URL for a bot that talks to this server."""
-        return self.base + "/bot"
+        return self.base_url + "/bot"
 
     # --- faults -----------------------------------------------------------------------------
     def fail(

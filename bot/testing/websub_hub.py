@@ -21,12 +21,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl
 
 import httpx
 
+from bot.localserver import LocalHTTPServer, OwnedHTTPServer
 from bot.websub.protocol import sign
 
 
@@ -54,9 +54,7 @@ class HubDelivery:
     status: int
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = False
-    block_on_close = True
+class _Server(OwnedHTTPServer):
     owner: LocalHub
 
 
@@ -78,7 +76,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
 
-class LocalHub:
+class LocalHub(LocalHTTPServer):
+    server_class = _Server
+
     def __init__(
         self,
         *,
@@ -87,58 +87,33 @@ class LocalHub:
         signature_method: str = "sha256",
         host: str = "127.0.0.1",
     ) -> None:
+        super().__init__(host)
         self.lease_seconds = lease_seconds  # granted instead of the requested lease, if set
         self.deny = deny
         self.signature_method = signature_method
-        self.host = host
         self.requests: list[dict[str, str]] = []
         self.verifications: list[Verification] = []
         self.deliveries: list[HubDelivery] = []
         self.subscriptions: dict[tuple[str, str], HubSubscription] = {}
         self.lock = threading.Lock()
         self._threads: list[threading.Thread] = []
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._client = httpx.Client(timeout=10, trust_env=False)
 
     # --- lifecycle ----------------------------------------------------------------------------
-    def start(self) -> LocalHub:
-        server = _Server((self.host, 0), _Handler)
-        server.owner = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="websub-hub"
-        )
-        self._thread.start()
-        return self
+    def _handler(self) -> type[_Handler]:
+        return _Handler
 
     def stop(self) -> None:
-        if self._server is None or self._thread is None:
+        if self._server is None:
             return
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-        for thread in list(self._threads):
+        super().stop()
+        for thread in list(self._threads):  # verifications and deliveries use the client
             thread.join(timeout=15)
         self._client.close()
-        self._server = self._thread = None
-
-    def __enter__(self) -> LocalHub:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("LocalHub is not started")
-        return f"http://{self.host}:{self._server.server_address[1]}/"
+        return self.base_url + "/"
 
     # --- what subscribers and publishers see ---------------------------------------------------
     def active(self, topic: str) -> list[HubSubscription]:
