@@ -85,7 +85,7 @@ class SlackBot:
 
     def send(self, kind: str, payload: dict) -> Answer | dict | None:  # type: ignore[type-arg]
         if self.sender is None:  # Socket Mode
-            return self.api.socket_send(kind, payload)  # type: ignore[no-any-return]
+            return self.api.socket_mode.send(kind, payload)  # type: ignore[no-any-return]
         send = {
             "slash_commands": self.sender.command,
             "events_api": self.sender.event,
@@ -153,9 +153,9 @@ def slack_bot(
             bot = SlackBot(slack, process, feeds, root)
             if socket:
                 deadline = time.monotonic() + 60
-                while not slack.socket_connected() and time.monotonic() < deadline:
+                while not slack.socket_mode.connected() and time.monotonic() < deadline:
                     time.sleep(0.1)
-                assert slack.socket_connected(), process.output
+                assert slack.socket_mode.connected(), process.output
             else:
                 port = process.wait_for_output(LISTENING).group(1)
                 bot.sender = SignedSender(f"http://127.0.0.1:{port}/slack/events", SECRET)

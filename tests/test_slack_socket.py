@@ -31,7 +31,7 @@ times, using rockets and drones against bases that host the coalition.</p>
 def test_socket_mode_commands_mentions_buttons_and_slow_work(tmp_path: Path) -> None:
     with slack_bot(tmp_path, socket=True) as b:
         assert b.api.calls_to("apps.connections.open")
-        ack = b.api.socket_send(
+        ack = b.api.socket_mode.send(
             "slash_commands",
             slash_command(
                 "subscribe", user=USER, channel=CHANNEL, response_url=b.api.response_url()
@@ -49,7 +49,7 @@ def test_socket_mode_commands_mentions_buttons_and_slow_work(tmp_path: Path) -> 
         response_url = b.api.response_url()
         slow = f"seed_add militia-attacks {b.feeds.url('_slow/4/page.html')}"
         started = time.monotonic()
-        ack = b.api.socket_send(
+        ack = b.api.socket_mode.send(
             "slash_commands",
             slash_command(slow, user=ADMIN, channel=CHANNEL, response_url=response_url),
         )
@@ -60,7 +60,7 @@ def test_socket_mode_commands_mentions_buttons_and_slow_work(tmp_path: Path) -> 
         [answer] = b.api.posted_to(target)
         assert "added to *militia-attacks*" in answer.mrkdwn and "Ain al-Asad" in answer.mrkdwn
 
-        b.api.socket_send(
+        b.api.socket_mode.send(
             "events_api", mention_event(f"<@{BOT_USER}> topics", user=USER, channel=CHANNEL)
         )
         b.api.wait_for(lambda _: bool(b.api.posted_to(CHANNEL, "chat.postEphemeral")))
@@ -75,7 +75,7 @@ def test_socket_mode_commands_mentions_buttons_and_slow_work(tmp_path: Path) -> 
             message_ts=alert.ts,
             response_url=why_url,
         )
-        b.api.socket_send("interactive", press)
+        b.api.socket_mode.send("interactive", press)
         target = "respond:" + why_url.rsplit("/", 1)[1]
         b.api.wait_for(lambda ps: any(p.channel == target for p in ps))
         assert "*Why alert #" in b.api.posted_to(target)[0].mrkdwn
@@ -113,7 +113,7 @@ def test_kill_9_mid_delivery_then_restart_loses_nothing_and_sends_nothing_twice(
         env = slack_env(tmp_path, api.api_url, socket=True)
         first = BotProcess(env)
         bot = SlackBot(api, first, feeds, tmp_path)
-        api.wait_for(lambda _: api.socket_connected(), 60)
+        api.wait_for(lambda _: api.socket_mode.connected(), 60)
         bot.command("subscribe", USER)
         bot.command(f"feed_add {feeds.url('wire.xml')}", ADMIN)
         bot.wait_alerts(3)  # one a second per channel: the rest are still queued

@@ -3,8 +3,8 @@
 It speaks enough of Slack's protocol for the real slack-sdk and slack-bolt clients: auth.test,
 chat.postMessage, chat.update, chat.postEphemeral, conversations.info / members / join / open,
 files.getUploadURLExternal + upload + files.completeUploadExternal, apps.connections.open with a
-local websocket for Socket Mode (hello, envelopes, acks), and response_url endpoints that record
-what the bot answered. Faults: ``fail(method, error, status=…, retry_after=…, times=…)`` (e.g.
+local websocket for Socket Mode (``socket_mode``, in bot/testing/slack_socket_mode.py), and
+response_url endpoints that record what the bot answered. Faults: ``fail(method, error, status=…, retry_after=…, times=…)`` (e.g.
 429 ratelimited with Retry-After), ``archive(channel)``, ``kick(channel)``, ``outage(status)``
 until ``restore()`` (every post and update fails), and ``enforce_limits()``: Slack's one message
 a second per channel, a 429 with Retry-After for any post over it, each one recorded.
@@ -22,13 +22,14 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
+from bot.localserver import LocalServer
 from bot.testing.ratelimits import PlatformLimits, slack_limits
+from bot.testing.slack_socket_mode import SOCKET_PATH, SocketModeEndpoint
 
 BOT_USER = "UBOT0001"
 BOT_TOKEN = "xoxb-test-token"
@@ -101,8 +102,9 @@ def _params(query: dict[str, str], raw: bytes, content_type: str) -> dict[str, A
     return params
 
 
-class FakeSlackAPI:
+class FakeSlackAPI(LocalServer):
     def __init__(self, bot_token: str = BOT_TOKEN, app_token: str = APP_TOKEN) -> None:
+        super().__init__()
         self.bot_token, self.app_token = bot_token, app_token
         self.lock = threading.Condition()
         self.posted: list[Posted] = []
@@ -113,16 +115,15 @@ class FakeSlackAPI:
         self._uploads: dict[str, bytes] = {}
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
-        self._acks: dict[str, Any] = {}
-        self._sockets: list[web.WebSocketResponse] = []
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
-        self.port = 0
+        self._port: int | None = None
+        self.socket_mode = SocketModeEndpoint(self._loop)
         self.down: Fault | None = None  # an outage: every post and update fails like this
         self.limits: PlatformLimits | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
-    def __enter__(self) -> FakeSlackAPI:
+    def start(self) -> Self:
         ready = threading.Event()
         threading.Thread(target=self._serve, args=(ready,), daemon=True).start()
         if not ready.wait(10):
@@ -135,26 +136,20 @@ class FakeSlackAPI:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/respond/{id}", self._respond)
         app.router.add_post("/upload/{id}", self._upload)
-        app.router.add_get("/socket", self._socket)
+        app.router.add_get(SOCKET_PATH, self.socket_mode.handle)
         app.router.add_get("/files/{id}", self._download)
         self._runner = web.AppRunner(app, access_log=None)
         self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, self.host, 0)
         self._loop.run_until_complete(site.start())
-        self.port = self._runner.addresses[0][1]
+        self._port = self._runner.addresses[0][1]
         ready.set()
         self._loop.run_forever()
         self._loop.close()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
         async def close() -> None:
-            for ws in list(self._sockets):
-                await ws.close()
+            await self.socket_mode.close()
             assert self._runner is not None
             await self._runner.cleanup()
 
@@ -162,16 +157,18 @@ class FakeSlackAPI:
         self._loop.call_soon_threadsafe(self._loop.stop)
 
     @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("FakeSlackAPI was never started")
+        return self._port
 
     @property
     def api_url(self) -> str:
         """THREATWATCH_SLACK_API_URL for a bot that talks to this server."""
-        return self.base + "/api/"
+        return self.base_url + "/api/"
 
     def response_url(self) -> str:
-        return f"{self.base}/respond/{next(self._ids)}"
+        return f"{self.base_url}/respond/{next(self._ids)}"
 
     # --- set-up and faults --------------------------------------------------------------------
     def add_channel(self, channel_id: str, members: list[str], **flags: bool) -> Channel:
@@ -236,54 +233,6 @@ class FakeSlackAPI:
         with self.lock:
             return [params for name, params in self.calls if name == method]
 
-    # --- Socket Mode --------------------------------------------------------------------------
-    def socket_connected(self) -> bool:
-        return bool(self._sockets)
-
-    def socket_send(self, kind: str, payload: dict[str, Any], timeout: float = 10) -> Any:
-        """Push one envelope (slash_commands, events_api, interactive) to the bot's socket and
-        wait for its acknowledgement; returns the ack's payload (None when it had none)."""
-        envelope_id = f"env-{next(self._ids)}"
-        envelope = {
-            "envelope_id": envelope_id,
-            "type": kind,
-            "payload": payload,
-            "accepts_response_payload": kind != "events_api",
-            "retry_attempt": 0,
-            "retry_reason": "",
-        }
-
-        async def send() -> None:
-            await self._sockets[-1].send_str(json.dumps(envelope))
-
-        asyncio.run_coroutine_threadsafe(send(), self._loop).result(timeout)
-        deadline = time.monotonic() + timeout
-        with self.lock:
-            while envelope_id not in self._acks:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"no ack for {kind} envelope within {timeout}s")
-                self.lock.wait(min(left, 0.5))
-            return self._acks.pop(envelope_id)
-
-    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(autoping=True)
-        await ws.prepare(request)
-        self._sockets.append(ws)
-        await ws.send_str(json.dumps({"type": "hello", "num_connections": 1}))
-        try:
-            async for message in ws:
-                if message.type != WSMsgType.TEXT:
-                    continue
-                data = json.loads(message.data)
-                if "envelope_id" in data:
-                    with self.lock:
-                        self._acks[data["envelope_id"]] = data.get("payload")
-                        self.lock.notify_all()
-        finally:
-            self._sockets.remove(ws)
-        return ws
-
     # --- HTTP handlers ------------------------------------------------------------------------
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
@@ -332,7 +281,8 @@ class FakeSlackAPI:
         file_id = f"F{next(self._ids):08d}"
         with self.lock:
             self._uploads[file_id] = content
-        return {"id": file_id, "name": name, "url_private_download": f"{self.base}/files/{file_id}"}
+        download = f"{self.base_url}/files/{file_id}"
+        return {"id": file_id, "name": name, "url_private_download": download}
 
     async def _download(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {self.bot_token}":
@@ -380,7 +330,7 @@ class FakeSlackAPI:
         }
 
     def m_apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"url": f"ws://127.0.0.1:{self.port}/socket"}
+        return {"url": f"ws://{self.host}:{self.port}{SOCKET_PATH}"}
 
     def m_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = str(params.get("channel", ""))
@@ -448,7 +398,7 @@ class FakeSlackAPI:
 
     def m_files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
         file_id = f"F{next(self._ids):08d}"
-        return {"upload_url": f"{self.base}/upload/{file_id}", "file_id": file_id}
+        return {"upload_url": f"{self.base_url}/upload/{file_id}", "file_id": file_id}
 
     def m_files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:
         files = params.get("files") or []
