@@ -236,18 +236,25 @@ class Pipeline:
         return dict.fromkeys(self.store.websub_active_feed_ids(now), longer)
 
     async def ingest_pushed(
-        self, feed: Feed, content: bytes, headers: Mapping[str, str]
-    ) -> CycleReport:
-        """A feed document a WebSub hub pushed: parsed, deduped, embedded, matched and queued
-        exactly as a polled one (the feed's own validators and schedule stay as they are)."""
+        self, pushed: Sequence[tuple[Feed, bytes, Mapping[str, str]]]
+    ) -> tuple[CycleReport, list[tuple[Feed, ThreatwatchError]]]:
+        """Feed documents WebSub hubs pushed, (feed, body, headers) each: every one parsed as a
+        polled one (the feed's own validators and schedule stay as they are), then their new
+        items deduped, embedded, matched and queued together, in batches as a poll round's
+        are. Returns the report and the documents that could not be parsed, with why."""
         report, t0 = CycleReport(), time.perf_counter()
-        pushed = FetchResult(url=feed.url, status=200, content=content, headers=headers)
-        outcome = await self._fetch_and_parse(feed, report, pushed)
-        if outcome.error is not None:
-            raise outcome.error
-        await self._ingest([(feed, item) for item in outcome.fresh], report)
-        report.fetched, report.seconds = 1, time.perf_counter() - t0
-        return report
+        outcomes = await asyncio.gather(
+            *(
+                self._fetch_and_parse(
+                    feed, report, FetchResult(url=feed.url, status=200, content=body, headers=h)
+                )
+                for feed, body, h in pushed
+            )
+        )
+        failed = [(o.feed, o.error) for o in outcomes if o.error is not None]
+        await self._ingest([(o.feed, item) for o in outcomes for item in o.fresh], report)
+        report.fetched, report.seconds = len(outcomes) - len(failed), time.perf_counter() - t0
+        return report, failed
 
     # --- new items → stored articles and matches --------------------------------------------------
     async def _ingest(self, fresh: list[tuple[Feed, FeedItem]], report: CycleReport) -> None:

@@ -5,6 +5,7 @@ outbox as a poll would. Real SQLite, real HTTP; the hashing embedder stands in f
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -155,6 +156,35 @@ async def test_subscribe_verify_and_signed_push_reach_the_outbox(
     await wait_until(lambda: third[1] in titles(bot.app))
     assert bot.app.store.outbox_counts() == {"pending": 2}
     assert bot.subscription().deliveries == 3
+
+
+async def test_pushes_waiting_together_are_ingested_as_one_batch(
+    bot: Bot, feeds: RecordedFeedServer, hub: LocalHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    # while one push is being ingested, three more arrive: the worker takes the three at once
+    # (their items embedded in one batch), and the one that is not a feed fails alone
+    caplog.set_level(logging.INFO, logger="bot.websub.receiver")
+    topic = await subscribed(bot, feeds, hub)
+    ingest, batches, hold = bot.app.pipeline.ingest_pushed, [], asyncio.Event()
+
+    async def observed(pushed):  # type: ignore[no-untyped-def]
+        batches.append(len(pushed))
+        if len(batches) == 1:
+            await hold.wait()
+        return await ingest(pushed)
+
+    bot.app.pipeline.ingest_pushed = observed  # type: ignore[method-assign]
+    first, second, third = relevant_item(20), relevant_item(21), relevant_item(22)
+    for items in ([first], [second], None, [third]):
+        body = b"<html>no feed here</html>" if items is None else wire_feed(items)
+        kind = "text/html" if items is None else "application/rss+xml"
+        assert await asyncio.to_thread(hub.publish, topic, body, kind) == [202]
+    await wait_until(lambda: bot.receiver._queue.qsize() == 3)
+    hold.set()
+    await wait_until(lambda: "websub push: deliveries=3 feeds=1 new=2" in caplog.text)
+    assert {first[1], second[1], third[1]} <= titles(bot.app)
+    assert batches == [1, 3]
+    assert "websub push for feed 1 not ingested: not a feed" in caplog.text
 
 
 async def test_missing_or_wrong_signature_is_acknowledged_and_ignored(
@@ -331,6 +361,6 @@ def test_threatwatch_run_subscribes_and_alerts_on_a_push(
             feeds.set_file("wire.xml", wire_feed([other_item(1), new], hub=hub.url, self_url=topic))
             assert hub.publish(topic) == [202]
             bot.wait_for_output(re.escape(new[1]), timeout=60)
-            assert "websub push: feed 1 new=1" in bot.output
+            assert "websub push: deliveries=1 feeds=1 new=1" in bot.output
         finally:
             assert bot.stop() == 0

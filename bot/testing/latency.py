@@ -28,7 +28,7 @@ from bot.testing.websub_hub import LocalHub
 
 FEED = "wire.xml"
 CALLBACK = "http://127.0.0.1:0/websub"  # port 0: the port the bot binds
-PUSHED = re.compile(r"websub push: feed \d+ new=(\d+)")
+PUSHED = re.compile(r"websub push: deliveries=\d+ feeds=[\d,]+ new=(\d+)")
 Item = tuple[str, str, str]  # guid, title, text
 
 
