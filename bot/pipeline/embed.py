@@ -7,6 +7,7 @@ Long texts are split into passages that fit the model's window, so nothing is si
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import importlib
 import logging
@@ -187,6 +188,7 @@ class SentenceTransformerEmbedder:
                     vectors = np.zeros((len(texts), out.shape[1]), np.float32)
                 vectors[rows] = out
                 start += size
+            _return_free_memory()
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)  # normalised in float32
         return vectors / np.where(norms > 0, norms, 1.0)
 
@@ -202,6 +204,24 @@ class SentenceTransformerEmbedder:
 # this corpus (32 cost 12% on one-window texts; 8 doubled the shapes). Padded tokens are masked
 # out of attention and pooling, so vectors do not change.
 SEQUENCE_STEP = 16
+
+
+def _return_free_memory() -> None:
+    """Hand the heap's free pages back to the system after a batch: a batch's activations are
+    freed but glibc keeps the pages, ~60-70 MB more at the plateau (measured: 700 → 634 MB
+    after 600 random batches). A no-op where libc has no malloc_trim."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
+def _malloc_trim() -> Any:
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+_MALLOC_TRIM = _malloc_trim()
 
 
 def batch_sizes(count: int, largest: int) -> list[int]:
