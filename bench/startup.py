@@ -11,7 +11,11 @@ queues `/status` on the fake Bot API and starts the bot. It measures:
   the model and the vector index);
 - **steady RSS**: the process's resident memory once the model and the index are loaded and a
   search has run (largest of 5 samples over a second), and its peak (VmHWM);
-- **search**: a second `/search` with another text, answered through chat.
+- **search**: a second `/search` with another text, answered through chat;
+- with `--ingest`: **RSS after ingest**, the same samples once the first poll cycle has stored
+  the 157 development-corpus articles from three local feeds (title + lead, one window, full
+  text: texts of many lengths in batches of many sizes, which is what makes the model's memory
+  grow), and the cycle's own seconds.
 
 The baseline is git revision --baseline (its files from `git archive`, run with the same venv),
 alternating with the project's runs.
@@ -23,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import statistics
@@ -68,12 +73,37 @@ def write_config(root: Path) -> None:
     (root / "config" / "feeds.toml").write_text("")
 
 
-def one_run(tree: Path, store: Path, search_texts: tuple[str, str]) -> dict[str, float]:
+CYCLE_LINE = re.compile(r"cycle: feeds_due=3 .*new=(\d+).* seconds=([\d.]+)")
+
+
+def ingest_feeds(www: Path) -> list[str]:
+    """Three RSS files of the development corpus (title + lead, one window, full text), each
+    with its own guids and links; returns their file names."""
+    from ingest import CASES, load_articles, rss_bytes
+
+    www.mkdir(exist_ok=True)
+    names = []
+    for case in CASES:
+        body = rss_bytes(load_articles(case, quick=False))
+        body = body.replace(b"bench-", f"{case}-".encode()).replace(b"/a/", f"/{case}/".encode())
+        (www / f"{case}.xml").write_bytes(body)
+        names.append(f"{case}.xml")
+    return names
+
+
+def one_run(
+    tree: Path, store: Path, search_texts: tuple[str, str], *, ingest: bool = False
+) -> dict[str, float]:
+    from bot.feedserver import RecordedFeedServer
     from bot.testing.env import local_env
     from bot.testing.telegram_api import FakeBotAPI
 
     token = "123456:START-token"
-    with tempfile.TemporaryDirectory() as tmp, FakeBotAPI(token) as api:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        FakeBotAPI(token) as api,
+        RecordedFeedServer(Path(tmp) / "www") as feeds,
+    ):
         root = Path(tmp)
         write_config(root)
         shutil.copyfile(store, root / "bot.db")
@@ -90,6 +120,10 @@ def one_run(tree: Path, store: Path, search_texts: tuple[str, str]) -> dict[str,
                 THREATWATCH_TELEGRAM_POLL_TIMEOUT="1",
             ),
         }
+        if ingest:
+            for name in ingest_feeds(root / "www"):
+                add = [sys.executable, "-m", "bot", "feeds", "add", feeds.url(name)]
+                subprocess.run(add, cwd=tree, env=env, check=True, capture_output=True)
         api.send_command(CHAT, "/status", user_id=USER)
         t0 = time.perf_counter()
         proc = subprocess.Popen(
@@ -118,6 +152,23 @@ def one_run(tree: Path, store: Path, search_texts: tuple[str, str]) -> dict[str,
             for _ in range(5):
                 time.sleep(0.2)
                 samples.append(read_status(proc.pid))
+            after: dict[str, float] = {}
+            if ingest:
+                deadline = time.monotonic() + TIMEOUT
+                while not (cycle := next(filter(None, map(CYCLE_LINE.search, lines)), None)):
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise RuntimeError("no poll cycle line:\n" + "".join(lines[-20:]))
+                    time.sleep(0.2)
+                ingested = []
+                for _ in range(5):
+                    time.sleep(0.2)
+                    ingested.append(read_status(proc.pid))
+                after = {
+                    "ingested_articles": int(cycle.group(1)),
+                    "cycle_s": float(cycle.group(2)),
+                    "rss_after_ingest_mib": round(max(s["VmRSS"] for s in ingested)),
+                    "peak_after_ingest_mib": round(max(s["VmHWM"] for s in ingested)),
+                }
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -132,6 +183,7 @@ def one_run(tree: Path, store: Path, search_texts: tuple[str, str]) -> dict[str,
             "search_s": round(search, 3),
             "steady_rss_mib": round(max(s["VmRSS"] for s in samples)),
             "peak_rss_mib": round(max(s["VmHWM"] for s in samples)),
+            **after,
         }
 
 
@@ -150,6 +202,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="runs per path")
     parser.add_argument("--baseline", default="", help="git revision to run as the baseline")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--ingest", action="store_true", help="also measure RSS after a first cycle of 157 articles"
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sys.path.insert(0, str(REPO))
@@ -167,7 +222,7 @@ def main() -> None:
         for i in range(args.repeat):
             for name, tree in trees.items():  # alternate
                 texts = (f"{QUERIES[i % len(QUERIES)]} {i}", f"{QUERIES[(i + 1) % 8]} {i}")
-                runs[name].append(one_run(tree, store, texts))
+                runs[name].append(one_run(tree, store, texts, ingest=args.ingest))
                 load.append(os.getloadavg()[0])
                 print(name, json.dumps(runs[name][-1]), file=sys.stderr, flush=True)
     meta = {
@@ -193,6 +248,14 @@ def main() -> None:
               f"| {s['search_s']['median']} / {s['search_s']['p95']} "
               f"| {s['steady_rss_mib']['median']} / {s['steady_rss_mib']['max']} "
               f"| {s['peak_rss_mib']['median']} / {s['peak_rss_mib']['max']} |")  # fmt: skip
+    if args.ingest:
+        print("\n| path | articles ingested | cycle s | RSS after ingest MiB (median / max) "
+              "| peak MiB |")  # fmt: skip
+        print("|---|--:|--:|--:|--:|")
+        for name, s in result["summary"].items():
+            print(f"| {name} | {s['ingested_articles']['median']:.0f} | {s['cycle_s']['median']} "
+                  f"| {s['rss_after_ingest_mib']['median']} / {s['rss_after_ingest_mib']['max']} "
+                  f"| {s['peak_after_ingest_mib']['median']} |")  # fmt: skip
 
 
 if __name__ == "__main__":
