@@ -16,7 +16,8 @@ from telegram_support import write_watch_config
 
 from bot.feedserver import RecordedFeedServer
 from bot.testing.env import local_env
-from bot.testing.slack_api import APP_TOKEN, BOT_TOKEN, FakeSlackAPI, Posted
+from bot.testing.slack_api import APP_TOKEN, BOT_TOKEN, FakeSlackAPI
+from bot.testing.slack_objects import Posted
 from bot.testing.slack_requests import (
     Answer,
     SignedSender,

@@ -20,7 +20,8 @@ from bot.channels import ChannelKey
 from bot.compose import App, compose
 from bot.deliver.outbox import Deliverer
 from bot.feedserver import RecordedFeedServer
-from bot.testing.slack_api import BOT_TOKEN, FakeSlackAPI, Posted
+from bot.testing.slack_api import BOT_TOKEN, FakeSlackAPI
+from bot.testing.slack_objects import Posted
 from bot.testing.telegram_api import FakeBotAPI, Sent
 
 SLACK_CHANNELS = ("C0OUTAGE1", "C0OUTAGE2")

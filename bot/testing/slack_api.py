@@ -21,14 +21,13 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Self
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from bot.localserver import LocalServer
 from bot.testing.ratelimits import PlatformLimits, slack_limits
+from bot.testing.slack_objects import Channel, Fault, Posted, call_params
 from bot.testing.slack_socket_mode import SOCKET_PATH, SocketModeEndpoint
 
 BOT_USER = "UBOT0001"
@@ -36,70 +35,6 @@ BOT_TOKEN = "xoxb-test-token"
 APP_TOKEN = "xapp-1-test-token"
 TEAM = "T0TEST01"
 MEMBERS_PAGE = 2  # small pages, so the bot must follow cursors
-
-
-@dataclass
-class Fault:
-    error: str
-    status: int = 200
-    retry_after: int | None = None
-
-
-@dataclass
-class Posted:
-    """One message the bot posted, updated, answered ephemerally or through a response_url."""
-
-    method: str
-    channel: str
-    ts: str
-    text: str
-    blocks: list[dict[str, Any]]
-    thread_ts: str | None = None
-    user: str | None = None  # ephemeral: who sees it
-    response_type: str | None = None  # response_url / ack answers
-    edits: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def buttons(self) -> list[tuple[str, str]]:
-        """(action_id, value) of every button."""
-        return [
-            (e.get("action_id", ""), e.get("value", ""))
-            for b in self.blocks
-            if b.get("type") == "actions"
-            for e in b.get("elements", [])
-        ]
-
-    @property
-    def mrkdwn(self) -> str:
-        """The text of every section and context block, joined."""
-        parts = []
-        for b in self.blocks:
-            if b.get("type") == "section":
-                parts.append(b["text"]["text"])
-            elif b.get("type") == "context":
-                parts.extend(e.get("text", "") for e in b.get("elements", []))
-        return "\n".join(parts) or self.text
-
-
-@dataclass
-class Channel:
-    id: str
-    members: list[str]
-    is_member: bool = True
-    is_private: bool = False
-    is_archived: bool = False
-
-
-def _params(query: dict[str, str], raw: bytes, content_type: str) -> dict[str, Any]:
-    """A Web API call's arguments, from the query string and a form or JSON body."""
-    params: dict[str, Any] = dict(query)
-    if content_type.startswith("application/json"):
-        return params | dict(json.loads(raw or b"{}"))
-    params |= dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
-    for key in ("blocks", "files", "attachments", "metadata"):
-        if isinstance(params.get(key), str) and params[key].startswith(("[", "{")):
-            params[key] = json.loads(params[key])
-    return params
 
 
 class FakeSlackAPI(LocalServer):
@@ -236,7 +171,7 @@ class FakeSlackAPI(LocalServer):
     # --- HTTP handlers ------------------------------------------------------------------------
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
-        params = _params(dict(request.query), await request.read(), request.content_type or "")
+        params = call_params(dict(request.query), await request.read(), request.content_type or "")
         token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         token = token or str(params.get("token", ""))
         with self.lock:
