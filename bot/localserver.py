@@ -20,6 +20,9 @@ class LocalServer(ABC):
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.host = host
+        # set by start() once bound; kept after stop(): a test may look for the address in
+        # what the bot logged meanwhile
+        self._port: int | None = None
 
     @abstractmethod
     def start(self) -> Self: ...
@@ -28,8 +31,10 @@ class LocalServer(ABC):
     def stop(self) -> None: ...
 
     @property
-    @abstractmethod
-    def port(self) -> int: ...
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError(f"{type(self).__name__} was never started")
+        return self._port
 
     @property
     def base_url(self) -> str:
@@ -67,8 +72,6 @@ class LocalHTTPServer(LocalServer):
         super().__init__(host)
         self._server: OwnedHTTPServer | None = None
         self._thread: Thread | None = None
-        # Kept after stop(): a test may look for the address in what the bot logged meanwhile.
-        self._port: int | None = None
 
     @abstractmethod
     def _handler(self) -> type[BaseHTTPRequestHandler]: ...
@@ -104,9 +107,3 @@ class LocalHTTPServer(LocalServer):
         server.server_close()  # joins the request threads, unless they are daemons
         thread.join()
         self._server = self._thread = None
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError(f"{type(self).__name__} was never started")
-        return self._port

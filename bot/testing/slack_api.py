@@ -4,8 +4,8 @@ It speaks enough of Slack's protocol for the real slack-sdk and slack-bolt clien
 chat.postMessage, chat.update, chat.postEphemeral, conversations.info / members / join / open,
 files.getUploadURLExternal + upload + files.completeUploadExternal, apps.connections.open with a
 local websocket for Socket Mode (``socket_mode``, in bot/testing/slack_socket_mode.py), and
-response_url endpoints that record what the bot answered. Faults: ``fail(method, error, status=…, retry_after=…, times=…)`` (e.g.
-429 ratelimited with Retry-After), ``archive(channel)``, ``kick(channel)``, ``outage(status)``
+response_url endpoints that record what the bot answered. Faults:
+``fail(method, error, status=…, retry_after=…, times=…)`` (e.g. 429 ratelimited with Retry-After), ``archive(channel)``, ``kick(channel)``, ``outage(status)``
 until ``restore()`` (every post and update fails), and ``enforce_limits()``: Slack's one message
 a second per channel, a 429 with Retry-After for any post over it, each one recorded.
 
@@ -52,7 +52,6 @@ class FakeSlackAPI(LocalServer):
         self._ids = itertools.count(1)
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
-        self._port: int | None = None
         self.socket_mode = SocketModeEndpoint(self._loop)
         self.down: Fault | None = None  # an outage: every post and update fails like this
         self.limits: PlatformLimits | None = None
@@ -90,12 +89,6 @@ class FakeSlackAPI(LocalServer):
 
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("FakeSlackAPI was never started")
-        return self._port
 
     @property
     def api_url(self) -> str:
