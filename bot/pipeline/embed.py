@@ -176,17 +176,14 @@ class SentenceTransformerEmbedder:
         st: Any = model  # a SentenceTransformer: preprocess, max_seq_length, forward
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # like lengths together
         pad_id = getattr(st.tokenizer, "pad_token_id", None) or 0
-        vectors = np.zeros((len(texts), 0), np.float32)
+        vectors = np.zeros((len(texts), st.get_embedding_dimension()), np.float32)
         with self._encode_lock, torch.inference_mode():
             start = 0
             for size in batch_sizes(len(texts), self.batch_size):
                 rows = order[start : start + size]
                 features = st.preprocess([texts[i] for i in rows])
                 _pad_tokens(features, SEQUENCE_STEP, st.max_seq_length, pad_id)
-                out = st(features)["sentence_embedding"].float().cpu().numpy()
-                if vectors.shape[1] == 0:
-                    vectors = np.zeros((len(texts), out.shape[1]), np.float32)
-                vectors[rows] = out
+                vectors[rows] = st(features)["sentence_embedding"].float().cpu().numpy()
                 start += size
             _return_free_memory()
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)  # normalised in float32
@@ -200,15 +197,15 @@ class SentenceTransformerEmbedder:
 # back ends (oneDNN's caches, MKL's allocator) for the life of the process, ~2-4 MB each. Texts
 # of any length in batches of any size grew memory without bound (measured: +1.2 GB after 300
 # random shapes), so batches take power-of-two sizes and token counts are padded to a multiple
-# of SEQUENCE_STEP: at most 6 × 16 shapes (+~220 MB, then flat). A step of 16 costs no speed on
-# this corpus (32 cost 12% on one-window texts; 8 doubled the shapes). Padded tokens are masked
-# out of attention and pooling, so vectors do not change.
+# of SEQUENCE_STEP: at most 6 × 16 shapes (+~150-220 MB, then flat). A step of 16 costs ~5-11%
+# on teasers and nothing measurable on longer texts (32 cost 12% on one-window texts; 8 doubled
+# the shapes). Padded tokens are masked out of attention and pooling: vectors do not change.
 SEQUENCE_STEP = 16
 
 
 def _return_free_memory() -> None:
-    """Hand the heap's free pages back to the system after a batch: a batch's activations are
-    freed but glibc keeps the pages, ~60-70 MB more at the plateau (measured: 700 → 634 MB
+    """Hand the heap's free pages back to the system after an encode: its batches' activations
+    are freed but glibc keeps the pages, ~60-70 MB more at the plateau (measured: 700 → 634 MB
     after 600 random batches). A no-op where libc has no malloc_trim."""
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
