@@ -11,15 +11,15 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import pytest
+from store_support import new_article
 
 from bot.deliver.outbox import SEND_CONCURRENCY, Deliverer, SendOptions
 from bot.deliver.ratelimit import Rate
 from bot.errors import StoreError
-from bot.models import FeedItem, Topic
+from bot.models import Topic
 from bot.store import Store
-from bot.store.store import NewArticle, NewMatch, OutboxEntry
+from bot.store.store import NewMatch, OutboxEntry
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -65,16 +65,8 @@ def queue_alerts(store: Store, chats: dict[str, list[str]], alerts: int) -> list
             store.subscribe(store.ensure_channel(platform, chat, now=NOW), ["t1"], NOW)
     match_ids = []
     for n in range(alerts):
-        item = FeedItem(
-            guid=f"g{n}",
-            url=f"https://news.example/{n}",
-            title=f"T{n}",
-            text=f"Story {n}.",
-            published=NOW,
-        )
-        article = NewArticle(item, None, f"h{n}", [item.text], np.ones((1, 4), np.float32) / 2)
         match = NewMatch(0, "t1", 0.9, 0.5, None, "seed", "passage")
-        _, saved = store.save_articles([article], [match], model="m", now=NOW)
+        _, saved = store.save_articles([new_article(n, NOW)], [match], model="m", now=NOW)
         match_ids.append(saved[0].id)
     return match_ids
 

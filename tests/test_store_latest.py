@@ -8,14 +8,13 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import pytest
+from store_support import new_article
 
 import bot.store.base
-from bot.models import FeedItem
 from bot.store import Store
 from bot.store.migrations import MIGRATIONS
-from bot.store.records import NewArticle, NewMatch
+from bot.store.records import NewMatch
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 TOPICS = ["common", "other", "rare"]
@@ -28,17 +27,6 @@ def old_latest(store: Store, topic: str | None, limit: int) -> list[int]:
     where, params = ("WHERE m.topic = ?", [topic]) if topic else ("", [])
     rows = store._conn.execute(OLD_LATEST.format(where=where), [*params, limit]).fetchall()
     return [r[0] for r in rows]
-
-
-def new_article(n: int, published: datetime | None) -> NewArticle:
-    it = FeedItem(
-        guid=f"g{n}",
-        url=f"https://news.example/{n}",
-        title=f"Title {n}",
-        text=f"Body of story {n}.",
-        published=published,
-    )
-    return NewArticle(it, None, f"h{n}", [it.text], np.ones((1, 4), np.float32) / 2)
 
 
 def fill(store: Store) -> None:
