@@ -141,6 +141,15 @@ def test_shipped_topic_defines_core_support_and_contrast_facets() -> None:
     }
 
 
+def test_shipped_actor_facet_finds_proxies_but_not_proximity() -> None:
+    # "US troops in close proximity to a Turkish drone" is no militia: before this term was
+    # narrowed from "prox", that sentence counted as actor and target together
+    (actor,) = [f for f in shipped_facets() if f.name == "actor"]
+    assert actor.pattern.search("Iran's proxies fired rockets")
+    assert actor.pattern.search("an Iranian proxy group")
+    assert not actor.pattern.search("activity and proximity to U.S. forces in Syria")
+
+
 # --- sentences ------------------------------------------------------------------------------------
 
 
