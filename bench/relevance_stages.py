@@ -36,10 +36,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 sys.path.insert(0, str(REPO / "bench"))
-from relevance import CORPUS, TOPIC, example_files, item_hash, load  # noqa: E402
+from relevance import CORPUS, TOPIC, example_files, item_hash, load, news_items  # noqa: E402
 
 from bot.pipeline.embed import SentenceTransformerEmbedder, passages  # noqa: E402
-from bot.pipeline.parse import parse_feed  # noqa: E402
 from bot.relevance.facets import parse_facets  # noqa: E402
 from bot.relevance.metrics import average_precision  # noqa: E402
 from bot.relevance.scorer import document_text  # noqa: E402
@@ -48,21 +47,6 @@ from bot.topic_training import example_group  # noqa: E402
 from bot.topics import seed_from_text  # noqa: E402
 
 CACHE = REPO / "bench" / ".cache"
-NEWS_FEEDS = REPO / "tests" / "data" / "feeds"
-NOT_ENGLISH = ("news-bbc-urdu", "news-heise")
-
-
-def news_items() -> list[tuple[str, str]]:
-    """(title, text) of every item of the recorded English news feeds."""
-    out = []
-    for path in sorted(NEWS_FEEDS.glob("news-*.xml")):
-        if path.name.startswith(NOT_ENGLISH):
-            continue
-        feed = parse_feed(path.read_bytes(), url=f"https://example.org/{path.name}", max_items=1000)
-        out += [(item.title, item.text) for item in feed.items if (item.title + item.text).strip()]
-    return out
-
-
 def training_pool(seeds: Path) -> list[tuple[str, bool, str, str, str]]:
     """(content hash, label, group, title, text) of every example the shipped topic trains on,
     grouped as the topic's own training groups them."""
