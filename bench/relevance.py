@@ -105,9 +105,7 @@ def news_noise(seeds: Path) -> dict:
         for i, (title, text) in enumerate(news_items())
     ]
     scored = run_score(docs, seeds)
-    alerts = sorted(
-        (s for s in scored if s["score"] >= s["threshold"]), key=lambda s: -s["score"]
-    )
+    alerts = sorted((s for s in scored if s["score"] >= s["threshold"]), key=lambda s: -s["score"])
     titles = {d["id"]: d["title"] for d in docs}
     return {
         "items": len(docs),

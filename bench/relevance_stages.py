@@ -47,6 +47,8 @@ from bot.topic_training import example_group  # noqa: E402
 from bot.topics import seed_from_text  # noqa: E402
 
 CACHE = REPO / "bench" / ".cache"
+
+
 def training_pool(seeds: Path) -> list[tuple[str, bool, str, str, str]]:
     """(content hash, label, group, title, text) of every example the shipped topic trains on,
     grouped as the topic's own training groups them."""
