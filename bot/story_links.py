@@ -5,7 +5,7 @@ A new article is compared with the ``STORY_CANDIDATES`` newest stored reports pu
 ``stories.WINDOW`` before it. A poll cycle saves its new articles in dozens of small rounds, and
 reading those thousands of reports (texts and vectors) again for every round cost more than
 comparing them. So ``StoryLinker`` keeps what linking needs of each stored report (a
-``StoredLead``: none of it changes once an article is saved, and articles are never deleted),
+``StoredReport``: none of it changes once an article is saved, and articles are never deleted),
 and each round reads only the articles saved since it last looked, whoever saved them. Story
 ids do change as stories grow: they are read when a link is found.
 
@@ -13,7 +13,7 @@ Two costs grew with a cycle's size. Whether a report adds facts to its story was
 finding the facts (toll, claim, confirmation) of every report of the story again, for each new
 report: quadratic in a story's size. Now a report that states no fact skips that, and each kept
 report's facts are found once. And each new article was compared with up to thousands of kept
-reports one pair at a time. Now the scores are computed for all of them at once (lead cosines
+reports one pair at a time. Now the scores are computed for all of them at once (gist cosines
 from one matrix product, specifics overlaps from an index of which reports name which
 specific), and only the reports within ``SCORE_SLACK`` of the best are compared exactly, in the
 same order, so the result is that of comparing all.
@@ -34,7 +34,7 @@ from bot.relevance import stories
 from bot.scoring import Embedded
 from bot.store import Store
 from bot.store.articles import STORY_CANDIDATES
-from bot.store.records import StoredLead
+from bot.store.records import StoredReport
 
 # Scores from the matrix product differ from one pair's float32 dot product by rounding only
 # (well under 1e-5 for unit vectors of a few hundred dimensions): every report whose exact
@@ -73,7 +73,9 @@ class StoryLinker:
         # The store compares dates as ISO text to the second; so does the window here.
         since = (min(dates) - stories.WINDOW).replace(microsecond=0)
         self._catch_up(since, model)
-        field = _Field(self, self._candidates(since), [doc.vectors[0] for _, doc in entries])
+        field = _Field(
+            self, self._candidates(since), [stories.gist(doc.vectors) for _, doc in entries]
+        )
         earlier: list[stories.Report] = []  # this batch's reports so far
         links: list[StoryLink] = []
         for position, ((item, doc), published) in enumerate(zip(entries, dates, strict=True)):
@@ -81,7 +83,7 @@ class StoryLinker:
                 -(position + 1),  # batch positions are negative keys: not saved yet
                 item.title,
                 item.text,
-                doc.vectors[0],
+                doc.vectors,
                 published,
             )
             stored = [self._report(row) for row in field.contenders(report, position)]
@@ -113,9 +115,11 @@ class StoryLinker:
         self._model = model
         self._since = since
         self._last_id = 0  # articles saved after this one have not been looked for yet
-        self._known: list[StoredLead] = []
+        self._known: list[StoredReport] = []
         self._row_of: dict[int, int] = {}  # article id → index in _known
-        self._leads = np.zeros((0, 0), np.float32)  # row i: _known[i].lead; spare rows at the end
+        self._gists = np.zeros(
+            (0, 0), np.float32
+        )  # row i: gist of _known[i]; spare rows at the end
         # (-published, -article id, row): ascending is the store's order, newest first
         self._ranked: list[tuple[float, int, int]] = []
         self._reports: dict[int, stories.Report] = {}  # by row, made when first compared
@@ -126,35 +130,40 @@ class StoryLinker:
 
     def _catch_up(self, since: datetime, model: str) -> None:
         if model == self._model and self._since is not None and since >= self._since:
-            self._add(self._store.story_leads_saved_after(self._last_id, self._since, model))
+            self._add(
+                self._store.story_reports_saved_after(
+                    self._last_id, self._since, model, stories.GIST_PASSAGES
+                )
+            )
             return
         self._forget_all(model=model, since=since)
         # read before the window: an article saved in between is read again next round
         last_id = self._store.last_article_id()
-        self._add(self._store.story_leads(since, model, self._limit))
+        self._add(self._store.story_reports(since, model, stories.GIST_PASSAGES, self._limit))
         self._last_id = max(self._last_id, last_id)
 
-    def _add(self, leads: Sequence[StoredLead]) -> None:
-        new = [lead for lead in leads if lead.article_id not in self._row_of]
-        self._last_id = max([self._last_id, *(lead.article_id for lead in leads)])
+    def _add(self, reports: Sequence[StoredReport]) -> None:
+        new = [r for r in reports if r.article_id not in self._row_of]
+        self._last_id = max([self._last_id, *(r.article_id for r in reports)])
         if not new:
             return
         first, needed = len(self._known), len(self._known) + len(new)
-        if needed > len(self._leads):
-            grown = np.zeros((max(needed, 2 * len(self._leads)), len(new[0].lead)), np.float32)
+        if needed > len(self._gists):
+            dim = new[0].opening.shape[1]
+            grown = np.zeros((max(needed, 2 * len(self._gists)), dim), np.float32)
             if first:
-                grown[:first] = self._leads[:first]
-            self._leads = grown
-        for row, lead in enumerate(new, start=first):
-            self._known.append(lead)
-            self._row_of[lead.article_id] = row
-            self._leads[row] = lead.lead
-            found = stories.specifics(lead.title, lead.text)
+                grown[:first] = self._gists[:first]
+            self._gists = grown
+        for row, report in enumerate(new, start=first):
+            self._known.append(report)
+            self._row_of[report.article_id] = row
+            self._gists[row] = stories.gist(report.opening)
+            found = stories.specifics(report.title, report.text)
             self._specifics.append(found)
-            self._micros.append(_micros(lead.published))
+            self._micros.append(_micros(report.published))
             for name in found:
                 self._naming.setdefault(name, []).append(row)
-            bisect.insort(self._ranked, (-lead.published.timestamp(), -lead.article_id, row))
+            bisect.insort(self._ranked, (-report.published.timestamp(), -report.article_id, row))
 
     def _candidates(self, since: datetime) -> np.ndarray:
         in_window = bisect.bisect_right(self._ranked, (-since.timestamp(), math.inf))
@@ -172,14 +181,14 @@ class StoryLinker:
 
     def _report(self, row: int) -> stories.Report:
         if row not in self._reports:
-            lead = self._known[row]
+            stored = self._known[row]
             self._reports[row] = stories.Report(
-                lead.article_id,
+                stored.article_id,
                 None,  # not needed to compare; read when a link is found
-                lead.lead,
+                self._gists[row],
                 self._specifics[row],
-                lead.published,
-                lead.text,
+                stored.published,
+                stored.text,
             )
         return self._reports[row]
 
@@ -191,18 +200,18 @@ class StoryLinker:
 
 class _Field:
     """One round's candidates (rows of a ``StoryLinker``, newest first) with what scoring them
-    all at once needs: each one's lead cosine with every new article, specifics count and date."""
+    all at once needs: each one's gist cosine with every new article, specifics count and date."""
 
-    def __init__(self, linker: StoryLinker, candidates: np.ndarray, new_leads: list[np.ndarray]):
+    def __init__(self, linker: StoryLinker, candidates: np.ndarray, new_gists: list[np.ndarray]):
         self._linker = linker
         self.candidates = candidates
         known = len(linker._known)
         self._position = np.full(known, -1, np.intp)  # row → position among the candidates
         self._position[candidates] = np.arange(len(candidates))
         if len(candidates):
-            self._cosines = (linker._leads[:known] @ np.stack(new_leads).T)[candidates]
+            self._cosines = (linker._gists[:known] @ np.stack(new_gists).T)[candidates]
         else:
-            self._cosines = np.zeros((0, len(new_leads)), np.float32)
+            self._cosines = np.zeros((0, len(new_gists)), np.float32)
         self._sizes = np.array([len(linker._specifics[r]) for r in candidates], np.float64)
         self._micros = np.array(linker._micros, np.int64)[candidates]
         self._naming: dict[str, np.ndarray] = {}  # specific → positions of candidates naming it
@@ -218,8 +227,7 @@ class _Field:
         shared = np.zeros(len(self.candidates), np.float64)
         for name in report.specifics:
             shared[self._named(name)] += 1
-        union = len(report.specifics) + self._sizes - shared
-        overlap = np.divide(shared, union, out=np.zeros_like(shared), where=union > 0)
+        overlap = stories.overlap(shared, len(report.specifics), self._sizes)
         scores = self._cosines[:, position] + stories.ENTITY_WEIGHT * overlap
         assert report.published is not None  # every new article has a date here
         apart = np.abs(self._micros - _micros(report.published))

@@ -19,12 +19,15 @@ from relevance_support import REPO, TOPIC, item, sample, write_topic
 from bot.compose import App, compose
 from bot.models import CycleReport, FeedItem
 from bot.relevance.stories import (
+    GIST_PASSAGES,
+    MIN_SPECIFICS,
     SAME_STORY,
     WINDOW,
     Report,
     adds_facts,
     best_story,
     facts,
+    gist,
     group,
     similarity,
     specifics,
@@ -40,8 +43,8 @@ def unit(*xs: float) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def report(key: int, lead: np.ndarray, names: set[str], when: datetime | None = DAY) -> Report:
-    return Report(key, None, lead, frozenset(names), when, "")
+def report(key: int, vector: np.ndarray, names: set[str], when: datetime | None = DAY) -> Report:
+    return Report(key, None, vector, frozenset(names), when, "")
 
 
 # --- pure grouping ------------------------------------------------------------------------------
@@ -58,12 +61,27 @@ def test_specifics_are_capitalised_names_and_numbers() -> None:
     assert "Ain" not in found and "7" not in found and "hit" not in found
 
 
-def test_similarity_is_lead_cosine_plus_half_the_shared_specifics() -> None:
+def test_similarity_is_gist_cosine_plus_half_the_shared_specifics() -> None:
+    # shared specifics count against the smaller report's: a short copy whose names all
+    # appear in a longer report of the same event shares everything
+    short = report(1, unit(1, 0), {f"Name{i}" for i in range(10)})
+    long = report(2, unit(1, 1), {f"Name{i}" for i in range(20)})
+    assert similarity(short, long) == pytest.approx(2**-0.5 + 0.5 * 10 / 10, abs=1e-6)
+    assert similarity(short, long) == similarity(long, short)
+
+
+def test_reports_naming_few_specifics_share_them_against_a_floor() -> None:
+    # two teasers that both name only "Anbar" and "Asad" say little: 2 of at least MIN_SPECIFICS
     a = report(1, unit(1, 0), {"Anbar", "Asad", "Marotto"})
     b = report(2, unit(1, 1), {"Anbar", "Asad", "Kirby"})
-    # cosine 1/√2; specifics shared 2 of 4
-    assert similarity(a, b) == pytest.approx(2**-0.5 + 0.5 * 2 / 4, abs=1e-6)
-    assert similarity(a, b) == similarity(b, a)
+    assert similarity(a, b) == pytest.approx(2**-0.5 + 0.5 * 2 / MIN_SPECIFICS, abs=1e-6)
+
+
+def test_gist_is_the_unit_mean_of_the_opening_passages() -> None:
+    vectors = np.array([unit(1, 0, 0), unit(0, 1, 0), unit(0, 0, 1), unit(1, 1, 1)])
+    assert GIST_PASSAGES == 3  # the fourth passage is past the opening
+    assert np.allclose(gist(vectors), unit(1, 1, 1))
+    assert np.allclose(gist(vectors[:1]), unit(1, 0, 0))
 
 
 def test_reports_further_apart_than_the_window_are_never_one_story() -> None:

@@ -11,7 +11,7 @@ import numpy as np
 from bot.errors import NotFound
 from bot.models import Article, FeedItem, Match
 from bot.store.base import StoreBase, _blob, _iso
-from bot.store.records import NewArticle, NewMatch, StoredLead
+from bot.store.records import NewArticle, NewMatch, StoredReport
 
 STORY_CANDIDATES = 5000  # stored reports a new article is compared with, newest first
 
@@ -191,39 +191,56 @@ class ArticlesPart(StoreBase):
         return "update" if adds_facts else "repeat"
 
     def story_candidates(
-        self, since: datetime, model: str, limit: int = STORY_CANDIDATES
+        self, since: datetime, model: str, passages: int, limit: int = STORY_CANDIDATES
     ) -> list[tuple[int, int | None, np.ndarray, str, str, datetime]]:
-        """(article id, story id, lead vector, title, text, published) of articles published
-        since ``since``: what a new article may be another report of. Newest first; of two
-        published in the same second, the one saved later first."""
-        rows = self._conn.execute(
-            """SELECT a.id, a.story_id, c.vector, a.title, a.text, a.published FROM articles a
-               JOIN article_chunks c ON c.article_id = a.id AND c.chunk = 0 AND c.model = ?
-               WHERE a.published >= ? ORDER BY a.published DESC, a.id DESC LIMIT ?""",
-            [model, _iso(since), limit],
-        ).fetchall()
+        """(article id, story id, vectors of its first ``passages`` passages, title, text,
+        published) of articles published since ``since``: what a new article may be another
+        report of. Newest first; of two published in the same second, the one saved later first."""
         return [
-            (r[0], r[1], np.frombuffer(r[2], np.float32), r[3], r[4], datetime.fromisoformat(r[5]))
-            for r in rows
+            (group[0][0], group[0][1], *_stored_report(group)[1:])
+            for group in self._openings(
+                f"{_EMBEDDED} WHERE a.published >= ?2 ORDER BY a.published DESC, a.id DESC LIMIT ?3",
+                [model, _iso(since), limit, passages],
+                order="r.published DESC, r.id DESC",
+            )
         ]
 
-    def story_leads(self, since: datetime, model: str, limit: int) -> list[StoredLead]:
+    def story_reports(
+        self, since: datetime, model: str, passages: int, limit: int
+    ) -> list[StoredReport]:
         """``story_candidates`` without story ids (they change as stories grow), in the same
         order."""
-        rows = self._conn.execute(
-            f"""{_LEADS} WHERE a.published >= ? ORDER BY a.published DESC, a.id DESC LIMIT ?""",
-            [model, _iso(since), limit],
-        ).fetchall()
-        return [_stored_lead(r) for r in rows]
+        return [
+            StoredReport(article_id, opening, title, text, published)
+            for article_id, _, opening, title, text, published in self.story_candidates(
+                since, model, passages, limit
+            )
+        ]
 
-    def story_leads_saved_after(
-        self, article_id: int, since: datetime, model: str
-    ) -> list[StoredLead]:
-        """``story_leads`` of the articles saved after ``article_id``, in no particular order."""
+    def story_reports_saved_after(
+        self, article_id: int, since: datetime, model: str, passages: int
+    ) -> list[StoredReport]:
+        """``story_reports`` of the articles saved after ``article_id``, in no particular order."""
+        return [
+            StoredReport(*_stored_report(group))
+            for group in self._openings(
+                f"{_EMBEDDED} WHERE a.id > ?2 AND a.published >= ?3",
+                [model, article_id, _iso(since), passages],
+                order="r.id",
+            )
+        ]
+
+    def _openings(self, chosen: str, params: list[Any], *, order: str) -> list[list[Any]]:
+        """The chosen articles (model ?1, passage count ?4) with their first passages' vectors:
+        rows grouped by article."""
         rows = self._conn.execute(
-            f"{_LEADS} WHERE a.id > ? AND a.published >= ?", [model, article_id, _iso(since)]
+            f"""WITH chosen AS ({chosen})
+                SELECT r.id, r.story_id, r.title, r.text, r.published, c.vector FROM chosen r
+                JOIN article_chunks c ON c.article_id = r.id AND c.model = ?1 AND c.chunk < ?4
+                ORDER BY {order}, c.chunk""",
+            params,
         ).fetchall()
-        return [_stored_lead(r) for r in rows]
+        return _by_article(rows)
 
     def last_article_id(self) -> int:
         """The id of the article saved last (ids only grow: articles are never deleted)."""
@@ -314,14 +331,26 @@ class ArticlesPart(StoreBase):
         ]
 
 
-_LEADS = """SELECT a.id, c.vector, a.title, a.text, a.published FROM articles a
-    JOIN article_chunks c ON c.article_id = a.id AND c.chunk = 0 AND c.model = ?"""
+# articles embedded with the model ?1 (their first passage is stored under it)
+_EMBEDDED = """SELECT a.id, a.story_id, a.title, a.text, a.published FROM articles a
+    JOIN article_chunks c ON c.article_id = a.id AND c.chunk = 0 AND c.model = ?1"""
 
 
-def _stored_lead(r: Sequence[Any]) -> StoredLead:
-    return StoredLead(
-        r[0], np.frombuffer(r[1], np.float32), r[2], r[3], datetime.fromisoformat(r[4])
-    )
+def _by_article(rows: Sequence[Any]) -> list[list[Any]]:
+    """Consecutive rows of one article (ordered by article, then passage) grouped."""
+    groups: list[list[Any]] = []
+    for row in rows:
+        if groups and groups[-1][0][0] == row[0]:
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+    return groups
+
+
+def _stored_report(group: Sequence[Any]) -> tuple[int, np.ndarray, str, str, datetime]:
+    first = group[0]
+    opening = np.stack([np.frombuffer(r[5], np.float32) for r in group])
+    return first[0], opening, first[2], first[3], datetime.fromisoformat(first[4])
 
 
 def _new_story(conn: Any, first_article_id: int, now: datetime) -> int:

@@ -39,11 +39,11 @@ class NewMatch:
 
 
 @dataclass(frozen=True)
-class StoredLead:
+class StoredReport:
     """What story linking needs of a stored article; none of it changes once saved."""
 
     article_id: int
-    lead: np.ndarray  # the first passage's vector, L2-normalised
+    opening: np.ndarray  # (≤ n, dim): the vectors of its first passages, as many as asked for
     title: str
     text: str
     published: datetime
