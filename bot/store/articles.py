@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -196,14 +197,11 @@ class ArticlesPart(StoreBase):
         """(article id, story id, vectors of its first ``passages`` passages, title, text,
         published) of articles published since ``since``: what a new article may be another
         report of. Newest first; of two published in the same second, the one saved later first."""
-        return [
-            (group[0][0], group[0][1], *_stored_report(group)[1:])
-            for group in self._openings(
-                f"{_EMBEDDED} WHERE a.published >= ?2 ORDER BY a.published DESC, a.id DESC LIMIT ?3",
-                [model, _iso(since), limit, passages],
-                order="r.published DESC, r.id DESC",
-            )
-        ]
+        return self._openings(
+            f"{_EMBEDDED} WHERE a.published >= :since ORDER BY a.published DESC, a.id DESC"
+            " LIMIT :limit",
+            {"model": model, "since": _iso(since), "limit": limit, "passages": passages},
+        )
 
     def story_reports(
         self, since: datetime, model: str, passages: int, limit: int
@@ -221,26 +219,33 @@ class ArticlesPart(StoreBase):
         self, article_id: int, since: datetime, model: str, passages: int
     ) -> list[StoredReport]:
         """``story_reports`` of the articles saved after ``article_id``, in no particular order."""
-        return [
-            StoredReport(*_stored_report(group))
-            for group in self._openings(
-                f"{_EMBEDDED} WHERE a.id > ?2 AND a.published >= ?3",
-                [model, article_id, _iso(since), passages],
-                order="r.id",
-            )
-        ]
+        found = self._openings(
+            f"{_EMBEDDED} WHERE a.id > :after AND a.published >= :since",
+            {"model": model, "after": article_id, "since": _iso(since), "passages": passages},
+        )
+        return [StoredReport(aid, opening, title, text, when) for aid, _, opening, title, text, when in found]  # fmt: skip
 
-    def _openings(self, chosen: str, params: list[Any], *, order: str) -> list[list[Any]]:
-        """The chosen articles (model ?1, passage count ?4) with their first passages' vectors:
-        rows grouped by article."""
-        rows = self._conn.execute(
-            f"""WITH chosen AS ({chosen})
-                SELECT r.id, r.story_id, r.title, r.text, r.published, c.vector FROM chosen r
-                JOIN article_chunks c ON c.article_id = r.id AND c.model = ?1 AND c.chunk < ?4
-                ORDER BY {order}, c.chunk""",
-            params,
-        ).fetchall()
-        return _by_article(rows)
+    def _openings(
+        self, chosen: str, params: dict[str, Any]
+    ) -> list[tuple[int, int | None, np.ndarray, str, str, datetime]]:
+        """The chosen articles, in their order, each with the vectors of its first passages
+        (:passages of them, under :model). Two reads, so a long text is read once and not once
+        per passage; the second asks for the first's ids, so an article saved in between by
+        another process cannot slip in."""
+        articles = self._conn.execute(chosen, params).fetchall()
+        ids = json.dumps([row[0] for row in articles])
+        vectors: dict[int, list[np.ndarray]] = {}
+        for article_id, vector in self._conn.execute(
+            """SELECT article_id, vector FROM article_chunks
+               WHERE article_id IN (SELECT value FROM json_each(?)) AND model = ? AND chunk < ?
+               ORDER BY article_id, chunk""",
+            [ids, params["model"], params["passages"]],
+        ):
+            vectors.setdefault(article_id, []).append(np.frombuffer(vector, np.float32))
+        return [
+            (aid, story_id, np.stack(vectors[aid]), title, text, datetime.fromisoformat(when))
+            for aid, story_id, title, text, when in articles
+        ]
 
     def last_article_id(self) -> int:
         """The id of the article saved last (ids only grow: articles are never deleted)."""
@@ -333,24 +338,7 @@ class ArticlesPart(StoreBase):
 
 # articles embedded with the model ?1 (their first passage is stored under it)
 _EMBEDDED = """SELECT a.id, a.story_id, a.title, a.text, a.published FROM articles a
-    JOIN article_chunks c ON c.article_id = a.id AND c.chunk = 0 AND c.model = ?1"""
-
-
-def _by_article(rows: Sequence[Any]) -> list[list[Any]]:
-    """Consecutive rows of one article (ordered by article, then passage) grouped."""
-    groups: list[list[Any]] = []
-    for row in rows:
-        if groups and groups[-1][0][0] == row[0]:
-            groups[-1].append(row)
-        else:
-            groups.append([row])
-    return groups
-
-
-def _stored_report(group: Sequence[Any]) -> tuple[int, np.ndarray, str, str, datetime]:
-    first = group[0]
-    opening = np.stack([np.frombuffer(r[5], np.float32) for r in group])
-    return first[0], opening, first[2], first[3], datetime.fromisoformat(first[4])
+    JOIN article_chunks c ON c.article_id = a.id AND c.chunk = 0 AND c.model = :model"""
 
 
 def _new_story(conn: Any, first_article_id: int, now: datetime) -> int:
