@@ -197,7 +197,7 @@ class BotService(ChatServiceMixin, AdminServiceMixin, LearningServiceMixin):
         new articles (a label is the position of the story's first report)."""
         embedded = embed_documents(self.embedder, docs)
         reports = [
-            stories.Report.unsaved(i, t, x, doc.vectors, date)
+            stories.Report.unsaved(i, t, x, stories.gist(doc.vectors), date)
             for i, ((t, x), doc, date) in enumerate(zip(docs, embedded, dates, strict=True))
         ]
         return stories.group(reports)

@@ -73,17 +73,18 @@ class StoryLinker:
         # The store compares dates as ISO text to the second; so does the window here.
         since = (min(dates) - stories.WINDOW).replace(microsecond=0)
         self._catch_up(since, model)
-        field = _Field(
-            self, self._candidates(since), [stories.gist(doc.vectors) for _, doc in entries]
-        )
+        gists = [stories.gist(doc.vectors) for _, doc in entries]
+        field = _Field(self, self._candidates(since), gists)
         earlier: list[stories.Report] = []  # this batch's reports so far
         links: list[StoryLink] = []
-        for position, ((item, doc), published) in enumerate(zip(entries, dates, strict=True)):
+        for position, ((item, _), gist, published) in enumerate(
+            zip(entries, gists, dates, strict=True)
+        ):
             report = stories.Report.unsaved(
                 -(position + 1),  # batch positions are negative keys: not saved yet
                 item.title,
                 item.text,
-                doc.vectors,
+                gist,
                 published,
             )
             stored = [self._report(row) for row in field.contenders(report, position)]
@@ -227,7 +228,9 @@ class _Field:
         shared = np.zeros(len(self.candidates), np.float64)
         for name in report.specifics:
             shared[self._named(name)] += 1
-        overlap = stories.overlap(shared, len(report.specifics), self._sizes)
+        # stories.overlap, for every candidate at once
+        smaller = np.minimum(len(report.specifics), self._sizes)
+        overlap = shared / np.maximum(smaller, stories.MIN_SPECIFICS)
         scores = self._cosines[:, position] + stories.ENTITY_WEIGHT * overlap
         assert report.published is not None  # every new article has a date here
         apart = np.abs(self._micros - _micros(report.published))

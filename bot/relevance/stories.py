@@ -13,7 +13,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import numpy as np
 
@@ -57,20 +56,23 @@ class Report:
 
     @classmethod
     def unsaved(
-        cls, key: int, title: str, text: str, vectors: np.ndarray, published: datetime | None
+        cls, key: int, title: str, text: str, gist: np.ndarray, published: datetime | None
     ) -> Report:
-        """A report of an article not saved yet (no story), from its passage vectors: specifics
-        read from its title and text."""
-        return cls(key, None, gist(vectors), specifics(title, text), published, text)
+        """A report of an article not saved yet (no story), with its ``gist``: specifics read
+        from its title and text."""
+        return cls(key, None, gist, specifics(title, text), published, text)
 
 
 def gist(vectors: np.ndarray) -> np.ndarray:
     """What a report says, as one unit vector: the mean of its first ``GIST_PASSAGES`` passage
     vectors. (The first passage alone missed reports whose outlets open differently.)"""
     opening = np.asarray(vectors[:GIST_PASSAGES], np.float32)
-    opening = opening / np.maximum(np.linalg.norm(opening, axis=1, keepdims=True), 1e-12)
-    mean = opening.mean(axis=0)
-    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+    if len(opening) == 1:
+        total = opening[0]
+    else:
+        total = (opening / np.linalg.norm(opening, axis=1, keepdims=True)).sum(axis=0)
+    norm = float(np.sqrt(total @ total))
+    return total / norm if norm > 0 else total
 
 
 _WEEKDAYS = frozenset(
@@ -90,16 +92,16 @@ def similarity(a: Report, b: Report) -> float | None:
     dated = a.published is not None and b.published is not None
     if dated and abs(a.published - b.published) > WINDOW:  # type: ignore[operator]
         return None
-    score = float(a.gist @ b.gist) + ENTITY_WEIGHT * float(
-        overlap(len(a.specifics & b.specifics), len(a.specifics), len(b.specifics))
+    score = float(a.gist @ b.gist) + ENTITY_WEIGHT * overlap(
+        len(a.specifics & b.specifics), len(a.specifics), len(b.specifics)
     )
     return score if dated else score - UNDATED_MARGIN
 
 
-def overlap(shared: Any, size_a: Any, size_b: Any) -> Any:
-    """Shared specifics as a share of the smaller report's count (at least ``MIN_SPECIFICS``);
-    numbers or arrays of them (story linking scores many candidates at once)."""
-    return np.divide(shared, np.maximum(np.minimum(size_a, size_b), MIN_SPECIFICS))
+def overlap(shared: int, size_a: int, size_b: int) -> float:
+    """Shared specifics as a share of the smaller report's count (at least ``MIN_SPECIFICS``).
+    (``story_links`` computes the same for many candidates at once.)"""
+    return shared / max(min(size_a, size_b), MIN_SPECIFICS)
 
 
 def best_story(report: Report, earlier: Sequence[Report]) -> Report | None:
