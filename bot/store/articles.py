@@ -223,7 +223,10 @@ class ArticlesPart(StoreBase):
             f"{_EMBEDDED} WHERE a.id > :after AND a.published >= :since",
             {"model": model, "after": article_id, "since": _iso(since), "passages": passages},
         )
-        return [StoredReport(aid, opening, title, text, when) for aid, _, opening, title, text, when in found]  # fmt: skip
+        return [
+            StoredReport(aid, opening, title, text, published)
+            for aid, _, opening, title, text, published in found
+        ]
 
     def _openings(
         self, chosen: str, params: dict[str, Any]
