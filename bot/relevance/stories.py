@@ -3,8 +3,8 @@ follow-ups) form one story, so the first report alerts and later ones thread und
 
 Two reports are of one story when their openings say nearly the same thing (cosine of their
 gists: the mean vector of the first passages) and they name the same specifics (places, names,
-numbers), within a few days of each other. A later report that states facts the earlier ones did not (a death toll, a claim of
-responsibility, a confirmation) is an update, not a repeat.
+numbers), within a few days of each other. A later report that states facts the earlier ones
+did not (a death toll, a claim of responsibility, a confirmation) is an update, not a repeat.
 """
 
 from __future__ import annotations
