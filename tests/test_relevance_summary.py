@@ -16,13 +16,33 @@ FACETS = shipped_facets()
 
 def pieces(summary: str, text: str) -> tuple[list[str], str]:
     """The article sentences the summary is made of, in article order, and whatever is left
-    over (only a cut-off sentence ending in '…' may be left)."""
-    rest, used = summary, []
-    for sentence in split_sentences(text):
-        if rest == sentence or rest.startswith(sentence + " "):
-            used.append(sentence)
-            rest = rest[len(sentence) :].lstrip(" ")
-    return used, rest
+    over: all of it when no run of sentences makes it up (only a cut-off sentence ending in '…'
+    may be). A sentence that is a prefix of a later one ("U.S." before "U.S. militia …") is
+    tried both ways, so it cannot swallow the start of the sentence actually used."""
+    sentences = split_sentences(text)
+
+    def made_of(rest: str, start: int) -> list[str] | None:
+        for i in range(start, len(sentences)):
+            sentence = sentences[i]
+            if rest == sentence:
+                return [sentence]
+            if rest.startswith(sentence + " "):
+                after = made_of(rest[len(sentence) :].lstrip(" "), i + 1)
+                if after is not None:
+                    return [sentence, *after]
+        return None
+
+    used = made_of(summary, 0) if summary else []
+    return (used, "") if used is not None else ([], summary)
+
+
+def test_pieces_does_not_let_a_short_sentence_swallow_the_start_of_a_longer_one() -> None:
+    text = "U.s. U.S.. U.s. militia militia militia militia militia militia militia."
+    assert pieces("U.s. militia militia militia militia militia militia militia.", text) == (
+        ["U.s. militia militia militia militia militia militia militia."],
+        "",
+    )
+    assert pieces("Not in it at all.", text) == ([], "Not in it at all.")
 
 
 def facet(name: str) -> Facet:
