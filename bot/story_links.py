@@ -24,7 +24,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -118,9 +118,8 @@ class StoryLinker:
         self._last_id = 0  # articles saved after this one have not been looked for yet
         self._known: list[StoredReport] = []
         self._row_of: dict[int, int] = {}  # article id → index in _known
-        self._gists = np.zeros(
-            (0, 0), np.float32
-        )  # row i: gist of _known[i]; spare rows at the end
+        # row i: the gist of _known[i]; spare rows at the end
+        self._gists = np.zeros((0, 0), np.float32)
         # (-published, -article id, row): ascending is the store's order, newest first
         self._ranked: list[tuple[float, int, int]] = []
         self._reports: dict[int, stories.Report] = {}  # by row, made when first compared
@@ -143,22 +142,32 @@ class StoryLinker:
         self._add(self._store.story_reports(since, model, stories.GIST_PASSAGES, self._limit))
         self._last_id = max(self._last_id, last_id)
 
-    def _add(self, reports: Sequence[StoredReport]) -> None:
-        new = [r for r in reports if r.article_id not in self._row_of]
+    def _add(
+        self, reports: Sequence[StoredReport], gists: Sequence[np.ndarray] | None = None
+    ) -> None:
+        """Keep these reports, each with its gist (computed from its opening unless given:
+        ``_keep_newest`` re-adds kept reports, and recomputing a gist could move a score by
+        rounding). A report is kept with its gist as its opening, so up to ``GIST_PASSAGES``
+        vectors per report, for thousands of reports, are not held beside the gists."""
+        given = gists if gists is not None else [None] * len(reports)
+        new = [
+            (r, g) for r, g in zip(reports, given, strict=True) if r.article_id not in self._row_of
+        ]
         self._last_id = max([self._last_id, *(r.article_id for r in reports)])
         if not new:
             return
         first, needed = len(self._known), len(self._known) + len(new)
         if needed > len(self._gists):
-            dim = new[0].opening.shape[1]
+            dim = new[0][0].opening.shape[1]
             grown = np.zeros((max(needed, 2 * len(self._gists)), dim), np.float32)
             if first:
                 grown[:first] = self._gists[:first]
             self._gists = grown
-        for row, report in enumerate(new, start=first):
-            self._known.append(report)
+        for row, (report, given_gist) in enumerate(new, start=first):
+            gist = stories.gist(report.opening) if given_gist is None else given_gist
+            self._known.append(replace(report, opening=gist[None]))
             self._row_of[report.article_id] = row
-            self._gists[row] = stories.gist(report.opening)
+            self._gists[row] = gist
             found = stories.specifics(report.title, report.text)
             self._specifics.append(found)
             self._micros.append(_micros(report.published))
@@ -174,10 +183,12 @@ class StoryLinker:
     def _keep_newest(self, count: int) -> None:
         """Forget all but the ``count`` newest reports: the newest ``limit`` of any window are
         still among them."""
-        newest = [self._known[row] for _, _, row in self._ranked[:count]]
+        rows = [row for _, _, row in self._ranked[:count]]
+        newest = [self._known[row] for row in rows]
+        gists = [self._gists[row].copy() for row in rows]
         model, since, last_id = self._model, self._since, self._last_id
         self._forget_all(model=model, since=since)
-        self._add(newest)
+        self._add(newest, gists)
         self._last_id = last_id
 
     def _report(self, row: int) -> stories.Report:
