@@ -4,6 +4,8 @@ pipeline (real model, real SQLite, console alerts). No network and no tokens nee
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -26,6 +28,25 @@ def demo_data_dir() -> Path:
     return Path(str(resources.files("bot") / "demo_data"))
 
 
+def demo_item_ids() -> frozenset[str]:
+    """Corpus ids of the articles the demo feeds serve (bot/demo_data/LABELS.json)."""
+    return frozenset(json.loads((demo_data_dir() / "LABELS.json").read_text(encoding="utf-8")))
+
+
+def seeds_without_demo_items(seeds: Path, dest: Path) -> Path:
+    """A copy of the seeds folder without the curated examples the demo serves as news, so the
+    demo's alerts are scores on articles its topic never saw. (The shipped topic learns from all
+    of the labeled corpus; curated files are named "<event>__<corpus id>.txt" or "<corpus id>.txt",
+    scripts/curate_default_topic.py.)"""
+    held_out = demo_item_ids()
+
+    def ignore(_folder: str, names: list[str]) -> list[str]:
+        return [n for n in names if n.endswith(".txt") and n[:-4].split("__")[-1] in held_out]
+
+    shutil.copytree(seeds, dest, ignore=ignore)
+    return dest
+
+
 def run_demo(ctx: Context) -> None:
     with tempfile.TemporaryDirectory(prefix="threatwatch-demo-") as tmp:
         settings = ctx.settings()
@@ -36,6 +57,7 @@ def run_demo(ctx: Context) -> None:
         settings.allow_private_networks = True
         settings.fetch_full_text = False
         settings.load_default_feeds = False
+        settings.seeds_dir = seeds_without_demo_items(settings.seeds_dir, Path(tmp) / "seeds")
         data = demo_data_dir()
         with RecordedFeedServer(data) as server:
             asyncio.run(_demo(settings, server, data))

@@ -5,10 +5,10 @@ corpus format: id, label, title, text, event).
     hard_negative  → seeds/<topic>/counter/<event>__<id>.txt  (counter-examples)
     negative       → seeds/_background/<id>.txt               (unrelated news every topic learns from)
 
-The "<event>__" prefix keeps reports of one event in one cross-validation fold. The items the
-offline demo serves (bot/demo_data/LABELS.json) are left out, so the demo shows how the topic
-scores articles it never saw. Run once when
-the corpus changes:  python scripts/curate_default_topic.py data/dev_corpus.jsonl
+The "<event>__" prefix keeps reports of one event in one cross-validation fold. Every item is
+written, the ones the offline demo serves as news too: the topic learns from all the labeled
+data, and `threatwatch demo` trains its topic on a copy without them (bot/demo.py). Run once
+when the corpus changes:  python scripts/curate_default_topic.py data/dev_corpus.jsonl
 """
 
 from __future__ import annotations
@@ -40,11 +40,8 @@ def main(corpus: Path) -> None:
         for old in folder.glob("dev-*.txt"):
             old.unlink()
     counts = dict.fromkeys(targets, 0)
-    demo_items = set(json.loads((ROOT / "bot" / "demo_data" / "LABELS.json").read_text()))
     for line in corpus.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
-        if row["id"] in demo_items:
-            continue
         body = row["text"].strip()
         text = f"{row['title'].strip()}\n{body}\n" if row.get("title") else f"{body}\n"
         (targets[row["label"]] / file_name(row)).write_text(text, encoding="utf-8")

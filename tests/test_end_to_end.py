@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.demo import seeds_without_demo_items
 from bot.feedserver import RecordedFeedServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -61,6 +62,18 @@ def cli(db: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess
     if check and proc.returncode != 0:
         raise AssertionError(f"threatwatch {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+@pytest.fixture(scope="module")
+def unseen_seeds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped seeds without the demo feeds' articles: what these tests judge, the topic
+    never trained on."""
+    return seeds_without_demo_items(REPO / "seeds", tmp_path_factory.mktemp("seeds") / "seeds")
+
+
+@pytest.fixture(autouse=True)
+def topic_without_the_served_articles(unseen_seeds: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("THREATWATCH_SEEDS_DIR", str(unseen_seeds))
 
 
 @pytest.fixture
