@@ -244,6 +244,7 @@ def main() -> None:
             "all": figures(labels, scores, alerts),
             "related_vs_hard_negative": figures(labels[hard], scores[hard], alerts[hard]),
         }
+    errors = errors_by_confidence(rows, labels, project >= thresholds)
     story = story_figures(rows, seeds)
     noise = news_noise(seeds)
     report = {
@@ -254,6 +255,7 @@ def main() -> None:
         "model": os.environ.get("THREATWATCH_MODEL", "all-MiniLM-L6-v2 (default)"),
         "precision": embed_precision(),
         "results": results,
+        "errors_by_confidence": errors,
         "stories": story,
         "news_feeds": noise,
     }
@@ -280,6 +282,23 @@ def main() -> None:
     )
     for title in noise["alerted"]:
         print(f"  alerted: {title}")
+    print("\nthreatwatch's errors by the corpus's label_confidence (medium = borderline):")
+    for key, e in errors.items():
+        print(f"  {key:22} {e['wrong']:3} of {e['items']:3} {e['kind']}")
+
+
+def errors_by_confidence(rows: list[dict], labels: np.ndarray, alerts: np.ndarray) -> dict:
+    """Misses (related) and false alerts (the rest), split by the corpus's label_confidence:
+    whether the errors are on items the labeling rule itself calls borderline."""
+    out: dict = {}
+    for row, label, alert in zip(rows, labels, alerts, strict=True):
+        key = f"{row['label']} {row.get('label_confidence') or '-'}"
+        entry = out.setdefault(
+            key, {"items": 0, "wrong": 0, "kind": "missed" if label else "alerted"}
+        )
+        entry["items"] += 1
+        entry["wrong"] += int(alert != label)
+    return {k: out[k] for k in sorted(out)}
 
 
 def figures(labels: np.ndarray, scores: np.ndarray, alerts: np.ndarray) -> dict:

@@ -1,0 +1,128 @@
+"""How much the development corpus's cross-validated figures depend on which events share a fold.
+
+    python bench/relevance_partitions.py [--partitions 20] [--seed 0]
+
+bench/relevance.py splits the corpus into 5 folds by event in one fixed way (GroupKFold) and
+reports one AP, precision and recall. With 57 related items and 40 events, one look-alike event
+landing in a fold whose training part has no other like it moves the fold's threshold, and with
+it precision by several points. This bench repeats the same nested cross-validation (the topic
+trained on the shipped examples minus the fold's items, its threshold chosen by its own inner
+cross-validation) over random partitions of the events into 5 folds, and prints the spread: the
+figures of the fixed partition are one draw from it.
+
+Same training code as the topic (bot.relevance.train), in one process on vectors embedded once
+and cached under bench/.cache/ (bench/relevance_stages.py). On the fixed partition it gives
+bench/relevance.py's figures to within an item: bf16 vectors embedded in other batches differ in
+their last digits, and an item on a fold's threshold can land on either side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import GroupKFold
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+from relevance import CORPUS, TOPIC, example_files, item_hash, load  # noqa: E402
+from relevance_stages import at_threshold, training_pool, vectors  # noqa: E402
+
+from bot.relevance.facets import parse_facets  # noqa: E402
+from bot.relevance.scorer import document_text  # noqa: E402
+from bot.relevance.train import Example, train  # noqa: E402
+
+FOLDS = 5
+MODEL = "all-MiniLM-L6-v2"
+
+
+def random_folds(groups: list[str], rng: np.random.Generator) -> np.ndarray:
+    """Each item's fold: the events shuffled and dealt into FOLDS folds in turn."""
+    events = sorted(set(groups))
+    order = rng.permutation(len(events))
+    fold_of = {events[j]: i % FOLDS for i, j in enumerate(order)}
+    return np.array([fold_of[g] for g in groups])
+
+
+def fixed_folds(groups: list[str], labels: np.ndarray) -> np.ndarray:
+    """bench/relevance.py's partition."""
+    out = np.zeros(len(groups), int)
+    for fold, (_, test) in enumerate(GroupKFold(n_splits=FOLDS).split(groups, labels, groups)):
+        out[test] = fold
+    return out
+
+
+def nested(folds, rows, hashes, pool, facets, vecs) -> dict:
+    """Every item scored by a topic trained without its fold's items, at that topic's threshold."""
+    labels = np.array([r["label"] == "related" for r in rows])
+    scores, thresholds = np.zeros(len(rows)), np.zeros(len(rows))
+    for fold in range(FOLDS):
+        test = np.flatnonzero(folds == fold)
+        held = {hashes[i] for i in test}
+        examples = [
+            Example(label, vecs[h][1], document_text(vecs[h][0]), group, h)
+            for h, label, group, _, _ in pool
+            if h not in held
+        ]
+        trained = train(examples, facets, model="bench")
+        for i in test:
+            parts, v = vecs[hashes[i]]
+            scores[i] = trained.scorer.judge(v, document_text(parts)).probability
+            thresholds[i] = trained.threshold
+    return at_threshold(labels, scores, thresholds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--partitions", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    rows = load(CORPUS)
+    labels = np.array([r["label"] == "related" for r in rows])
+    hashes = [item_hash(r) for r in rows]
+    groups = [r.get("event") or r["id"] for r in rows]
+    seeds = REPO / "seeds"
+    files = example_files(seeds)
+    pool = training_pool(seeds)
+    facets = parse_facets(
+        tomllib.loads((REPO / "config" / "topics.toml").read_text())["topic"][0]["facets"],
+        where="topics.toml",
+    )
+    texts = {h: (title, text) for h, _, _, title, text in pool}
+    texts |= {h: (r.get("title") or "", r["text"]) for h, r in zip(hashes, rows, strict=True)}
+    vecs = vectors(MODEL, texts)
+    fixed = nested(fixed_folds(groups, labels), rows, hashes, pool, facets, vecs)
+    rng = np.random.default_rng(args.seed)
+    draws = [
+        nested(random_folds(groups, rng), rows, hashes, pool, facets, vecs)
+        for _ in range(args.partitions)
+    ]
+    spread = {
+        metric: {
+            "mean": round(float(np.mean([d[metric] for d in draws])), 3),
+            "min": round(float(np.min([d[metric] for d in draws])), 3),
+            "max": round(float(np.max([d[metric] for d in draws])), 3),
+            "at_target": int(sum(d[metric] >= target for d in draws)),
+        }
+        for metric, target in (("ap", 0.97), ("precision", 0.95), ("recall", 0.90))
+    }
+    report = {
+        "corpus": str(CORPUS),
+        "topic": TOPIC,
+        "training_examples": len(pool),
+        "corpus_items_among_them": sum(h in files for h in hashes),
+        "fixed_partition": {k: round(float(v), 3) for k, v in fixed.items()},
+        "random_partitions": args.partitions,
+        "seed": args.seed,
+        "spread": spread,
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
