@@ -285,6 +285,8 @@ def main() -> None:
     print("\nthreatwatch's errors by the corpus's label_confidence (medium = borderline):")
     for key, e in errors.items():
         print(f"  {key:22} {e['wrong']:3} of {e['items']:3} {e['kind']}")
+        for title in e["titles"]:
+            print(f"      {title}")
 
 
 def errors_by_confidence(rows: list[dict], labels: np.ndarray, alerts: np.ndarray) -> dict:
@@ -294,10 +296,12 @@ def errors_by_confidence(rows: list[dict], labels: np.ndarray, alerts: np.ndarra
     for row, label, alert in zip(rows, labels, alerts, strict=True):
         key = f"{row['label']} {row.get('label_confidence') or '-'}"
         entry = out.setdefault(
-            key, {"items": 0, "wrong": 0, "kind": "missed" if label else "alerted"}
+            key, {"items": 0, "wrong": 0, "kind": "missed" if label else "alerted", "titles": []}
         )
         entry["items"] += 1
-        entry["wrong"] += int(alert != label)
+        if alert != label:
+            entry["wrong"] += 1
+            entry["titles"].append(row.get("title") or row["text"][:80])
     return {k: out[k] for k in sorted(out)}
 
 
