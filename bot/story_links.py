@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -74,7 +74,14 @@ class StoryLinker:
         since = (min(dates) - stories.WINDOW).replace(microsecond=0)
         self._catch_up(since, model)
         gists = [stories.gist(doc.vectors) for _, doc in entries]
-        field = _Field(self, self._candidates(since), gists)
+        field = _Field(
+            self._candidates(since),
+            gists=self._gists[: len(self._known)],
+            specifics=self._specifics,
+            micros=self._micros,
+            naming=self._naming,
+            new_gists=gists,
+        )
         earlier: list[stories.Report] = []  # this batch's reports so far
         links: list[StoryLink] = []
         for position, ((item, _), gist, published) in enumerate(
@@ -212,20 +219,29 @@ class StoryLinker:
 
 class _Field:
     """One round's candidates (rows of a ``StoryLinker``, newest first) with what scoring them
-    all at once needs: each one's gist cosine with every new article, specifics count and date."""
+    all at once needs: each one's gist cosine with every new article, specifics count and date.
+    The linker's per-row arrays are passed in and only read."""
 
-    def __init__(self, linker: StoryLinker, candidates: np.ndarray, new_gists: list[np.ndarray]):
-        self._linker = linker
+    def __init__(
+        self,
+        candidates: np.ndarray,
+        *,
+        gists: np.ndarray,  # (rows, dim): every kept report's gist
+        specifics: Sequence[frozenset[str]],  # by row
+        micros: Sequence[int],  # by row: published, microseconds since the epoch
+        naming: Mapping[str, Sequence[int]],  # specific → rows that name it
+        new_gists: list[np.ndarray],
+    ):
         self.candidates = candidates
-        known = len(linker._known)
-        self._position = np.full(known, -1, np.intp)  # row → position among the candidates
+        self._position = np.full(len(gists), -1, np.intp)  # row → position among the candidates
         self._position[candidates] = np.arange(len(candidates))
         if len(candidates):
-            self._cosines = (linker._gists[:known] @ np.stack(new_gists).T)[candidates]
+            self._cosines = (gists @ np.stack(new_gists).T)[candidates]
         else:
             self._cosines = np.zeros((0, len(new_gists)), np.float32)
-        self._sizes = np.array([len(linker._specifics[r]) for r in candidates], np.float64)
-        self._micros = np.array(linker._micros, np.int64)[candidates]
+        self._sizes = np.array([len(specifics[r]) for r in candidates], np.float64)
+        self._micros = np.array(micros, np.int64)[candidates]
+        self._rows_naming = naming
         self._naming: dict[str, np.ndarray] = {}  # specific → positions of candidates naming it
 
     def holds(self, row: int) -> bool:
@@ -253,7 +269,7 @@ class _Field:
 
     def _named(self, name: str) -> np.ndarray:
         if name not in self._naming:
-            rows = np.array(self._linker._naming.get(name, []), np.intp)
+            rows = np.array(self._rows_naming.get(name, []), np.intp)
             at = self._position[rows] if len(rows) else rows
             self._naming[name] = at[at >= 0]
         return self._naming[name]
