@@ -274,8 +274,12 @@ def describe_change(before: Mapping[str, Any] | None, after: Mapping[str, Any]) 
             parts.append(f"+{added} {word}")
         if removed:
             parts.append(f"-{removed} {word}")
+    # the background is kept as a count (it is shared by every topic, not the topic's own)
+    grown = after["background"] - before.get("background", after["background"])
+    if grown:
+        parts.append(f"{grown:+d} background")
     if before["signature"] != after["signature"] and not parts:
-        parts.append("model, facets or background changed")
+        parts.append("model or facets changed")
     if (
         abs(before["threshold"] - after["threshold"]) > 1e-9
         or before["threshold_mode"] != after["threshold_mode"]

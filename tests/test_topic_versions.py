@@ -129,6 +129,22 @@ def test_scorer_used_right_after_training_is_the_one_later_loaded(tmp_path: Path
     )
 
 
+def test_a_change_of_background_news_retrains_and_the_version_says_so(tmp_path: Path) -> None:
+    # an upgrade that ships more or less background news (as it can ship more seeds) is a
+    # change of what the topic matches too
+    t = Topic(tmp_path)
+    t.current()
+    one = sorted(t.background.glob("*.txt"))[0]
+    text = one.read_text(encoding="utf-8")
+    one.unlink()
+    t.current(NOW + timedelta(minutes=5))
+    assert t.versions()[0].reason.startswith("-1 background")  # the threshold may move too
+    assert t.versions()[0].snapshot["background"] == len(sample(label="negative")) - 1
+    one.write_text(text, encoding="utf-8")
+    t.current(NOW + timedelta(minutes=10))
+    assert t.versions()[0].reason.startswith("+1 background")
+
+
 def test_a_new_seed_retrains_and_the_version_says_so(tmp_path: Path) -> None:
     t = Topic(tmp_path)
     before = t.current().scorer
