@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +29,8 @@ from sklearn.model_selection import GroupKFold
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
-from relevance import CORPUS, TOPIC, example_files, item_hash, load  # noqa: E402
-from relevance_stages import at_threshold, training_pool, vectors  # noqa: E402
-
-from bot.relevance.facets import parse_facets  # noqa: E402
-from bot.relevance.scorer import document_text  # noqa: E402
-from bot.relevance.train import Example, train  # noqa: E402
+from relevance import CORPUS, TOPIC, example_files  # noqa: E402
+from relevance_stages import at_threshold, corpus_and_topic, cross_validated, vectors  # noqa: E402
 
 FOLDS = 5
 MODEL = "all-MiniLM-L6-v2"
@@ -60,42 +55,25 @@ def fixed_folds(groups: list[str], labels: np.ndarray) -> np.ndarray:
 def nested(folds, rows, hashes, pool, facets, vecs) -> dict:
     """Every item scored by a topic trained without its fold's items, at that topic's threshold."""
     labels = np.array([r["label"] == "related" for r in rows])
-    scores, thresholds = np.zeros(len(rows)), np.zeros(len(rows))
-    for fold in range(FOLDS):
-        test = np.flatnonzero(folds == fold)
-        held = {hashes[i] for i in test}
-        examples = [
-            Example(label, vecs[h][1], document_text(vecs[h][0]), group, h)
-            for h, label, group, _, _ in pool
-            if h not in held
-        ]
-        trained = train(examples, facets, model="bench")
-        for i in test:
-            parts, v = vecs[hashes[i]]
-            scores[i] = trained.scorer.judge(v, document_text(parts)).probability
-            thresholds[i] = trained.threshold
-    return at_threshold(labels, scores, thresholds)
+    return at_threshold(labels, *cross_validated(rows, hashes, pool, facets, vecs, folds))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--partitions", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    rows = load(CORPUS)
-    labels = np.array([r["label"] == "related" for r in rows])
-    hashes = [item_hash(r) for r in rows]
-    groups = [r.get("event") or r["id"] for r in rows]
-    seeds = REPO / "seeds"
-    files = example_files(seeds)
-    pool = training_pool(seeds)
-    facets = parse_facets(
-        tomllib.loads((REPO / "config" / "topics.toml").read_text())["topic"][0]["facets"],
-        where="topics.toml",
+    parser.add_argument(
+        "--model",
+        default=MODEL,
+        help="the embedding model (a name or a directory, e.g. the all-mpnet-base-v2 directory "
+        "that scripts/install_mpnet.sh unpacks)",
     )
-    texts = {h: (title, text) for h, _, _, title, text in pool}
-    texts |= {h: (r.get("title") or "", r["text"]) for h, r in zip(hashes, rows, strict=True)}
-    vecs = vectors(MODEL, texts)
+    args = parser.parse_args()
+    rows, hashes, pool, facets, texts = corpus_and_topic()
+    labels = np.array([r["label"] == "related" for r in rows])
+    groups = [r.get("event") or r["id"] for r in rows]
+    files = example_files(REPO / "seeds")
+    vecs = vectors(args.model, texts)
     fixed = nested(fixed_folds(groups, labels), rows, hashes, pool, facets, vecs)
     rng = np.random.default_rng(args.seed)
     draws = [
@@ -114,6 +92,7 @@ def main() -> None:
     report = {
         "corpus": str(CORPUS),
         "topic": TOPIC,
+        "model": args.model,
         "training_examples": len(pool),
         "corpus_items_among_them": sum(h in files for h in hashes),
         "fixed_partition": {k: round(float(v), 3) for k, v in fixed.items()},

@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 sys.path.insert(0, str(REPO / "bench"))
-from relevance import CORPUS, TOPIC, example_files, item_hash, load, news_items  # noqa: E402
+from relevance import CORPUS, TOPIC, item_hash, load, news_items  # noqa: E402
 
 from bot.pipeline.embed import SentenceTransformerEmbedder, passages  # noqa: E402
 from bot.relevance.facets import parse_facets  # noqa: E402
@@ -65,6 +65,21 @@ def training_pool(seeds: Path) -> list[tuple[str, bool, str, str, str]]:
     return pool
 
 
+def corpus_and_topic(seeds: Path = REPO / "seeds"):
+    """The development corpus's rows and their content hashes; the shipped topic's training
+    pool and facets; and every text to embed (pool and corpus), by content hash."""
+    rows = load(CORPUS)
+    hashes = [item_hash(r) for r in rows]
+    pool = training_pool(seeds)
+    facets = parse_facets(
+        tomllib.loads((REPO / "config" / "topics.toml").read_text())["topic"][0]["facets"],
+        where="topics.toml",
+    )
+    texts = {h: (title, text) for h, _, _, title, text in pool}
+    texts |= {h: (r.get("title") or "", r["text"]) for h, r in zip(hashes, rows, strict=True)}
+    return rows, hashes, pool, facets, texts
+
+
 def vectors(
     model: str, texts: dict[str, tuple[str, str]]
 ) -> dict[str, tuple[list[str], np.ndarray]]:
@@ -83,12 +98,19 @@ def vectors(
     return cached
 
 
-def cross_validated(rows, hashes, pool, facets, vecs) -> tuple[np.ndarray, np.ndarray]:
-    """Each item's probability and the threshold its fold's topic chose."""
+def cross_validated(
+    rows, hashes, pool, facets, vecs, folds: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each item's probability and the threshold its fold's topic chose. ``folds``: each item's
+    fold (reports of one event in one fold); by default bench/relevance.py's 5 folds by event."""
     labels = np.array([r["label"] == "related" for r in rows])
-    groups = [r.get("event") or r["id"] for r in rows]
+    if folds is None:
+        groups = [r.get("event") or r["id"] for r in rows]
+        tests = [test for _, test in GroupKFold(n_splits=5).split(rows, labels, groups)]
+    else:
+        tests = [np.flatnonzero(folds == fold) for fold in np.unique(folds)]
     scores, thresholds = np.zeros(len(rows)), np.zeros(len(rows))
-    for _, test in GroupKFold(n_splits=5).split(rows, labels, groups):
+    for test in tests:
         held = {hashes[i] for i in test}
         examples = [
             Example(label, vecs[h][1], document_text(vecs[h][0]), group, h)
@@ -119,18 +141,9 @@ def main() -> None:
     parser.add_argument("--second", default=str(REPO / ".models" / "all-mpnet-base-v2"))
     parser.add_argument("--cuts", default="0.02,0.05,0.1")
     args = parser.parse_args()
-    rows = load(CORPUS)
+    rows, hashes, pool, facets, texts = corpus_and_topic()
     labels = np.array([r["label"] == "related" for r in rows])
-    hashes = [item_hash(r) for r in rows]
-    seeds = REPO / "seeds"
-    assert example_files(seeds), "the shipped topic has no examples"
-    pool = training_pool(seeds)
-    facets = parse_facets(
-        tomllib.loads((REPO / "config" / "topics.toml").read_text())["topic"][0]["facets"],
-        where="topics.toml",
-    )
-    texts = {h: (title, text) for h, _, _, title, text in pool}
-    texts |= {h: (r.get("title") or "", r["text"]) for h, r in zip(hashes, rows, strict=True)}
+    assert pool, "the shipped topic has no examples"
     news = {hashlib.sha256(repr(doc).encode()).hexdigest(): doc for doc in news_items()}
     report: dict = {"corpus": str(CORPUS), "items": len(rows), "related": int(labels.sum())}
     results = {}
