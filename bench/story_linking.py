@@ -1,0 +1,92 @@
+"""Story linking alone: how long `StoryLinker.link` takes over a stream of load-test items.
+
+    python bench/story_linking.py [--items 5000] [--batch 10] [--repeat 3]
+
+The items of the load bench (bot/testing/load.py: one relevant report in 1,000, the rest other
+news) arrive in batches as from a poll cycle; each batch is linked against the stored reports
+and then saved, as the pipeline does. A hashing embedder stands in for the model (linking cost
+does not depend on which vectors). Prints the seconds spent linking and saving, and how many
+items joined a story. To compare two versions of the code, run it in a worktree of each, in
+turn, on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bot.models import FeedItem  # noqa: E402
+from bot.pipeline.embed import HashingEmbedder  # noqa: E402
+from bot.scoring import embed_documents  # noqa: E402
+from bot.store import Store  # noqa: E402
+from bot.store.store import NewArticle  # noqa: E402
+from bot.story_links import StoryLinker  # noqa: E402
+from bot.testing.load import other_item, relevant_item  # noqa: E402
+
+NOW = datetime(2026, 3, 2, 10, tzinfo=UTC)
+
+
+def one_run(items: int, batch: int) -> tuple[float, float, int]:
+    embedder = HashingEmbedder(384)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "links.db")
+        linker = StoryLinker(store)
+        stream = [other_item(n) if n % 1000 else relevant_item(n) for n in range(items)]
+        batches = []
+        for start in range(0, len(stream), batch):
+            feed_items = [FeedItem(g, None, t, x, NOW) for g, t, x in stream[start : start + batch]]
+            documents = embed_documents(embedder, [(i.title, i.text) for i in feed_items])
+            batches.append(list(zip(feed_items, documents, strict=True)))
+        linking = saving = 0.0
+        joined = 0
+        for pairs in batches:
+            started = time.perf_counter()
+            links = linker.link(pairs, model=embedder.name, now=NOW)
+            linked = time.perf_counter()
+            joined += sum(link.stored is not None or link.in_batch is not None for link in links)
+            store.save_articles(
+                [
+                    NewArticle(
+                        item,
+                        None,
+                        item.guid,
+                        doc.passages,
+                        doc.vectors,
+                        link.stored,
+                        link.in_batch,
+                        link.adds_facts,
+                    )  # fmt: skip
+                    for (item, doc), link in zip(pairs, links, strict=True)
+                ],
+                [],
+                model=embedder.name,
+                now=NOW,
+            )
+            linking += linked - started
+            saving += time.perf_counter() - linked
+        store.close()
+    return linking, saving, joined
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--items", type=int, default=5000)
+    parser.add_argument("--batch", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    runs = [one_run(args.items, args.batch) for _ in range(args.repeat)]
+    for linking, saving, joined in runs:
+        print(f"link {linking:.2f} s  save {saving:.2f} s  joined {joined}/{args.items}")
+    print(f"link median {statistics.median(r[0] for r in runs):.2f} s over {args.repeat} runs")
+
+
+if __name__ == "__main__":
+    main()
