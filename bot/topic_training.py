@@ -279,7 +279,7 @@ def describe_change(before: Mapping[str, Any] | None, after: Mapping[str, Any]) 
     if grown:
         parts.append(f"{grown:+d} background")
     if before["signature"] != after["signature"] and not parts:
-        parts.append("model or facets changed")
+        parts.append("model, facets or background changed")
     if (
         abs(before["threshold"] - after["threshold"]) > 1e-9
         or before["threshold_mode"] != after["threshold_mode"]
