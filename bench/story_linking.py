@@ -1,19 +1,21 @@
 """Story linking alone: how long `StoryLinker.link` takes over a stream of load-test items.
 
-    python bench/story_linking.py [--items 5000] [--batch 10] [--repeat 3]
+    python bench/story_linking.py [--items 5000] [--batch 10] [--repeat 3] [--baseline REV]
 
 The items of the load bench (bot/testing/load.py: one relevant report in 1,000, the rest other
 news) arrive in batches as from a poll cycle; each batch is linked against the stored reports
 and then saved, as the pipeline does. A hashing embedder stands in for the model (linking cost
 does not depend on which vectors). Prints the seconds spent linking and saving, and how many
-items joined a story. To compare two versions of the code, run it in a worktree of each, in
-turn, on a quiet machine.
+items joined a story. With --baseline, the same loop also runs on git revision REV (its files
+from `git archive`, the same venv), the two taking turns, each run in a fresh process.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -76,16 +78,49 @@ def one_run(items: int, batch: int) -> tuple[float, float, int]:
     return linking, saving, joined
 
 
+def timed_in(tree: Path, items: int, batch: int) -> tuple[float, float, int]:
+    """One run of this loop on the code in ``tree``, in a fresh process."""
+    script = tree / "bench" / Path(__file__).name
+    if not script.exists():
+        shutil.copy(__file__, script)
+    out = subprocess.run(
+        [sys.executable, str(script), "--items", str(items), "--batch", str(batch), "--once"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return float(out[0]), float(out[1]), int(out[2])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--items", type=int, default=5000)
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--baseline", default="", help="git revision to run as the baseline")
+    parser.add_argument("--once", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    runs = [one_run(args.items, args.batch) for _ in range(args.repeat)]
-    for linking, saving, joined in runs:
-        print(f"link {linking:.2f} s  save {saving:.2f} s  joined {joined}/{args.items}")
-    print(f"link median {statistics.median(r[0] for r in runs):.2f} s over {args.repeat} runs")
+    if args.once:  # one run, machine-readable, for timed_in
+        print(*one_run(args.items, args.batch))
+        return
+    trees = {"project": REPO}
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.baseline:
+            from startup import baseline_tree
+
+            trees["baseline"] = baseline_tree(args.baseline, Path(tmp))
+        runs: dict[str, list[tuple[float, float, int]]] = {name: [] for name in trees}
+        for _ in range(args.repeat):
+            for name, tree in trees.items():
+                runs[name].append(timed_in(tree, args.items, args.batch))
+    for name, results in runs.items():
+        for linking, saving, joined in results:
+            print(
+                f"{name:9} link {linking:.2f} s  save {saving:.2f} s  joined {joined}/{args.items}"
+            )
+    for name, results in runs.items():
+        median = statistics.median(r[0] for r in results)
+        print(f"{name:9} link median {median:.2f} s over {args.repeat} runs")
 
 
 if __name__ == "__main__":
