@@ -24,7 +24,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import GroupKFold
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -42,14 +41,6 @@ def random_folds(groups: list[str], rng: np.random.Generator) -> np.ndarray:
     order = rng.permutation(len(events))
     fold_of = {events[j]: i % FOLDS for i, j in enumerate(order)}
     return np.array([fold_of[g] for g in groups])
-
-
-def fixed_folds(groups: list[str], labels: np.ndarray) -> np.ndarray:
-    """bench/relevance.py's partition."""
-    out = np.zeros(len(groups), int)
-    for fold, (_, test) in enumerate(GroupKFold(n_splits=FOLDS).split(groups, labels, groups)):
-        out[test] = fold
-    return out
 
 
 def nested(folds, rows, hashes, pool, facets, vecs) -> dict:
@@ -70,11 +61,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     rows, hashes, pool, facets, texts = corpus_and_topic()
-    labels = np.array([r["label"] == "related" for r in rows])
     groups = [r.get("event") or r["id"] for r in rows]
     files = example_files(REPO / "seeds")
     vecs = vectors(args.model, texts)
-    fixed = nested(fixed_folds(groups, labels), rows, hashes, pool, facets, vecs)
+    fixed = nested(None, rows, hashes, pool, facets, vecs)  # bench/relevance.py's folds
     rng = np.random.default_rng(args.seed)
     draws = [
         nested(random_folds(groups, rng), rows, hashes, pool, facets, vecs)
