@@ -240,6 +240,7 @@ def _snapshot(
         "counters": training.counters,
         "feedback": training.feedback,
         "background": len(training.background),
+        "facets": facets_to_json(topic.facets),
         "scorer": scorer.to_json() if scorer else None,
         "cv": cv,
         "cv_threshold": picked,
@@ -278,6 +279,7 @@ def describe_change(before: Mapping[str, Any] | None, after: Mapping[str, Any]) 
     grown = after["background"] - before.get("background", after["background"])
     if grown:
         parts.append(f"{grown:+d} background")
+    parts += _facet_changes(before, after)
     if before["signature"] != after["signature"] and not parts:
         parts.append("model, facets or background changed")
     if (
@@ -289,6 +291,34 @@ def describe_change(before: Mapping[str, Any] | None, after: Mapping[str, Any]) 
             f"{after['threshold']:.2f} ({after['threshold_mode']})"
         )
     return ", ".join(parts) or "no change"
+
+
+def _facet_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """One entry per facet that changed, e.g. "facet target +2 -1 terms"."""
+    old, new = _facets_of(before), _facets_of(after)
+    if old is None or new is None:
+        return []  # a similarity-only version of a topic without them: nothing to compare
+    out = []
+    for name in sorted(old.keys() | new.keys()):
+        if name not in old or name not in new:
+            out.append(f"{'+' if name in new else '-'}facet {name}")
+            continue
+        (role_was, terms_was), (role, terms) = old[name], new[name]
+        change = [f"+{len(terms - terms_was)}"] if terms - terms_was else []
+        change += [f"-{len(terms_was - terms)}"] if terms_was - terms else []
+        words = [" ".join(change) + " terms"] if change else []
+        words += [f"{role_was} → {role}"] if role != role_was else []
+        if words:
+            out.append(f"facet {name} " + ", ".join(words))
+    return out
+
+
+def _facets_of(snapshot: Mapping[str, Any]) -> dict[str, tuple[str, set[str]]] | None:
+    # versions recorded before snapshots kept facets have them in their scorer
+    facets = snapshot.get("facets", (snapshot.get("scorer") or {}).get("facets"))
+    if facets is None:
+        return None
+    return {f["name"]: (f["role"], set(f["terms"])) for f in facets}
 
 
 # --- what admins call ------------------------------------------------------------------------

@@ -109,9 +109,10 @@ def seed_from_text(
 def sync_from_config(store: Store, config_dir: Path, seeds_dir: Path, now: datetime) -> None:
     """Insert topics and seed files that the database does not have yet. Admin edits made at run
     time are kept: a topic already in the database is not overwritten, and a seed an admin
-    removed is not brought back."""
+    removed is not brought back. Facets, which only config defines, follow config."""
     for topic in load_topics_file(config_dir / "topics.toml"):
-        store.upsert_topic_default(topic, now)
+        if not store.upsert_topic_default(topic, now):
+            store.set_config_facets(topic.name, topic.facets, now)
         folder = seeds_dir / topic.name
         for kind, pattern in (("positive", "*.txt"), ("counter", f"{COUNTER_DIR}/*.txt")):
             for path in sorted(folder.glob(pattern)):

@@ -145,6 +145,36 @@ def test_a_change_of_background_news_retrains_and_the_version_says_so(tmp_path: 
     assert t.versions()[0].reason.startswith("+1 background")
 
 
+def test_a_facet_edit_in_config_reaches_an_existing_database_as_a_new_version(
+    tmp_path: Path,
+) -> None:
+    # facets are edited in config only: an upgrade that ships better ones must reach databases
+    # made before it, and say what moved
+    t = Topic(tmp_path)
+    t.current()
+    config = tmp_path / "config" / "topics.toml"
+    shipped = config.read_text(encoding="utf-8")
+    edited = shipped.replace('"embassy", ', "", 1).replace('"raqqa",', '"raqqa", "embassy",', 1)
+    edited = edited.replace('"hezbollah", ', '"hezbollah", "brigades", ', 1)
+    assert edited.count('"embassy"') == shipped.count('"embassy"') and edited != shipped
+    config.write_text(edited, encoding="utf-8")
+    sync_from_config(t.store, config.parent, t.seeds_dir, NOW + timedelta(minutes=5))
+    facets = {f.name: f for f in t.topic.facets}
+    assert "embassy" in facets["place"].terms and "embassy" not in facets["target"].terms
+    assert "brigades" in facets["actor"].terms
+    t.current(NOW + timedelta(minutes=10))
+    latest = t.versions()[0]
+    assert latest.version == 2
+    assert latest.reason.startswith(
+        "facet actor +1 terms, facet place +1 terms, facet target -1 terms"
+    )
+    assert latest.snapshot["scorer"]["facets"] == facets_to_json(t.topic.facets)
+    # syncing the same config again changes nothing
+    sync_from_config(t.store, config.parent, t.seeds_dir, NOW + timedelta(minutes=15))
+    t.current(NOW + timedelta(minutes=20))
+    assert len(t.versions()) == 2
+
+
 def test_a_new_seed_retrains_and_the_version_says_so(tmp_path: Path) -> None:
     t = Topic(tmp_path)
     before = t.current().scorer

@@ -11,7 +11,7 @@ import numpy as np
 
 from bot.errors import NotFound
 from bot.models import Seed, Topic, TopicVersion
-from bot.relevance.facets import facets_from_json, facets_to_json
+from bot.relevance.facets import Facet, facets_from_json, facets_to_json
 from bot.store.base import StoreBase, _blob, _iso
 
 
@@ -34,13 +34,18 @@ class TopicsPart(StoreBase):
                     _iso(now),
                 ],
             )
-            if cur.rowcount == 0 and topic.facets:
-                # facets are part of the config's definition of a topic; a topic that has none
-                # yet (created before facets existed) takes them from config
-                conn.execute(
-                    "UPDATE topics SET facets = ? WHERE name = ? AND facets = '[]'",
-                    [json.dumps(facets_to_json(topic.facets)), topic.name],
-                )
+        return cur.rowcount > 0
+
+    def set_config_facets(self, topic: str, facets: Sequence[Facet], now: datetime) -> bool:
+        """Give a topic the facets its config defines; True when they changed. Facets are edited
+        in config/topics.toml only, so an edit there (or an upgrade that ships better ones)
+        reaches a database made earlier; the topic's next training records it as a version."""
+        encoded = json.dumps(facets_to_json(facets))
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE topics SET facets = ?, updated_at = ? WHERE name = ? AND facets != ?",
+                [encoded, _iso(now), topic, encoded],
+            )
         return cur.rowcount > 0
 
     def topics(self, *, enabled_only: bool = False) -> list[Topic]:
