@@ -379,6 +379,15 @@ def rollback(
     now: datetime,
 ) -> Outcome:
     target = store.topic_version(topic.name, version)
+    if topic.active_version and _same_topic_setting(
+        target.snapshot, store.topic_version(topic.name, topic.active_version).snapshot
+    ):
+        # restoring would change nothing the topic's admins own; "rolled back" would be untrue,
+        # and v{version}'s old auto threshold would sit beside a scorer it was not chosen for
+        raise BadArgument(
+            f"v{version} has the examples and threshold in use now: it differs only in facets or "
+            "background news, which follow config/topics.toml and seeds/_background/"
+        )
     store.restore_topic(topic.name, target.snapshot, version, now)
     return ensure_current(
         store,
@@ -388,3 +397,12 @@ def rollback(
         now,
         why=f"rolled back to v{version}",
     )
+
+
+def _same_topic_setting(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """The same examples, feedback and threshold setting (what a rollback restores)."""
+    same_examples = all(set(a[k]) == set(b[k]) for k in ("positives", "counters", "feedback"))
+    same_threshold = a["threshold_mode"] == b["threshold_mode"] and (
+        a["threshold_mode"] == "auto" or abs(a["threshold"] - b["threshold"]) < 1e-9
+    )
+    return same_examples and same_threshold

@@ -173,6 +173,12 @@ def test_a_facet_edit_in_config_reaches_an_existing_database_as_a_new_version(
     sync_from_config(t.store, config.parent, t.seeds_dir, NOW + timedelta(minutes=15))
     t.current(NOW + timedelta(minutes=20))
     assert len(t.versions()) == 2
+    # v1 differs only in facets, which config owns: a rollback would restore nothing of it but
+    # its old threshold, beside a scorer that threshold was not chosen for; it is refused
+    with pytest.raises(BadArgument, match="differs only in facets or background"):
+        rollback(t.store, EMBEDDER, t.topic, 1, t.background, NOW + timedelta(minutes=25))
+    assert len(t.versions()) == 2 and t.topic.active_version == 2
+    assert t.topic.threshold == latest.snapshot["threshold"]
 
 
 def test_a_new_seed_retrains_and_the_version_says_so(tmp_path: Path) -> None:
