@@ -69,8 +69,8 @@ def pick_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
 
     F0.5 because a false alert costs a subscribed channel more than a late one. On the dev
     corpus the rules trade along one curve: nested cross-validation over 20 random partitions
-    of its events (bench/relevance_partitions.py, 2026-11-21) gave F0.5 precision 0.943 /
-    recall 0.868, F0.75 0.937 / 0.889 and best-F1 0.911 / 0.906."""
+    of its events (bench/relevance_partitions.py, 2026-11-21, shipped facets) gave F0.5
+    precision 0.948 / recall 0.908, F0.75 0.933 / 0.930 and best-F1 0.918 / 0.945."""
     labels = np.asarray(labels, bool)
     scores = np.asarray(scores, float)
     if not labels.any() or labels.all():
