@@ -198,7 +198,10 @@ def ensure_current(
         else:
             threshold = topic.threshold
         snapshot = _snapshot(topic, training, sig, trained_scorer, cv, picked, threshold)
-        reason = ": ".join(p for p in (why, describe_change(active, snapshot)) if p)
+        change = describe_change(active, snapshot)
+        if change == "no change" and abs(topic.threshold - threshold) > 1e-9:
+            change = f"threshold {topic.threshold:.2f} → {threshold:.2f}, the version's own"
+        reason = ": ".join(p for p in (why, change) if p)
         version = store.save_topic_version(topic.name, reason, snapshot, now, threshold=threshold)
         log.info("topic %s: version %d (%s)", topic.name, version, reason)
         # score with the scorer as stored (weights rounded in its JSON), as every later load
@@ -214,8 +217,11 @@ def _version_with(store: Store, topic: str, sig: str) -> dict[str, Any] | None:
 
 
 def _same_threshold(snapshot: Mapping[str, Any], topic: Topic) -> bool:
-    return snapshot["threshold_mode"] == topic.threshold_mode and (
-        topic.threshold_mode == "auto" or abs(snapshot["threshold"] - topic.threshold) < 1e-9
+    # in auto mode too: a topic whose threshold is not its active version's (left so by a
+    # rollback before those were refused) records a version that sets it right
+    return (
+        snapshot["threshold_mode"] == topic.threshold_mode
+        and abs(snapshot["threshold"] - topic.threshold) < 1e-9
     )
 
 

@@ -181,6 +181,22 @@ def test_a_facet_edit_in_config_reaches_an_existing_database_as_a_new_version(
     assert t.topic.threshold == latest.snapshot["threshold"]
 
 
+def test_an_auto_threshold_that_left_its_version_is_set_right_as_a_version(
+    tmp_path: Path,
+) -> None:
+    # databases where a rollback once restored an old auto threshold beside a newer scorer
+    t = Topic(tmp_path)
+    first = t.current().topic
+    t.store.set_threshold_mode(TOPIC, "auto", 0.123, NOW)
+    repaired = t.current(NOW + timedelta(minutes=5)).topic
+    latest = t.versions()[0]
+    assert repaired.threshold == first.threshold == latest.snapshot["threshold"]
+    assert latest.version == 2
+    assert latest.reason == f"threshold 0.12 → {first.threshold:.2f}, the version's own"
+    t.current(NOW + timedelta(minutes=10))
+    assert len(t.versions()) == 2
+
+
 def test_a_new_seed_retrains_and_the_version_says_so(tmp_path: Path) -> None:
     t = Topic(tmp_path)
     before = t.current().scorer
