@@ -28,6 +28,7 @@ from bot.relevance.metrics import Figures
 from bot.relevance.scorer import TopicScorer, document_text
 from bot.relevance.train import MIN_NEGATIVES, MIN_POSITIVES, Example, Trained, train
 from bot.store import Store
+from bot.topic_changes import describe_change
 
 log = logging.getLogger(__name__)
 
@@ -198,9 +199,7 @@ def ensure_current(
         else:
             threshold = topic.threshold
         snapshot = _snapshot(topic, training, sig, trained_scorer, cv, picked, threshold)
-        change = describe_change(active, snapshot)
-        if change == "no change" and abs(topic.threshold - threshold) > 1e-9:
-            change = f"threshold {topic.threshold:.2f} → {threshold:.2f}, the version's own"
+        change = describe_change(active, snapshot, threshold_in_use=topic.threshold)
         reason = ": ".join(p for p in (why, change) if p)
         version = store.save_topic_version(topic.name, reason, snapshot, now, threshold=threshold)
         log.info("topic %s: version %d (%s)", topic.name, version, reason)
@@ -261,70 +260,6 @@ def _scorer_from(text: str) -> TopicScorer:
 def _scorer(snapshot: Mapping[str, Any]) -> TopicScorer | None:
     data = snapshot.get("scorer")
     return _scorer_from(json.dumps(data, sort_keys=True)) if data else None
-
-
-def describe_change(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> str:
-    if before is None:
-        base = "first version"
-        if after["scorer"] is None:
-            return base + " (similarity only: not enough examples to train)"
-        return base
-    parts = []
-    for key, word in (
-        ("positives", "seed"),
-        ("counters", "counter-example"),
-        ("feedback", "feedback"),
-    ):
-        added = len(set(after[key]) - set(before[key]))
-        removed = len(set(before[key]) - set(after[key]))
-        if added:
-            parts.append(f"+{added} {word}")
-        if removed:
-            parts.append(f"-{removed} {word}")
-    # the background is kept as a count (it is shared by every topic, not the topic's own)
-    grown = after["background"] - before.get("background", after["background"])
-    if grown:
-        parts.append(f"{grown:+d} background")
-    parts += _facet_changes(before, after)
-    if before["signature"] != after["signature"] and not parts:
-        parts.append("model, facets or background changed")
-    if (
-        abs(before["threshold"] - after["threshold"]) > 1e-9
-        or before["threshold_mode"] != after["threshold_mode"]
-    ):
-        parts.append(
-            f"threshold {before['threshold']:.2f} ({before['threshold_mode']}) → "
-            f"{after['threshold']:.2f} ({after['threshold_mode']})"
-        )
-    return ", ".join(parts) or "no change"
-
-
-def _facet_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
-    """One entry per facet that changed, e.g. "facet target +2 -1 terms"."""
-    old, new = _facets_of(before), _facets_of(after)
-    if old is None or new is None:
-        return []  # a similarity-only version of a topic without them: nothing to compare
-    out = []
-    for name in sorted(old.keys() | new.keys()):
-        if name not in old or name not in new:
-            out.append(f"{'+' if name in new else '-'}facet {name}")
-            continue
-        (role_was, terms_was), (role, terms) = old[name], new[name]
-        change = [f"+{len(terms - terms_was)}"] if terms - terms_was else []
-        change += [f"-{len(terms_was - terms)}"] if terms_was - terms else []
-        words = [" ".join(change) + " terms"] if change else []
-        words += [f"{role_was} → {role}"] if role != role_was else []
-        if words:
-            out.append(f"facet {name} " + ", ".join(words))
-    return out
-
-
-def _facets_of(snapshot: Mapping[str, Any]) -> dict[str, tuple[str, set[str]]] | None:
-    # versions recorded before snapshots kept facets have them in their scorer
-    facets = snapshot.get("facets", (snapshot.get("scorer") or {}).get("facets"))
-    if facets is None:
-        return None
-    return {f["name"]: (f["role"], set(f["terms"])) for f in facets}
 
 
 # --- what admins call ------------------------------------------------------------------------

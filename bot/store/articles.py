@@ -208,25 +208,18 @@ class ArticlesPart(StoreBase):
     ) -> list[StoredReport]:
         """``story_candidates`` without story ids (they change as stories grow), in the same
         order."""
-        return [
-            StoredReport(article_id, opening, title, text, published)
-            for article_id, _, opening, title, text, published in self.story_candidates(
-                since, model, passages, limit
-            )
-        ]
+        return _reports(self.story_candidates(since, model, passages, limit))
 
     def story_reports_saved_after(
         self, article_id: int, since: datetime, model: str, passages: int
     ) -> list[StoredReport]:
         """``story_reports`` of the articles saved after ``article_id``, in no particular order."""
-        found = self._openings(
-            f"{_EMBEDDED} WHERE a.id > :after AND a.published >= :since",
-            {"model": model, "after": article_id, "since": _iso(since), "passages": passages},
+        return _reports(
+            self._openings(
+                f"{_EMBEDDED} WHERE a.id > :after AND a.published >= :since",
+                {"model": model, "after": article_id, "since": _iso(since), "passages": passages},
+            )
         )
-        return [
-            StoredReport(aid, opening, title, text, published)
-            for aid, _, opening, title, text, published in found
-        ]
 
     def _openings(
         self, chosen: str, params: dict[str, Any]
@@ -339,9 +332,19 @@ class ArticlesPart(StoreBase):
         ]
 
 
-# articles embedded with the model ?1 (their first passage is stored under it)
+# articles embedded with the model :model (their first passage is stored under it)
 _EMBEDDED = """SELECT a.id, a.story_id, a.title, a.text, a.published FROM articles a
     JOIN article_chunks c ON c.article_id = a.id AND c.chunk = 0 AND c.model = :model"""
+
+
+def _reports(
+    found: Sequence[tuple[int, int | None, np.ndarray, str, str, datetime]],
+) -> list[StoredReport]:
+    """``_openings`` rows without their story ids (those change as stories grow)."""
+    return [
+        StoredReport(article_id, opening, title, text, published)
+        for article_id, _, opening, title, text, published in found
+    ]
 
 
 def _new_story(conn: Any, first_article_id: int, now: datetime) -> int:
