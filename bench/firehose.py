@@ -80,9 +80,9 @@ def subscribe(store, n_feeds: int, now: datetime) -> list[tuple[int, str]]:  # t
 async def firehose(args: argparse.Namespace, db: Path) -> dict:
     import httpx
 
-    from bot.compose import compose
+    from bot.app.compose import compose
+    from bot.core.settings import Settings
     from bot.deliver.console import CONSOLE, ConsoleSink
-    from bot.settings import Settings
     from bot.websub.protocol import sign
 
     settings = Settings(

@@ -48,7 +48,7 @@ CHANGED = 0.1
 
 
 def hashing_embedder():  # type: ignore[no-untyped-def]
-    from bot.pipeline.embed import HashingEmbedder
+    from bot.relevance.embed import HashingEmbedder
 
     embedder = HashingEmbedder(queries.DIM)
     embedder.name = MODEL  # vectors of the model's width; the stores' vectors carry this name
@@ -91,11 +91,12 @@ def poll_point(n_feeds: int, repeat: int, embedder) -> dict:  # type: ignore[no-
 # --- scoring vs topics and seeds -----------------------------------------------------------------
 def shipped_index(embedder):  # type: ignore[no-untyped-def]
     """The shipped topic's index, built as the app builds it (trained scorer included)."""
-    from bot.store import Store
-    from bot.topics import build_indexes, sync_from_config
+    from bot.store import SqliteStore
+    from bot.topics.config import sync_from_config
+    from bot.topics.registry import build_indexes
 
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "growth.db")
+        store = SqliteStore(Path(tmp) / "growth.db")
         sync_from_config(store, REPO / "config", REPO / "seeds", datetime.now(UTC))
         indexes = build_indexes(store, embedder, background_dir=REPO / "seeds" / "_background")
         store.close()
@@ -103,7 +104,7 @@ def shipped_index(embedder):  # type: ignore[no-untyped-def]
 
 
 def corpus_docs(embedder) -> list:  # type: ignore[no-untyped-def]
-    from bot.scoring import embed_documents
+    from bot.relevance.scoring import embed_documents
 
     rows = [json.loads(line) for line in poll.CORPUS.read_text().splitlines() if line]
     return embed_documents(embedder, [(r["title"] or "", r["text"]) for r in rows])
@@ -111,7 +112,7 @@ def corpus_docs(embedder) -> list:  # type: ignore[no-untyped-def]
 
 def score_ms(docs: list, indexes: list, repeat: int) -> float:
     """Median over passes of the mean time to score one article against every index."""
-    from bot.scoring import score_document
+    from bot.relevance.scoring import score_document
 
     passes = []
     for _ in range(repeat + 1):  # the first pass warms up

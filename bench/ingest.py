@@ -46,7 +46,7 @@ def load_articles(case: str, quick: bool) -> list[tuple[str, str]]:
     if case == "lead":
         return [(r["title"] or "", " ".join(r["text"].split()[:LEAD_WORDS])) for r in rows]
     if case == "window":  # the first passage: a text that fits the 256-token window
-        from bot.pipeline.embed import passages
+        from bot.relevance.embed import passages
 
         return [
             (r["title"] or "", _body(passages(r["title"] or "", r["text"])[0], r)) for r in rows
@@ -85,12 +85,13 @@ def over_window(model: object, texts: list[str]) -> int:
 
 
 def setup_project(articles: list[tuple[str, str]]) -> tuple[Pass, dict]:
-    from bot.pipeline.embed import SentenceTransformerEmbedder, passages
-    from bot.pipeline.parse import parse_feed
-    from bot.scoring import embed_documents, score_document
-    from bot.settings import Settings
-    from bot.store import Store
-    from bot.topics import build_indexes, sync_from_config
+    from bot.core.settings import Settings
+    from bot.ingest.parse import parse_feed
+    from bot.relevance.embed import SentenceTransformerEmbedder, passages
+    from bot.relevance.scoring import embed_documents, score_document
+    from bot.store import SqliteStore
+    from bot.topics.config import sync_from_config
+    from bot.topics.registry import build_indexes
 
     settings = Settings()  # THREATWATCH_EMBED_PRECISION, THREATWATCH_EMBED_COMPILE
     embedder = SentenceTransformerEmbedder(
@@ -99,7 +100,7 @@ def setup_project(articles: list[tuple[str, str]]) -> tuple[Pass, dict]:
         compile_model=settings.embed_compile,
     )
     with tempfile.TemporaryDirectory() as tmp:  # the topic index exactly as the app builds it
-        store = Store(Path(tmp) / "bench.db")
+        store = SqliteStore(Path(tmp) / "bench.db")
         sync_from_config(store, REPO / "config", REPO / "seeds", datetime.now(UTC))
         indexes = build_indexes(store, embedder)
         store.close()
@@ -125,7 +126,7 @@ def setup_project(articles: list[tuple[str, str]]) -> tuple[Pass, dict]:
 def setup_baseline(articles: list[tuple[str, str]]) -> tuple[Pass, dict]:
     from sentence_transformers import SentenceTransformer
 
-    from bot.pipeline.embed import SentenceTransformerEmbedder
+    from bot.relevance.embed import SentenceTransformerEmbedder
 
     model = SentenceTransformer(str(SentenceTransformerEmbedder("all-MiniLM-L6-v2").model_path()))
     texts = [f"{title}\n{text}".strip() for title, text in articles]
@@ -195,8 +196,8 @@ def machine() -> dict:
     import sentence_transformers
     import torch
 
-    from bot.pipeline.embed import SentenceTransformerEmbedder
-    from bot.settings import Settings
+    from bot.core.settings import Settings
+    from bot.relevance.embed import SentenceTransformerEmbedder
 
     settings = Settings()
 

@@ -4,13 +4,13 @@ bot process (`python -m bot run`) and the real model, on loopback.
     .venv/bin/python bench/latency.py [--interval 30] [--runs 10] [--websub-runs 20]
                                       [--embedder sentence-transformers|hashing] [--json]
 
-Two modes, each a fresh bot and database (bot/testing/latency.py):
+Two modes, each a fresh bot and database (testkit/latency.py):
 
 * poll: the feed (local feed server) is polled every --interval seconds. Each run waits a random
   0..interval seconds, then adds a relevant item to the feed (a teaser; its article page is on the
   same server, so the full-text stage runs) and times until the outbox row is in the database.
   Target: at most the interval + 5 s.
-* websub: the feed advertises the local hub (bot/testing/websub_hub.py); the bot subscribes with
+* websub: the feed advertises the local hub (testkit/websub_hub.py); the bot subscribes with
   a callback on 127.0.0.1 and is verified. Each run adds an item and pings the hub as a publisher
   does; the hub fetches the feed and pushes it, signed, to the bot. The poll interval stays 300 s,
   so only a push can be this fast.
@@ -27,7 +27,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.testing.latency import LatencyResult, run_latency
+from testkit.latency import LatencyResult, run_latency
 
 
 def cpu_name() -> str:

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.testing.load import LoadSpec, run_load
+from testkit.load import LoadSpec, run_load
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ Set-up (untimed): every feed is an RSS document of OLD_ITEMS items (distinct tex
 words); a first real cycle stores them and each feed's ETag. Then a share ``--changed`` of the
 feeds gets one new item on top, a real teaser from data/dev_corpus.jsonl; the rest
 are unchanged and answer 304. Each timed run starts from a copy of that primed database. The feed servers
-(bot/feedserver.RecordedFeedServer) run in a child process, one per loopback address
+(bot/feedserver.FeedServer) run in a child process, one per loopback address
 127.0.0.1…127.0.0.K, so their work does not share our interpreter; with K hosts the feeds are
 spread over them round-robin, since the fetcher limits concurrency per host (default 2).
 
@@ -87,9 +87,9 @@ def write_feeds(root: Path, n_feeds: int, changed: float, *, new: bool) -> int:
 
 # --- feed servers in a child process --------------------------------------------------------------
 def serve(root: Path, hosts: int) -> None:
-    from bot.feedserver import RecordedFeedServer
+    from testkit.feedserver import FeedServer
 
-    servers = [RecordedFeedServer(root, host=f"127.0.0.{k + 1}").start() for k in range(hosts)]
+    servers = [FeedServer(root, host=f"127.0.0.{k + 1}").start() for k in range(hosts)]
     print(json.dumps([s.base_url for s in servers]), flush=True)
     sys.stdin.read()  # until the parent closes our stdin
     for s in servers:
@@ -106,7 +106,7 @@ def start_servers(root: Path, hosts: int) -> tuple[subprocess.Popen, list[str]]:
 
 # --- the cycle ----------------------------------------------------------------------------------
 def settings_for(db: Path, concurrency: tuple[int, int] | None):  # type: ignore[no-untyped-def]
-    from bot.settings import Settings
+    from bot.core.settings import Settings
 
     extra = {}
     if concurrency is not None:
@@ -116,7 +116,7 @@ def settings_for(db: Path, concurrency: tuple[int, int] | None):  # type: ignore
 
 
 async def cycle(db: Path, embedder, concurrency: tuple[int, int] | None) -> dict:  # type: ignore[no-untyped-def]
-    from bot.compose import compose
+    from bot.app.compose import compose
     from bot.deliver.console import CONSOLE, ConsoleSink
 
     app = compose(settings_for(db, concurrency), sinks={CONSOLE: ConsoleSink()})
@@ -134,8 +134,8 @@ async def cycle(db: Path, embedder, concurrency: tuple[int, int] | None) -> dict
 
 
 def prime(db: Path, urls: list[str]) -> None:
-    from bot.compose import compose
-    from bot.pipeline.embed import HashingEmbedder
+    from bot.app.compose import compose
+    from bot.relevance.embed import HashingEmbedder
 
     app = compose(settings_for(db, None))
     for url in urls:
@@ -182,7 +182,7 @@ def main() -> None:
         return serve(Path(args.serve), int(args.hosts))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     load_before = os.getloadavg()
-    from bot.pipeline.embed import HashingEmbedder, SentenceTransformerEmbedder
+    from bot.relevance.embed import HashingEmbedder, SentenceTransformerEmbedder
 
     embedder = (
         SentenceTransformerEmbedder(MODEL) if args.embedder == "model" else HashingEmbedder(384)

@@ -59,11 +59,11 @@ QUERIES = [
 
 def build_store(path: Path, n_vectors: int) -> None:
     """A store with n_vectors passage vectors (two per article) and a match every 50 articles."""
-    from bot.store import Store
+    from bot.store import SqliteStore
 
     tmp = path.with_suffix(".building")
     tmp.unlink(missing_ok=True)
-    Store(tmp).close()  # the real schema, every migration applied
+    SqliteStore(tmp).close()  # the real schema, every migration applied
     conn = sqlite3.connect(tmp, isolation_level=None)
     conn.execute("PRAGMA journal_mode=OFF")
     conn.execute("PRAGMA synchronous=OFF")
@@ -117,9 +117,9 @@ def build_store(path: Path, n_vectors: int) -> None:
 
 def add_rare_topic(path: Path) -> None:
     """A topic with a match for one article in 5,000 (also in stores built before it)."""
-    from bot.store import Store
+    from bot.store import SqliteStore
 
-    Store(path).close()  # the current schema
+    SqliteStore(path).close()  # the current schema
     conn = sqlite3.connect(path, isolation_level=None)
     iso = START.isoformat(timespec="seconds")
     if not conn.execute("SELECT 1 FROM topics WHERE name = ?", [RARE_TOPIC]).fetchone():
@@ -187,12 +187,12 @@ PREVIOUS_LATEST = """SELECT m.*, m.id AS match_id FROM matches m JOIN articles a
 
 def previous_index_class(rev: str) -> type:
     source = subprocess.run(
-        ["git", "show", f"{rev}:bot/vectorindex.py"], cwd=REPO, check=True, capture_output=True,
+        ["git", "show", f"{rev}:bot/search/index.py"], cwd=REPO, check=True, capture_output=True,
         text=True,
     ).stdout  # fmt: skip
     module = types.ModuleType("previous_vectorindex")
     sys.modules[module.__name__] = module  # dataclasses look their module up
-    exec(compile(source, f"{rev}:bot/vectorindex.py", "exec"), module.__dict__)
+    exec(compile(source, f"{rev}:bot/search/index.py", "exec"), module.__dict__)
     return module.VectorIndex  # type: ignore[no-any-return]
 
 
@@ -246,19 +246,27 @@ def rss_mib() -> float:
 def measure(
     n_vectors: int, embedder, repeat: int, baseline_repeat: int, previous: type | None
 ) -> dict:  # type: ignore[no-untyped-def]
-    from bot.pipeline.fetch import Fetcher, FetchLimits
-    from bot.service import BotService
-    from bot.settings import Settings
-    from bot.store import Store
+    from bot.core.settings import Settings
+    from bot.ingest.fetch import Fetcher, FetchLimits
+    from bot.service.bot_service import build_service
+    from bot.store import SqliteStore
+    from bot.topics.registry import TopicRegistry
 
     path = store_path(n_vectors)
     settings = Settings(db=path, load_default_feeds=False)
-    store = Store(path)
+    store = SqliteStore(path)
     loop = asyncio.new_event_loop()
     fetcher = Fetcher(FetchLimits())
-    service = BotService(settings, store, embedder, fetcher, lambda: START)
+    service = build_service(
+        settings,
+        store,
+        embedder,
+        fetcher,
+        TopicRegistry(store, embedder, background_dir=None, clock=lambda: START),
+        lambda: START,
+    )
     rss0, t0 = rss_mib(), time.perf_counter()
-    service.vector_index.warm()  # what start-up runs in the background
+    service.queries.vector_index.warm()  # what start-up runs in the background
     load = {"seconds": round(time.perf_counter() - t0, 2), "rss_added_mib": round(rss_mib() - rss0)}
     old = None
     if previous is not None:
@@ -267,7 +275,7 @@ def measure(
         old.sync()
         load["previous_seconds"] = round(time.perf_counter() - t0, 2)
         load["previous_rss_added_mib"] = round(rss_mib() - rss0)
-    match_ids = [m.id for m in service.latest(limit=100)]
+    match_ids = [m.id for m in service.queries.latest(limit=100)]
     rng = np.random.default_rng(1)
     run = loop.run_until_complete
     kinds = ["search", "search (cached)", "similar", "latest", "latest (rare topic)"]
@@ -275,13 +283,17 @@ def measure(
     baselines: dict[str, dict[str, list[float]]] = {"previous": {}, "brute force": {}}
     calls = {
         # a text not asked before: the model runs
-        "search": lambda i: run(service.search(f"{QUERIES[i % len(QUERIES)]} {i}", limit=10)),
-        "search (cached)": lambda i: run(service.search(QUERIES[i % len(QUERIES)], limit=10)),
-        "similar": lambda i: run(
-            service.similar(str(match_ids[rng.integers(len(match_ids))]), limit=5)
+        "search": lambda i: run(
+            service.queries.search(f"{QUERIES[i % len(QUERIES)]} {i}", limit=10)
         ),
-        "latest": lambda i: service.latest(topic=TOPIC if i % 2 else None, limit=10),
-        "latest (rare topic)": lambda i: service.latest(topic=RARE_TOPIC, limit=10),
+        "search (cached)": lambda i: run(
+            service.queries.search(QUERIES[i % len(QUERIES)], limit=10)
+        ),
+        "similar": lambda i: run(
+            service.queries.similar(str(match_ids[rng.integers(len(match_ids))]), limit=5)
+        ),
+        "latest": lambda i: service.queries.latest(topic=TOPIC if i % 2 else None, limit=10),
+        "latest (rare topic)": lambda i: service.queries.latest(topic=RARE_TOPIC, limit=10),
     }
     base_calls: dict[str, dict[str, Callable[[int], object]]] = {"previous": {}, "brute force": {}}
     if old is not None:
@@ -367,7 +379,7 @@ def main() -> None:
     sys.path.insert(0, str(REPO))
     import torch
 
-    from bot.pipeline.embed import SentenceTransformerEmbedder
+    from bot.relevance.embed import SentenceTransformerEmbedder
 
     embedder = SentenceTransformerEmbedder(MODEL)
     embedder.load()

@@ -47,10 +47,10 @@ from sklearn.model_selection import GroupKFold
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bot.pipeline.parse import parse_feed  # noqa: E402
+from bot.ingest.parse import parse_feed  # noqa: E402
 from bot.relevance.facets import facet_hits, parse_facets, split_sentences  # noqa: E402
 from bot.relevance.metrics import average_precision, figures_at, pick_threshold  # noqa: E402
-from bot.topics import seed_from_text  # noqa: E402
+from bot.topics.seeds import seed_from_text  # noqa: E402
 
 CORPUS = REPO / "data" / "dev_corpus.jsonl"
 TOPIC = "militia-attacks-us-forces"
@@ -322,8 +322,8 @@ def figures(labels: np.ndarray, scores: np.ndarray, alerts: np.ndarray) -> dict:
 def embed_precision() -> str:
     """The precision `threatwatch score` embeds in: THREATWATCH_EMBED_PRECISION, "auto"
     resolved for this CPU."""
-    from bot.pipeline.embed import SentenceTransformerEmbedder
-    from bot.settings import Settings
+    from bot.core.settings import Settings
+    from bot.relevance.embed import SentenceTransformerEmbedder
 
     setting = Settings().embed_precision
     return f"{SentenceTransformerEmbedder('-', precision=setting).precision} ({setting})"

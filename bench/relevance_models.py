@@ -33,12 +33,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-from bot.pipeline.embed import SentenceTransformerEmbedder, passages  # noqa: E402
+from bot.relevance.embed import SentenceTransformerEmbedder, passages  # noqa: E402
 from bot.relevance.facets import parse_facets  # noqa: E402
 from bot.relevance.metrics import average_precision  # noqa: E402
 from bot.relevance.scorer import document_text  # noqa: E402
 from bot.relevance.train import Example, out_of_fold  # noqa: E402
-from bot.topics import seed_from_text  # noqa: E402
+from bot.topics.seeds import seed_from_text  # noqa: E402
 
 CORPUS = REPO / "data" / "dev_corpus.jsonl"
 TOPIC = "militia-attacks-us-forces"

@@ -38,13 +38,13 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 from relevance import CORPUS, TOPIC, item_hash, load, news_items  # noqa: E402
 
-from bot.pipeline.embed import SentenceTransformerEmbedder, passages  # noqa: E402
+from bot.relevance.embed import SentenceTransformerEmbedder, passages  # noqa: E402
 from bot.relevance.facets import parse_facets  # noqa: E402
 from bot.relevance.metrics import average_precision  # noqa: E402
 from bot.relevance.scorer import document_text  # noqa: E402
 from bot.relevance.train import Example, train  # noqa: E402
-from bot.topic_training import example_group  # noqa: E402
-from bot.topics import seed_from_text  # noqa: E402
+from bot.topics.seeds import seed_from_text  # noqa: E402
+from bot.topics.training import example_group  # noqa: E402
 
 CACHE = REPO / "bench" / ".cache"
 

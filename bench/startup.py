@@ -94,15 +94,15 @@ def ingest_feeds(www: Path) -> list[str]:
 def one_run(
     tree: Path, store: Path, search_texts: tuple[str, str], *, ingest: bool = False
 ) -> dict[str, float]:
-    from bot.feedserver import RecordedFeedServer
-    from bot.testing.env import local_env
-    from bot.testing.telegram_api import FakeBotAPI
+    from testkit.env import local_env
+    from testkit.feedserver import FeedServer
+    from testkit.telegram_api import FakeBotAPI
 
     token = "123456:START-token"
     with (
         tempfile.TemporaryDirectory() as tmp,
         FakeBotAPI(token) as api,
-        RecordedFeedServer(Path(tmp) / "www") as feeds,
+        FeedServer(Path(tmp) / "www") as feeds,
     ):
         root = Path(tmp)
         write_config(root)

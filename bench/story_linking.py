@@ -2,7 +2,7 @@
 
     python bench/story_linking.py [--items 5000] [--batch 10] [--repeat 3] [--baseline REV]
 
-The items of the load bench (bot/testing/load.py: one relevant report in 1,000, the rest other
+The items of the load bench (testkit/load.py: one relevant report in 1,000, the rest other
 news) arrive in batches as from a poll cycle; each batch is linked against the stored reports
 and then saved, as the pipeline does. A hashing embedder stands in for the model (linking cost
 does not depend on which vectors). Prints the seconds spent linking and saving, and how many
@@ -25,13 +25,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bot.models import FeedItem  # noqa: E402
-from bot.pipeline.embed import HashingEmbedder  # noqa: E402
-from bot.scoring import embed_documents  # noqa: E402
-from bot.store import Store  # noqa: E402
-from bot.store.store import NewArticle  # noqa: E402
-from bot.story_links import StoryLinker  # noqa: E402
-from bot.testing.load import other_item, relevant_item  # noqa: E402
+from bot.core.models import FeedItem  # noqa: E402
+from bot.core.records import NewArticle  # noqa: E402
+from bot.pipeline.story_links import StoryLinker  # noqa: E402
+from bot.relevance.embed import HashingEmbedder  # noqa: E402
+from bot.relevance.scoring import embed_documents  # noqa: E402
+from bot.store import SqliteStore  # noqa: E402
+from testkit.load import other_item, relevant_item  # noqa: E402
 
 NOW = datetime(2026, 3, 2, 10, tzinfo=UTC)
 
@@ -39,7 +39,7 @@ NOW = datetime(2026, 3, 2, 10, tzinfo=UTC)
 def one_run(items: int, batch: int) -> tuple[float, float, int]:
     embedder = HashingEmbedder(384)
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "links.db")
+        store = SqliteStore(Path(tmp) / "links.db")
         linker = StoryLinker(store)
         stream = [other_item(n) if n % 1000 else relevant_item(n) for n in range(items)]
         batches = []

@@ -7,7 +7,7 @@ corpus format: id, label, title, text, event).
 
 The "<event>__" prefix keeps reports of one event in one cross-validation fold. Every item is
 written, the ones the offline demo serves as news too: the topic learns from all the labeled
-data, and `threatwatch demo` trains its topic on a copy without them (bot/demo.py). Run once
+data, and `threatwatch demo` trains its topic on a copy without them (bot/demo/run.py). Run once
 when the corpus changes:  python scripts/curate_default_topic.py data/dev_corpus.jsonl
 """
 

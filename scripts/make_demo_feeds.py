@@ -1,4 +1,4 @@
-"""Build the demo's recorded feeds (bot/demo_data/) from the labeled development corpus.
+"""Build the demo's recorded feeds (bot/demo/data/) from the labeled development corpus.
 
 Real article texts, wrapped as one RSS 2.0 and one Atom feed per outlet group, so `threatwatch
 demo` can run the real pipeline with no network. Run: python scripts/make_demo_feeds.py
@@ -15,7 +15,7 @@ from xml.sax.saxutils import escape
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "data" / "dev_corpus.jsonl"
-OUT = ROOT / "bot" / "demo_data"
+OUT = ROOT / "bot" / "demo" / "data"
 
 # (feed file, title, format, item ids); "late.json" holds the item published during the demo.
 FEEDS = {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.feedserver import RecordedFeedServer
+from testkit.feedserver import FeedServer
 
 DATA_DIR = Path(__file__).parent / "data"
 FEEDS_DIR = DATA_DIR / "feeds"
@@ -20,7 +20,7 @@ def feeds_dir() -> Path:
 
 
 @pytest.fixture
-def feed_server(feeds_dir: Path) -> Iterator[RecordedFeedServer]:
-    """A started RecordedFeedServer over tests/data/feeds on 127.0.0.1, port chosen by the OS."""
-    with RecordedFeedServer(feeds_dir) as server:
+def feed_server(feeds_dir: Path) -> Iterator[FeedServer]:
+    """A started FeedServer over tests/data/feeds on 127.0.0.1, port chosen by the OS."""
+    with FeedServer(feeds_dir) as server:
         yield server

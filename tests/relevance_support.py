@@ -8,8 +8,8 @@ import re
 from functools import cache
 from pathlib import Path
 
-from bot.relevance.facets import Facet
-from bot.topics import load_topics_file
+from bot.core.facets import Facet
+from bot.topics.config import load_topics_file
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data" / "relevance"

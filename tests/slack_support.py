@@ -14,11 +14,11 @@ from pathlib import Path
 from process_support import BotProcess
 from telegram_support import write_watch_config
 
-from bot.feedserver import RecordedFeedServer
-from bot.testing.env import local_env
-from bot.testing.slack_api import APP_TOKEN, BOT_TOKEN, FakeSlackAPI
-from bot.testing.slack_objects import Posted
-from bot.testing.slack_requests import (
+from testkit.env import local_env
+from testkit.feedserver import FeedServer
+from testkit.slack_api import APP_TOKEN, BOT_TOKEN, FakeSlackAPI
+from testkit.slack_objects import Posted
+from testkit.slack_requests import (
     Answer,
     SignedSender,
     button_press,
@@ -60,7 +60,7 @@ class SlackBot:
 
     api: FakeSlackAPI
     process: BotProcess
-    feeds: RecordedFeedServer
+    feeds: FeedServer
     root: Path
     sender: SignedSender | None = None  # HTTP mode
 
@@ -146,7 +146,7 @@ def slack_bot(
 ) -> Iterator[SlackBot]:
     """Start the fake Slack API, the feed server and `threatwatch run`; stop them after."""
     _, _, www = write_watch_config(root, *(() if items is None else (items,)))
-    with api or FakeSlackAPI() as slack, RecordedFeedServer(www) as feeds:
+    with api or FakeSlackAPI() as slack, FeedServer(www) as feeds:
         slack.add_channel(CHANNEL, [ADMIN, USER, "UOTHER01", "UOTHER02"])
         env = slack_env(root, slack.api_url, socket=socket, **(extra_env or {}))
         process = BotProcess(env)

@@ -7,8 +7,8 @@ from datetime import datetime
 
 import numpy as np
 
-from bot.models import FeedItem
-from bot.store.store import NewArticle
+from bot.core.models import FeedItem
+from bot.core.records import NewArticle
 
 
 def new_article(n: int, published: datetime | None) -> NewArticle:

@@ -10,13 +10,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.compose import App, compose
-from bot.cycle import utcnow
-from bot.feedserver import RecordedFeedServer
-from bot.settings import Settings
-from bot.testing.env import local_env
-from bot.testing.load import SEEDS as LOAD_SEEDS
-from bot.testing.telegram_api import FakeBotAPI, Sent
+from bot.app.compose import App, compose
+from bot.core.settings import Settings
+from bot.pipeline.cycle import utcnow
+from testkit.env import local_env
+from testkit.feedserver import FeedServer
+from testkit.load import SEEDS as LOAD_SEEDS
+from testkit.telegram_api import FakeBotAPI
+from testkit.telegram_objects import Sent
 
 TOKEN = "123456:TEST-token"
 ADMIN = 4242
@@ -138,9 +139,9 @@ GROUP = -1001234567890
 
 class Harness:
     """The real bot (python-telegram-bot Application, BotService, SQLite) in this event loop,
-    talking to a FakeBotAPI; feeds come from a RecordedFeedServer."""
+    talking to a FakeBotAPI; feeds come from a FeedServer."""
 
-    def __init__(self, api: FakeBotAPI, app: App, feeds: RecordedFeedServer):
+    def __init__(self, api: FakeBotAPI, app: App, feeds: FeedServer):
         self.api, self.app, self.feeds = api, app, feeds
 
     async def command(self, chat_id: int, text: str, **kwargs: Any) -> Sent:
@@ -174,9 +175,9 @@ async def running_bot(
     **settings: object,
 ) -> AsyncIterator[Harness]:
     _, _, www = write_watch_config(root, items)
-    with FakeBotAPI(TOKEN) as api, RecordedFeedServer(www) as feeds:
+    with FakeBotAPI(TOKEN) as api, FeedServer(www) as feeds:
         app = compose(settings_for(root, api.api_url, **settings), clock=clock or utcnow)
-        await app.service.add_feed(feeds.url("wire.xml"))
+        await app.service.feeds.add_feed(feeds.url("wire.xml"))
         adapter = app.adapters[0]
         assert await adapter.start(asyncio.Event())
         try:

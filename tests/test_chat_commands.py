@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from telegram_support import ADMIN, TOPIC, USER, settings_for, write_watch_config
 
-from bot.channels import ChannelKey
-from bot.chat.commands import BY_NAME, COMMANDS, readme_section
-from bot.chat.context import ChatKind, CommandContext
-from bot.chat.dispatch import dispatch
-from bot.compose import App, compose
-from bot.feedserver import RecordedFeedServer
+from bot.adapters.chat.commands import BY_NAME, COMMANDS, readme_section
+from bot.adapters.chat.context import ChatKind, CommandContext
+from bot.adapters.chat.dispatch import dispatch
+from bot.app.compose import App, compose
+from bot.core.channels import ChannelKey
+from testkit.feedserver import FeedServer
 
 REPO = Path(__file__).resolve().parent.parent
 ARTICLE = (
@@ -32,12 +32,12 @@ OPML = b'<?xml version="1.0"?><opml version="2.0"><body></body></opml>'
 
 
 @pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[tuple[App, RecordedFeedServer]]:
+async def env(tmp_path: Path) -> AsyncIterator[tuple[App, FeedServer]]:
     _, _, www = write_watch_config(tmp_path)
     (www / "article.html").write_text(ARTICLE)
-    with RecordedFeedServer(www) as feeds:
+    with FeedServer(www) as feeds:
         app = compose(settings_for(tmp_path, "http://127.0.0.1:9/bot"), sinks={})
-        await app.service.add_feed(feeds.url("wire.xml"))
+        await app.service.feeds.add_feed(feeds.url("wire.xml"))
         await app.pipeline.poll_once(all_feeds=True)  # stores articles and matches
         yield app, feeds
         await app.aclose()
@@ -60,11 +60,11 @@ def context(
 
 
 def snapshot(app: App) -> tuple[object, ...]:
-    s = app.service
-    return (s.store.topics(), s.store.seeds(), [f.url for f in s.feeds()], s.store.outbox_counts())
+    s = app.store
+    return (s.topics(), s.seeds(), [f.url for f in s.feeds()], s.outbox_counts())
 
 
-def admin_invocations(feeds: RecordedFeedServer) -> dict[str, str]:
+def admin_invocations(feeds: FeedServer) -> dict[str, str]:
     """A valid argument text for every admin command."""
     return {
         "topic_add": "new-topic Drone strikes on shipping in the Red Sea",
@@ -88,13 +88,13 @@ def admin_invocations(feeds: RecordedFeedServer) -> dict[str, str]:
 ADMIN_COMMANDS = [c.name for c in COMMANDS if c.admin_only]
 
 
-def test_every_admin_command_has_an_invocation_here(feed_server: RecordedFeedServer) -> None:
+def test_every_admin_command_has_an_invocation_here(feed_server: FeedServer) -> None:
     assert set(admin_invocations(feed_server)) == set(ADMIN_COMMANDS)
 
 
 @pytest.mark.parametrize("name", ADMIN_COMMANDS)
 async def test_admin_commands_are_refused_for_everyone_else(
-    env: tuple[App, RecordedFeedServer], name: str
+    env: tuple[App, FeedServer], name: str
 ) -> None:
     app, feeds = env
     before = snapshot(app)
@@ -106,31 +106,29 @@ async def test_admin_commands_are_refused_for_everyone_else(
 
 
 @pytest.mark.parametrize("name", ADMIN_COMMANDS)
-async def test_admin_commands_work_for_an_admin(
-    env: tuple[App, RecordedFeedServer], name: str
-) -> None:
+async def test_admin_commands_work_for_an_admin(env: tuple[App, FeedServer], name: str) -> None:
     app, feeds = env
     reply = await dispatch(context(app, ADMIN), name, admin_invocations(feeds)[name])
     assert not reply.is_error, reply.plain_text()
-    service = app.service
+    service, store = app.service, app.store
     if name == "topic_add":
-        assert service.store.topic("new-topic").description.startswith("Drone strikes")
+        assert store.topic("new-topic").description.startswith("Drone strikes")
     elif name == "topic_remove":
-        assert TOPIC not in [t.name for t in service.store.topics()]
+        assert TOPIC not in [t.name for t in store.topics()]
     elif name == "threshold":
-        assert service.store.topic(TOPIC).threshold == 0.5
+        assert store.topic(TOPIC).threshold == 0.5
     elif name == "topic_disable":
-        assert not service.store.topic(TOPIC).enabled
+        assert not store.topic(TOPIC).enabled
     elif name == "seed_add":
-        assert any(s.origin == feeds.url("article.html") for s in service.seeds(TOPIC))
+        assert any(s.origin == feeds.url("article.html") for s in service.topics.seeds(TOPIC))
     elif name == "seed_remove":
-        assert 1 not in [s.id for s in service.seeds(TOPIC)]
+        assert 1 not in [s.id for s in service.topics.seeds(TOPIC)]
     elif name == "counter_add":
-        assert [s.kind for s in service.seeds(TOPIC)].count("counter") == 1
+        assert [s.kind for s in service.topics.seeds(TOPIC)].count("counter") == 1
     elif name == "feed_add":
-        assert feeds.url("other.xml") in [f.url for f in service.feeds()]
+        assert feeds.url("other.xml") in [f.url for f in service.feeds.list_feeds()]
     elif name == "feed_remove":
-        assert service.feeds() == []
+        assert service.feeds.list_feeds() == []
     elif name == "feeds_export":
         assert reply.document is not None and b"wire.xml" in reply.document.content
     elif name == "preview":
@@ -181,7 +179,7 @@ BAD_INPUT = [
 
 @pytest.mark.parametrize(("name", "text", "expected"), BAD_INPUT)
 async def test_bad_arguments_get_a_one_line_error(
-    env: tuple[App, RecordedFeedServer], name: str, text: str, expected: str
+    env: tuple[App, FeedServer], name: str, text: str, expected: str
 ) -> None:
     app, _ = env
     before = snapshot(app)
@@ -196,7 +194,7 @@ async def test_bad_arguments_get_a_one_line_error(
 
 
 async def test_settings_round_trip_and_group_admin_rule(
-    env: tuple[App, RecordedFeedServer],
+    env: tuple[App, FeedServer],
 ) -> None:
     app, _ = env
     ctx = context(app, USER, kind=ChatKind.GROUP, chat=-100)
@@ -221,7 +219,7 @@ async def test_settings_round_trip_and_group_admin_rule(
     )
 
 
-async def test_topics_and_status_and_help(env: tuple[App, RecordedFeedServer]) -> None:
+async def test_topics_and_status_and_help(env: tuple[App, FeedServer]) -> None:
     app, _ = env
     topics = (await dispatch(context(app, USER), "topics", "")).plain_text()
     assert (
@@ -245,7 +243,9 @@ def test_readme_command_section_matches_the_table() -> None:
     readme = (REPO / "README.md").read_text()
     start = readme.index("<!-- commands:start -->") + len("<!-- commands:start -->\n")
     end = readme.index("<!-- commands:end -->")
-    assert readme[start:end] == readme_section(), "run: python -m bot.chat.readme to regenerate"
+    assert readme[start:end] == readme_section(), (
+        "run: python -m bot.adapters.chat.readme to regenerate"
+    )
 
 
 def test_command_names_and_descriptions_fit_telegram() -> None:

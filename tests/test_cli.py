@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.feedserver import RecordedFeedServer
+from testkit.feedserver import FeedServer
 
 
 def tw(
@@ -63,7 +63,7 @@ def test_hostile_opml_is_refused_with_one_line(tmp_path: Path) -> None:
     assert proc.returncode == 1 and proc.stderr.startswith("error: not a readable OPML")
 
 
-def test_topics_and_seeds(tmp_path: Path, feed_server: RecordedFeedServer) -> None:
+def test_topics_and_seeds(tmp_path: Path, feed_server: FeedServer) -> None:
     db = tmp_path / "c.db"
     topics = json.loads(tw(db, "topics", "list", "--json").stdout)
     assert topics[0]["name"] == "militia-attacks-us-forces" and topics[0]["seeds"] >= 5

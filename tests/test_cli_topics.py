@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_cli import tw
 
-from bot.feedserver import RecordedFeedServer
+from testkit.feedserver import FeedServer
 
 TOPIC = "militia-attacks-us-forces"
 REPO = Path(__file__).resolve().parent.parent
@@ -22,9 +22,9 @@ def polled_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One database that polled the demo feeds once; each test gets its own copy."""
     tmp = tmp_path_factory.mktemp("polled")
     root = tmp / "www"
-    shutil.copytree(REPO / "bot" / "demo_data", root)
+    shutil.copytree(REPO / "bot" / "demo" / "data", root)
     db = tmp / "t.db"
-    with RecordedFeedServer(root) as server:
+    with FeedServer(root) as server:
         for name in ("defense-wire.xml", "mideast-desk.atom", "world-briefing.xml"):
             tw(db, "feeds", "add", server.url(name))
         tw(db, "poll", "--once")

@@ -24,9 +24,10 @@ from pathlib import Path
 from process_support import BotProcess
 from telegram_support import ADMIN, TOKEN, USER, bot_env, rss, settings_for, write_watch_config
 
-from bot.compose import compose
-from bot.feedserver import RecordedFeedServer
-from bot.testing.telegram_api import FakeBotAPI, Sent
+from bot.app.compose import compose
+from testkit.feedserver import FeedServer
+from testkit.telegram_api import FakeBotAPI
+from testkit.telegram_objects import Sent
 
 USER2 = 6262  # a second private chat: one alert a second each, so two chats deliver twice as fast
 CHATS = (USER, USER2)
@@ -61,7 +62,7 @@ def alert_ids(sent: list[Sent]) -> list[int]:
     return [int(s.buttons[0][1].split(":")[1]) for s in sent if s.buttons]
 
 
-def reference_matches(root: Path, feeds: RecordedFeedServer) -> set[str]:
+def reference_matches(root: Path, feeds: FeedServer) -> set[str]:
     """guids an uninterrupted run matches on the same items (same config, same embedder)."""
 
     async def main() -> set[str]:
@@ -70,7 +71,7 @@ def reference_matches(root: Path, feeds: RecordedFeedServer) -> set[str]:
         )
         try:
             for name in FEEDS:
-                await app.service.add_feed(feeds.url(name))
+                await app.service.feeds.add_feed(feeds.url(name))
             report = await app.pipeline.poll_once(all_feeds=True)
             assert report.failed == 0, report.errors
         finally:
@@ -99,7 +100,7 @@ def wait_until_stored(db_path: Path, guids: set[str], bot: BotProcess, timeout: 
 
 
 def kill_at_random_point(
-    bot: BotProcess, api: FakeBotAPI, feeds: RecordedFeedServer, rng: random.Random
+    bot: BotProcess, api: FakeBotAPI, feeds: FeedServer, rng: random.Random
 ) -> str:
     """Wait for a randomly chosen moment of the bot's work, kill -9 it there; say which moment."""
     phase = rng.choice(["cycle", "delivery", "anywhere"])
@@ -139,7 +140,7 @@ def test_kill_9_twenty_times_loses_nothing_and_sends_nothing_twice(tmp_path: Pat
     published: dict[str, list[tuple[str, str, str]]] = {name: [] for name in FEEDS}
     counter = iter(range(10_000))
 
-    def publish(feeds: RecordedFeedServer, how_many: int) -> None:
+    def publish(feeds: FeedServer, how_many: int) -> None:
         for _ in range(how_many):
             n = next(counter)
             item = irrelevant(n) if rng.random() < 0.2 else relevant(n)
@@ -147,7 +148,7 @@ def test_kill_9_twenty_times_loses_nothing_and_sends_nothing_twice(tmp_path: Pat
         for name, items in published.items():
             feeds.set_file(name, rss(items).encode())
 
-    with FakeBotAPI(TOKEN) as api, RecordedFeedServer(tmp_path / "www") as feeds:
+    with FakeBotAPI(TOKEN) as api, FeedServer(tmp_path / "www") as feeds:
         env["THREATWATCH_TELEGRAM_API_URL"] = api.api_url
         publish(feeds, 3)
         setup = BotProcess(env)

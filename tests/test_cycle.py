@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.compose import App, compose
-from bot.feedserver import RecordedFeedServer
-from bot.models import FeedStatus
-from bot.settings import Settings
+from bot.app.compose import App, compose
+from bot.core.models import FeedStatus
+from bot.core.settings import Settings
+from testkit.feedserver import FeedServer
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -47,13 +47,13 @@ async def app(tmp_path: Path, clock: Clock) -> AsyncIterator[App]:
     await application.aclose()
 
 
-async def test_one_bad_feed_does_not_stop_the_others(
-    app: App, feed_server: RecordedFeedServer
-) -> None:
-    good, _ = await app.service.add_feed(feed_server.url("news-bbc-world-rss2.xml"))
-    broken, _ = await app.service.add_feed(feed_server.url("_status/500"))
-    hostile, _ = await app.service.add_feed(feed_server.url("bad-quadratic-blowup-defusedxml.xml"))
-    slow, _ = await app.service.add_feed(feed_server.url("_slow/30/news-dawn-world-rss2.xml"))
+async def test_one_bad_feed_does_not_stop_the_others(app: App, feed_server: FeedServer) -> None:
+    good, _ = await app.service.feeds.add_feed(feed_server.url("news-bbc-world-rss2.xml"))
+    broken, _ = await app.service.feeds.add_feed(feed_server.url("_status/500"))
+    hostile, _ = await app.service.feeds.add_feed(
+        feed_server.url("bad-quadratic-blowup-defusedxml.xml")
+    )
+    slow, _ = await app.service.feeds.add_feed(feed_server.url("_slow/30/news-dawn-world-rss2.xml"))
     report = await app.pipeline.poll_once()
     assert report.feeds_due == 4
     assert report.fetched == 1 and report.failed == 3
@@ -67,9 +67,9 @@ async def test_one_bad_feed_does_not_stop_the_others(
 
 
 async def test_backoff_then_auto_disable_with_error_kept(
-    app: App, feed_server: RecordedFeedServer, clock: Clock
+    app: App, feed_server: FeedServer, clock: Clock
 ) -> None:
-    feed, _ = await app.service.add_feed(feed_server.url("_status/503"))
+    feed, _ = await app.service.feeds.add_feed(feed_server.url("_status/503"))
     delays = []
     for _ in range(3):
         before = clock.now
@@ -87,18 +87,16 @@ async def test_backoff_then_auto_disable_with_error_kept(
     assert app.store.due_feeds(clock.now + timedelta(days=30)) == []
 
 
-async def test_retry_after_is_honoured(
-    app: App, feed_server: RecordedFeedServer, clock: Clock
-) -> None:
-    feed, _ = await app.service.add_feed(feed_server.url("_status/429?retry_after=7200"))
+async def test_retry_after_is_honoured(app: App, feed_server: FeedServer, clock: Clock) -> None:
+    feed, _ = await app.service.feeds.add_feed(feed_server.url("_status/429?retry_after=7200"))
     await app.pipeline.poll_once()
     assert app.store.feed(feed.id).next_check_at - clock.now >= timedelta(seconds=7200)
 
 
 async def test_success_schedules_next_check_and_second_poll_is_not_modified(
-    app: App, feed_server: RecordedFeedServer, clock: Clock
+    app: App, feed_server: FeedServer, clock: Clock
 ) -> None:
-    feed, _ = await app.service.add_feed(feed_server.url("news-aljazeera-all-rss2.xml"))
+    feed, _ = await app.service.feeds.add_feed(feed_server.url("news-aljazeera-all-rss2.xml"))
     first = await app.pipeline.poll_once()
     assert first.fetched == 1 and first.new == 25
     state = app.store.feed(feed.id)
@@ -109,23 +107,21 @@ async def test_success_schedules_next_check_and_second_poll_is_not_modified(
     assert second.not_modified == 1 and second.new == 0
 
 
-async def test_same_story_in_two_feeds_is_stored_once(
-    app: App, feed_server: RecordedFeedServer
-) -> None:
+async def test_same_story_in_two_feeds_is_stored_once(app: App, feed_server: FeedServer) -> None:
     body = (REPO / "tests/data/feeds/news-bbc-world-rss2.xml").read_bytes()
     feed_server.set_file("copy-a.xml", body, "application/rss+xml")
     feed_server.set_file(
         "copy-b.xml", body.replace(b"BBC News", b"Mirror News"), "application/rss+xml"
     )
-    await app.service.add_feed(feed_server.url("copy-a.xml"))
-    await app.service.add_feed(feed_server.url("copy-b.xml"))
+    await app.service.feeds.add_feed(feed_server.url("copy-a.xml"))
+    await app.service.feeds.add_feed(feed_server.url("copy-b.xml"))
     report = await app.pipeline.poll_once()
     assert report.new == 33 and report.duplicates == 33
     assert app.store.count_articles() == 33
 
 
 async def test_private_feed_urls_are_refused_by_default(tmp_path: Path) -> None:
-    from bot.errors import URLRefused
+    from bot.core.errors import URLRefused
 
     settings = Settings(db=tmp_path / "p.db", embedder="hashing", load_default_feeds=False)
     application = compose(settings, sinks={})
@@ -138,7 +134,7 @@ async def test_private_feed_urls_are_refused_by_default(tmp_path: Path) -> None:
             "file:///etc/passwd",
         ):
             with pytest.raises(URLRefused):
-                await application.service.add_feed(url)
+                await application.service.feeds.add_feed(url)
         assert application.store.feeds() == []
     finally:
         await application.aclose()

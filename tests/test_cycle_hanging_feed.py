@@ -13,9 +13,9 @@ from pathlib import Path
 
 from telegram_support import many_items, rss, settings_for, write_watch_config
 
-from bot.compose import compose
+from bot.app.compose import compose
 from bot.deliver.console import CONSOLE, ConsoleSink
-from bot.feedserver import RecordedFeedServer
+from testkit.feedserver import FeedServer
 
 TIMEOUT = 6.0  # THREATWATCH_FETCH_TIMEOUT for this test; the slow feed answers after 30 s
 
@@ -39,13 +39,13 @@ async def test_good_feeds_alert_long_before_a_hanging_feed_times_out(tmp_path: P
     (www / "good2.xml").write_text(rss(items[3:6] + items[0:1]))  # s0 is in both good feeds
     (www / "slow.xml").write_text(rss(items[6:9]))
     out = io.StringIO()
-    with RecordedFeedServer(www) as feeds:
+    with FeedServer(www) as feeds:
         settings = settings_for(tmp_path, "", telegram_token=None, fetch_timeout=TIMEOUT)
         app = compose(settings, sinks={CONSOLE: ConsoleSink(out)})
         try:
-            good1, _ = await app.service.add_feed(feeds.url("good1.xml"))
-            good2, _ = await app.service.add_feed(feeds.url("good2.xml"))
-            slow, _ = await app.service.add_feed(feeds.url("_slow/30/slow.xml"))
+            good1, _ = await app.service.feeds.add_feed(feeds.url("good1.xml"))
+            good2, _ = await app.service.feeds.add_feed(feeds.url("good2.xml"))
+            slow, _ = await app.service.feeds.add_feed(feeds.url("_slow/30/slow.xml"))
             t0 = time.monotonic()
             cycle = asyncio.create_task(app.pipeline.poll_once(all_feeds=True))
             queued_at = None

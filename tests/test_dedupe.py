@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.models import FeedItem
-from bot.pipeline.dedupe import (
+from bot.core.models import FeedItem
+from bot.ingest.dedupe import (
     DedupeKeys,
     content_hash,
     keys_for,

@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 from store_support import new_article
 
-from bot.deliver.outbox import SEND_CONCURRENCY, Deliverer, SendOptions
+from bot.core.errors import StoreError
+from bot.core.models import Topic
+from bot.core.records import NewMatch, OutboxEntry
+from bot.deliver.outbox import SEND_CONCURRENCY, Deliverer
 from bot.deliver.ratelimit import Rate
-from bot.errors import StoreError
-from bot.models import Topic
-from bot.store import Store
-from bot.store.store import NewMatch, OutboxEntry
+from bot.deliver.sink import SendOptions
+from bot.store import SqliteStore, Store
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -81,7 +82,7 @@ async def drain_released(deliverer: Deliverer, platforms: list[SlowPlatform]) ->
 
 
 async def test_chats_are_sent_to_side_by_side_each_in_order(tmp_path: Path) -> None:
-    store = Store(tmp_path / "t.db")
+    store = SqliteStore(tmp_path / "t.db")
     chats = [f"c{i}" for i in range(SEND_CONCURRENCY + 4)]
     match_ids = queue_alerts(store, {"console": chats}, alerts=3)
     platform = SlowPlatform("console")
@@ -97,7 +98,7 @@ async def test_chats_are_sent_to_side_by_side_each_in_order(tmp_path: Path) -> N
 
 
 async def test_one_platform_waiting_does_not_hold_the_other_back(tmp_path: Path) -> None:
-    store = Store(tmp_path / "t.db")
+    store = SqliteStore(tmp_path / "t.db")
     queue_alerts(store, {"telegram": ["1", "2"], "slack": ["C1", "C2"]}, alerts=2)
     telegram, slack = SlowPlatform("telegram"), SlowPlatform("slack")
     deliverer = Deliverer(store, {"telegram": telegram, "slack": slack}, lambda: NOW)
@@ -115,7 +116,7 @@ async def test_one_platform_waiting_does_not_hold_the_other_back(tmp_path: Path)
 
 
 async def test_a_store_failure_stops_every_chats_next_send(tmp_path: Path) -> None:
-    store = Store(tmp_path / "t.db")
+    store = SqliteStore(tmp_path / "t.db")
     queue_alerts(store, {"console": ["a", "b", "c"]}, alerts=3)
     platform = SlowPlatform("console")
     deliverer = Deliverer(store, {"console": platform}, lambda: NOW)

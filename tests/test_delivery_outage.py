@@ -16,13 +16,14 @@ from pathlib import Path
 
 from telegram_support import GROUP, TOKEN, USER, many_items, rss, settings_for, write_watch_config
 
-from bot.channels import ChannelKey
-from bot.compose import App, compose
+from bot.app.compose import App, compose
+from bot.core.channels import ChannelKey
 from bot.deliver.outbox import Deliverer
-from bot.feedserver import RecordedFeedServer
-from bot.testing.slack_api import BOT_TOKEN, FakeSlackAPI
-from bot.testing.slack_objects import Posted
-from bot.testing.telegram_api import FakeBotAPI, Sent
+from testkit.feedserver import FeedServer
+from testkit.slack_api import BOT_TOKEN, FakeSlackAPI
+from testkit.slack_objects import Posted
+from testkit.telegram_api import FakeBotAPI
+from testkit.telegram_objects import Sent
 
 SLACK_CHANNELS = ("C0OUTAGE1", "C0OUTAGE2")
 OUTAGE_S = 12.0  # each chat's own rate limit paces retries too: about one a second
@@ -61,7 +62,7 @@ async def test_long_outage_delivers_everything_once_in_order_per_chat(tmp_path: 
     with (
         FakeBotAPI(TOKEN) as tg,
         FakeSlackAPI() as slack,
-        RecordedFeedServer(www) as feeds,
+        FeedServer(www) as feeds,
     ):
         tg_limits, slack_limits = tg.enforce_limits(), slack.enforce_limits()
         for channel in SLACK_CHANNELS:
@@ -82,8 +83,8 @@ async def test_long_outage_delivers_everything_once_in_order_per_chat(tmp_path: 
             chats = [ChannelKey("telegram", str(USER)), ChannelKey("telegram", str(GROUP))]
             chats += [ChannelKey("slack", c) for c in SLACK_CHANNELS]
             for key in chats:
-                app.service.subscribe(key)
-            await app.service.add_feed(feeds.url("wire.xml"))
+                app.service.chats.subscribe(key)
+            await app.service.feeds.add_feed(feeds.url("wire.xml"))
 
             # the first alerts go out, then both platforms go down mid-stream
             await app.pipeline.poll_once(all_feeds=True)
@@ -144,14 +145,14 @@ async def test_a_restart_while_the_oldest_alert_waits_keeps_the_chat_in_order(
     """The oldest alert failed and waits for its retry; delivery restarts (its in-memory holds
     are gone) and finds younger alerts of the same chat due: they wait behind the oldest."""
     _, _, www = write_watch_config(tmp_path, many_items(3))
-    with FakeBotAPI(TOKEN) as tg, RecordedFeedServer(www) as feeds:
+    with FakeBotAPI(TOKEN) as tg, FeedServer(www) as feeds:
         settings = settings_for(tmp_path, tg.api_url, delivery_retry_base=1.5)
         app = compose(settings)
         telegram = app.adapters[0]
         try:
             assert await telegram.start(asyncio.Event())
-            app.service.subscribe(ChannelKey("telegram", str(USER)))
-            await app.service.add_feed(feeds.url("wire.xml"))
+            app.service.chats.subscribe(ChannelKey("telegram", str(USER)))
+            await app.service.feeds.add_feed(feeds.url("wire.xml"))
             await app.pipeline.poll_once(all_feeds=True)
             tg.fail("sendMessage", 500)  # the oldest alert fails once: retried in 1.5 s
             await app.deliverer.drain()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.demo import demo_item_ids, seeds_without_demo_items
+from bot.demo.run import demo_item_ids, seeds_without_demo_items
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"

@@ -11,15 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.errors import ConfigError
-from bot.pipeline.embed import (
+from bot.core.errors import ConfigError
+from bot.core.settings import Settings
+from bot.relevance.embed import (
     SentenceTransformerEmbedder,
     _cpu_flags,
     make_embedder,
     native_bf16,
     passages,
 )
-from bot.settings import Settings
 
 DEV_CORPUS = Path(__file__).parents[1] / "data" / "dev_corpus.jsonl"
 
@@ -85,7 +85,7 @@ def test_a_model_that_cannot_be_compiled_runs_eagerly(
 
     monkeypatch.setattr(torch, "compile", broken)
     embedder = SentenceTransformerEmbedder("all-MiniLM-L6-v2", compile_model=True)
-    with caplog.at_level(logging.WARNING, logger="bot.pipeline.embed"):
+    with caplog.at_level(logging.WARNING, logger="bot.relevance.embed"):
         vectors = embedder.encode(TEXTS[:2])
     assert vectors.shape == (2, 384) and "not compiled" in caplog.text
     eager = SentenceTransformerEmbedder("all-MiniLM-L6-v2").encode(TEXTS[:2])

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.pipeline.embed import (
+from bot.relevance.embed import (
     SEQUENCE_STEP,
     SentenceTransformerEmbedder,
     _pad_tokens,

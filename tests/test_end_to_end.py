@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.demo import seeds_without_demo_items
-from bot.feedserver import RecordedFeedServer
+from bot.demo.run import seeds_without_demo_items
+from testkit.feedserver import FeedServer
 
 REPO = Path(__file__).resolve().parent.parent
-DEMO = REPO / "bot" / "demo_data"
+DEMO = REPO / "bot" / "demo" / "data"
 LABELS = json.loads((DEMO / "LABELS.json").read_text())
 
 ARTICLE_PAGE = (
@@ -77,10 +77,10 @@ def topic_without_the_served_articles(unseen_seeds: Path, monkeypatch: pytest.Mo
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> RecordedFeedServer:
+def server(tmp_path: Path) -> FeedServer:
     root = tmp_path / "www"
     shutil.copytree(DEMO, root)
-    with RecordedFeedServer(root) as srv:
+    with FeedServer(root) as srv:
         srv.set_file("teaser.xml", teaser_feed(srv.base_url), "application/rss+xml")
         srv.set_file("article.html", ARTICLE_PAGE, "text/html; charset=utf-8")
         yield srv
@@ -88,7 +88,7 @@ def server(tmp_path: Path) -> RecordedFeedServer:
 
 @pytest.mark.model
 def test_poll_matches_stores_and_second_poll_is_conditional(
-    tmp_path: Path, server: RecordedFeedServer
+    tmp_path: Path, server: FeedServer
 ) -> None:
     db = tmp_path / "tw.db"
     for name in ("defense-wire.xml", "mideast-desk.atom", "world-briefing.xml", "teaser.xml"):
@@ -138,7 +138,7 @@ def test_poll_matches_stores_and_second_poll_is_conditional(
 
 
 @pytest.mark.model
-def test_score_command_matches_the_alert_path(tmp_path: Path, server: RecordedFeedServer) -> None:
+def test_score_command_matches_the_alert_path(tmp_path: Path, server: FeedServer) -> None:
     db = tmp_path / "tw.db"
     cli(db, "feeds", "add", server.url("defense-wire.xml"))
     cli(db, "poll", "--once")

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.models import FeedItem
-from bot.pipeline.extract import (
+from bot.core.models import FeedItem
+from bot.ingest.extract import (
     extract_main_text,
     merge_full_text,
     needs_full_text,

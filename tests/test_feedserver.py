@@ -9,12 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.feedserver import RecordedFeedServer, guess_content_type
+from bot.demo.feedserver import guess_content_type
+from testkit.feedserver import FeedServer
 
 
-def test_serves_files_with_types_and_validators(
-    feed_server: RecordedFeedServer, feeds_dir: Path
-) -> None:
+def test_serves_files_with_types_and_validators(feed_server: FeedServer, feeds_dir: Path) -> None:
     with httpx.Client() as client:
         for name, ctype in [
             ("news-bbc-world-rss2.xml", "application/rss+xml"),
@@ -37,7 +36,7 @@ def test_serves_files_with_types_and_validators(
     assert ("HEAD", "/news-bbc-world-rss2.xml") in methods_paths
 
 
-def test_set_file_and_if_modified_since(feed_server: RecordedFeedServer) -> None:
+def test_set_file_and_if_modified_since(feed_server: FeedServer) -> None:
     feed_server.set_file("/mem/feed.rss", b"<rss/>")
     with httpx.Client() as client:
         first = client.get(feed_server.url("mem/feed.rss"))
@@ -49,7 +48,7 @@ def test_set_file_and_if_modified_since(feed_server: RecordedFeedServer) -> None
         assert client.get(feed_server.url("mem/feed.rss"), headers=both).status_code == 200
 
 
-def test_gzip_route_and_bomb_decode(feed_server: RecordedFeedServer, feeds_dir: Path) -> None:
+def test_gzip_route_and_bomb_decode(feed_server: FeedServer, feeds_dir: Path) -> None:
     with httpx.Client() as client:
         response = client.get(feed_server.url("_gzip/news-tpm-all-atom.xml"))
         assert response.content == (feeds_dir / "news-tpm-all-atom.xml").read_bytes()
@@ -75,7 +74,7 @@ def test_guess_content_type(name: str, content: bytes, expected: str) -> None:
 
 def test_stop_is_prompt_and_leaves_no_threads(feeds_dir: Path) -> None:
     before = set(threading.enumerate())
-    server = RecordedFeedServer(feeds_dir).start()
+    server = FeedServer(feeds_dir).start()
     slow_url = server.url("_slow/30/news-bbc-world-rss2.xml")
     outcome: list[str] = []
 

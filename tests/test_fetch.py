@@ -18,11 +18,11 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from bot.errors import FeedUnavailable, FetchTooLarge, URLRefused
-from bot.feedserver import RecordedFeedServer
-from bot.pipeline import netguard
-from bot.pipeline.fetch import DISCARD_MAX_BYTES, FEED_ACCEPT, Fetcher, FetchLimits
-from bot.settings import Settings
+from bot.core.errors import FeedUnavailable, FetchTooLarge, URLRefused
+from bot.core.settings import Settings
+from bot.ingest import netguard
+from bot.ingest.fetch import DISCARD_MAX_BYTES, FEED_ACCEPT, Fetcher, FetchLimits
+from testkit.feedserver import FeedServer
 
 FEED = "news-bbc-world-rss2.xml"
 MIB = 1024 * 1024
@@ -85,7 +85,7 @@ def test_limits_from_settings() -> None:
 
 # --- success, validators, 304 ---------------------------------------------------------------------
 async def test_200_with_validators(
-    fetcher: Fetcher, feed_server: RecordedFeedServer, feeds_dir: Path
+    fetcher: Fetcher, feed_server: FeedServer, feeds_dir: Path
 ) -> None:
     result = await fetcher.fetch(feed_server.url(FEED))
     assert result.status == 200 and not result.not_modified
@@ -98,7 +98,7 @@ async def test_200_with_validators(
 
 
 async def test_second_poll_is_conditional_and_gets_304(
-    fetcher: Fetcher, feed_server: RecordedFeedServer
+    fetcher: Fetcher, feed_server: FeedServer
 ) -> None:
     first = await fetcher.fetch(feed_server.url(FEED))
     second = await fetcher.fetch(
@@ -112,7 +112,7 @@ async def test_second_poll_is_conditional_and_gets_304(
 
 
 async def test_if_modified_since_alone_and_changed_content(
-    fetcher: Fetcher, feed_server: RecordedFeedServer
+    fetcher: Fetcher, feed_server: FeedServer
 ) -> None:
     feed_server.set_file("live.xml", b"<rss><channel><title>one</title></channel></rss>")
     first = await fetcher.fetch(feed_server.url("live.xml"))
@@ -123,7 +123,7 @@ async def test_if_modified_since_alone_and_changed_content(
     assert changed.status == 200 and b"two" in changed.content and changed.etag != first.etag
 
 
-async def test_request_headers(fetcher: Fetcher, feed_server: RecordedFeedServer) -> None:
+async def test_request_headers(fetcher: Fetcher, feed_server: FeedServer) -> None:
     await fetcher.fetch(feed_server.url(FEED))
     sent = feed_server.requests[0][2]
     assert sent["user-agent"] == "ThreatwatchTest/1.0"
@@ -132,14 +132,14 @@ async def test_request_headers(fetcher: Fetcher, feed_server: RecordedFeedServer
 
 
 async def test_gzip_content_encoding_is_decoded(
-    fetcher: Fetcher, feed_server: RecordedFeedServer, feeds_dir: Path
+    fetcher: Fetcher, feed_server: FeedServer, feeds_dir: Path
 ) -> None:
     result = await fetcher.fetch(feed_server.url(f"_gzip/{FEED}"))
     assert result.content == (feeds_dir / FEED).read_bytes()
 
 
 async def test_gz_file_without_content_encoding_is_left_alone(
-    fetcher: Fetcher, feed_server: RecordedFeedServer, feeds_dir: Path
+    fetcher: Fetcher, feed_server: FeedServer, feeds_dir: Path
 ) -> None:
     name = "gzip-orenru-rss2-windows-1251.xml.gz"
     result = await fetcher.fetch(feed_server.url(name))
@@ -148,7 +148,7 @@ async def test_gz_file_without_content_encoding_is_left_alone(
 
 
 # --- time limits -------------------------------------------------------------------------------
-async def test_slow_server_hits_total_timeout(feed_server: RecordedFeedServer) -> None:
+async def test_slow_server_hits_total_timeout(feed_server: FeedServer) -> None:
     async with Fetcher(limits(timeout=0.5)) as fetcher:
         started = time.monotonic()
         with pytest.raises(FeedUnavailable, match="timed out"):
@@ -156,7 +156,7 @@ async def test_slow_server_hits_total_timeout(feed_server: RecordedFeedServer) -
     assert time.monotonic() - started < 2.0
 
 
-async def test_drip_body_hits_total_timeout(feed_server: RecordedFeedServer) -> None:
+async def test_drip_body_hits_total_timeout(feed_server: FeedServer) -> None:
     # Each chunk arrives well within the per-read timeout; only the total deadline stops it.
     async with Fetcher(limits(timeout=0.6)) as fetcher:
         started = time.monotonic()
@@ -181,7 +181,7 @@ async def test_unresolvable_host_is_unavailable(fetcher: Fetcher) -> None:
 
 
 async def test_connection_is_reused_after_304_and_redirects(
-    feed_server: RecordedFeedServer, monkeypatch: pytest.MonkeyPatch
+    feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A 304 or a redirect is read to its end, so the next request to the host reuses the
     # connection instead of opening (and address-checking) a new one.
@@ -220,7 +220,7 @@ async def test_redirect_with_a_long_body_is_followed() -> None:
 
 # --- redirects ----------------------------------------------------------------------------------
 async def test_redirect_chain_within_limit(
-    fetcher: Fetcher, feed_server: RecordedFeedServer, feeds_dir: Path
+    fetcher: Fetcher, feed_server: FeedServer, feeds_dir: Path
 ) -> None:
     result = await fetcher.fetch(feed_server.url(f"_redirect/3/{FEED}"))
     assert result.content == (feeds_dir / FEED).read_bytes()
@@ -228,21 +228,19 @@ async def test_redirect_chain_within_limit(
     assert len(feed_server.requests) == 4
 
 
-async def test_redirect_chain_beyond_limit(
-    fetcher: Fetcher, feed_server: RecordedFeedServer
-) -> None:
+async def test_redirect_chain_beyond_limit(fetcher: Fetcher, feed_server: FeedServer) -> None:
     with pytest.raises(FeedUnavailable, match="too many redirects"):
         await fetcher.fetch(feed_server.url(f"_redirect/4/{FEED}"))
     assert len(feed_server.requests) == 4  # first request + 3 followed hops, no more
 
 
-async def test_redirect_loop_detected(fetcher: Fetcher, feed_server: RecordedFeedServer) -> None:
+async def test_redirect_loop_detected(fetcher: Fetcher, feed_server: FeedServer) -> None:
     with pytest.raises(FeedUnavailable, match="redirect loop"):
         await fetcher.fetch(feed_server.url("_loop"))
     assert len(feed_server.requests) == 2
 
 
-async def test_absolute_redirect(fetcher: Fetcher, feed_server: RecordedFeedServer) -> None:
+async def test_absolute_redirect(fetcher: Fetcher, feed_server: FeedServer) -> None:
     result = await fetcher.fetch(feed_server.url(f"_redirect_to?url={feed_server.url(FEED)}"))
     assert result.status == 200 and result.url == feed_server.url(FEED)
 
@@ -270,7 +268,7 @@ async def test_relative_location_resolved() -> None:
 
 # --- status codes --------------------------------------------------------------------------------
 @pytest.mark.parametrize("code", [400, 401, 403, 404, 410])
-async def test_client_errors(fetcher: Fetcher, feed_server: RecordedFeedServer, code: int) -> None:
+async def test_client_errors(fetcher: Fetcher, feed_server: FeedServer, code: int) -> None:
     with pytest.raises(FeedUnavailable, match=f"HTTP {code}") as info:
         await fetcher.fetch(feed_server.url(f"_status/{code}"))
     assert info.value.status == code and info.value.retry_after is None
@@ -278,7 +276,7 @@ async def test_client_errors(fetcher: Fetcher, feed_server: RecordedFeedServer, 
 
 @pytest.mark.parametrize(("code", "retry_after"), [(429, "120"), (503, "7"), (500, None)])
 async def test_server_errors_with_retry_after(
-    fetcher: Fetcher, feed_server: RecordedFeedServer, code: int, retry_after: str | None
+    fetcher: Fetcher, feed_server: FeedServer, code: int, retry_after: str | None
 ) -> None:
     query = f"?retry_after={retry_after}" if retry_after else ""
     with pytest.raises(FeedUnavailable) as info:
@@ -287,35 +285,31 @@ async def test_server_errors_with_retry_after(
     assert info.value.retry_after == (float(retry_after) if retry_after else None)
 
 
-async def test_retry_after_http_date(fetcher: Fetcher, feed_server: RecordedFeedServer) -> None:
+async def test_retry_after_http_date(fetcher: Fetcher, feed_server: FeedServer) -> None:
     when = format_datetime(datetime.now(UTC) + timedelta(hours=1), usegmt=True)
     with pytest.raises(FeedUnavailable) as info:
         await fetcher.fetch(feed_server.url(f"_status/503?retry_after={quote(when)}"))
     assert info.value.retry_after is not None and 3500 < info.value.retry_after <= 3600
 
 
-async def test_messages_do_not_leak_query_tokens(
-    fetcher: Fetcher, feed_server: RecordedFeedServer
-) -> None:
+async def test_messages_do_not_leak_query_tokens(fetcher: Fetcher, feed_server: FeedServer) -> None:
     with pytest.raises(FeedUnavailable) as info:
         await fetcher.fetch(feed_server.url("_status/500?token=SECRET123"))
     assert "SECRET123" not in str(info.value)
 
 
 # --- size caps ---------------------------------------------------------------------------------
-async def test_oversize_with_content_length(
-    fetcher: Fetcher, feed_server: RecordedFeedServer
-) -> None:
+async def test_oversize_with_content_length(fetcher: Fetcher, feed_server: FeedServer) -> None:
     with pytest.raises(FetchTooLarge, match="over the 1048576-byte limit"):
         await fetcher.fetch(feed_server.url(f"_big/{50 * MIB}"))
 
 
-async def test_oversize_chunked(fetcher: Fetcher, feed_server: RecordedFeedServer) -> None:
+async def test_oversize_chunked(fetcher: Fetcher, feed_server: FeedServer) -> None:
     with pytest.raises(FetchTooLarge, match="larger than 1048576 bytes"):
         await fetcher.fetch(feed_server.url(f"_big_chunked/{50 * MIB}"))
 
 
-async def test_body_exactly_at_cap_is_accepted(feed_server: RecordedFeedServer) -> None:
+async def test_body_exactly_at_cap_is_accepted(feed_server: FeedServer) -> None:
     async with Fetcher(limits(max_body_bytes=1000)) as fetcher:
         assert len((await fetcher.fetch(feed_server.url("_big_chunked/1000"))).content) == 1000
         with pytest.raises(FetchTooLarge):
@@ -323,7 +317,7 @@ async def test_body_exactly_at_cap_is_accepted(feed_server: RecordedFeedServer) 
 
 
 async def test_gzip_bomb_refused_with_bounded_memory(
-    fetcher: Fetcher, feed_server: RecordedFeedServer
+    fetcher: Fetcher, feed_server: FeedServer
 ) -> None:
     bomb = feed_server.url(f"_gzipbomb/{200 * MIB}")  # ~200 KiB on the wire
     with pytest.raises(FetchTooLarge):
@@ -427,7 +421,7 @@ async def test_refused_scheme(fetcher: Fetcher) -> None:
 
 
 # --- concurrency ---------------------------------------------------------------------------------
-async def test_per_host_concurrency_is_respected(feed_server: RecordedFeedServer) -> None:
+async def test_per_host_concurrency_is_respected(feed_server: FeedServer) -> None:
     # Ten 0.3 s requests, two at a time, take 1.5 s: longer than the 1 s timeout, so this
     # also shows that waiting for the host's turn is not charged to a fetch's time budget.
     async with Fetcher(limits(timeout=1.0, per_host_concurrency=2)) as fetcher:
@@ -438,7 +432,7 @@ async def test_per_host_concurrency_is_respected(feed_server: RecordedFeedServer
     assert feed_server.max_in_flight == 2
 
 
-async def test_global_concurrency_is_respected(feed_server: RecordedFeedServer) -> None:
+async def test_global_concurrency_is_respected(feed_server: FeedServer) -> None:
     async with Fetcher(limits(per_host_concurrency=10, global_concurrency=3)) as fetcher:
         await asyncio.gather(
             *(fetcher.fetch(feed_server.url(f"_slow/0.2/{FEED}?n={i}")) for i in range(9))

@@ -1,4 +1,4 @@
-"""A scaled-down load run of the real bot process (bot/testing/load.py; bench/load.py runs it
+"""A scaled-down load run of the real bot process (testkit/load.py; bench/load.py runs it
 at full size): every alert reaches every subscribed chat exactly once, and the fake Telegram
 and Slack servers, which enforce the platforms' rate limits, never had to refuse a send."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.testing.load import LoadSpec, run_load
+from testkit.load import LoadSpec, run_load
 
 SPEC = LoadSpec(
     feeds=60, items=600, relevant=5, telegram_private=8, telegram_groups=2, slack_channels=10

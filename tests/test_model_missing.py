@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from telegram_support import write_watch_config
 
-from bot.testing.env import local_env
+from testkit.env import local_env
 
 
 def model_dir() -> Path:

@@ -11,11 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.errors import URLRefused
-from bot.feedserver import RecordedFeedServer
-from bot.pipeline import netguard
-from bot.pipeline.fetch import Fetcher, FetchLimits
-from bot.pipeline.netguard import (
+from bot.core.errors import URLRefused
+from bot.ingest import netguard
+from bot.ingest.fetch import Fetcher, FetchLimits
+from bot.ingest.netguard import (
     address_problem,
     check_url,
     is_forbidden_address,
@@ -23,6 +22,7 @@ from bot.pipeline.netguard import (
     resolve,
     validate_url,
 )
+from testkit.feedserver import FeedServer
 
 FEED = "news-bbc-world-rss2.xml"
 
@@ -183,9 +183,7 @@ async def test_check_url_unresolvable_host_is_refused() -> None:
 @pytest.mark.parametrize(
     "host", [*ENCODED_LOOPBACK, "0177.0.0.1", "127.0.0.1", "[::ffff:127.0.0.1]", "[::1]"]
 )
-async def test_fetch_refuses_loopback_in_any_spelling(
-    feed_server: RecordedFeedServer, host: str
-) -> None:
+async def test_fetch_refuses_loopback_in_any_spelling(feed_server: FeedServer, host: str) -> None:
     async with Fetcher(FetchLimits(timeout=5)) as fetcher:
         with pytest.raises(URLRefused):
             await fetcher.fetch(f"http://{host}:{feed_server.port}/{FEED}")
@@ -228,7 +226,7 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 async def test_connects_to_the_checked_address_with_original_host(
-    feed_server: RecordedFeedServer, fake_dns: list[str]
+    feed_server: FeedServer, fake_dns: list[str]
 ) -> None:
     # The system resolver cannot resolve feed.test, so success proves the connection went to
     # the address our guard resolved and checked (no second lookup to rebind), while the
@@ -253,7 +251,7 @@ async def test_connects_to_the_checked_address_with_original_host(
     ],
 )
 async def test_redirect_from_allowed_server_to_forbidden_target(
-    feed_server: RecordedFeedServer, fake_dns: list[str], target: str, needle: str
+    feed_server: FeedServer, fake_dns: list[str], target: str, needle: str
 ) -> None:
     location = target.format(port=feed_server.port)
     start = f"http://feed.test:{feed_server.port}/_redirect_to?url={quote(location, safe='')}"
@@ -264,7 +262,7 @@ async def test_redirect_from_allowed_server_to_forbidden_target(
     assert [path.split("?")[0] for _m, path, _h in feed_server.requests] == ["/_redirect_to"]
 
 
-async def test_guard_off_without_allow_private_is_on(feed_server: RecordedFeedServer) -> None:
+async def test_guard_off_without_allow_private_is_on(feed_server: FeedServer) -> None:
     # Same server, same URL: refused by default, served when private networks are allowed.
     url = feed_server.url(FEED)
     async with Fetcher(FetchLimits(timeout=5)) as fetcher:

@@ -14,11 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.errors import FeedInvalid
-from bot.models import FeedItem, ParsedFeed
-from bot.pipeline.htmltext import html_to_text, normalise_text
-from bot.pipeline.parse import parse_feed
-from bot.pipeline.xmlsafe import MAX_INFLATED_BYTES, inflate, scrub_prolog
+from bot.core.errors import FeedInvalid
+from bot.core.models import FeedItem, ParsedFeed
+from bot.ingest.htmltext import html_to_text, normalise_text
+from bot.ingest.parse import parse_feed
+from bot.ingest.xmlsafe import MAX_INFLATED_BYTES, inflate, scrub_prolog
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 ALL_FILES = sorted(p.name for p in FEEDS.iterdir() if p.name not in ("README.md", "SHA256SUMS"))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import runner
-from bot.compose import compose
-from bot.settings import Settings
+from bot.app import runner
+from bot.app.compose import compose
+from bot.core.settings import Settings
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 

@@ -9,16 +9,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from relevance_support import item, shipped_facets
 
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
+from bot.core.facets import Facet, facets_from_json, facets_to_json
 from bot.relevance.facets import (
     LEAD_SENTENCES,
     MAX_TERMS,
-    Facet,
     best_sentences,
     facet_features,
     facet_hits,
-    facets_from_json,
-    facets_to_json,
     feature_names,
     parse_facets,
     split_sentences,

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 from relevance_support import REPO, TOPIC, item, write_topic
 
-from bot.compose import compose
-from bot.models import CycleReport, FeedItem
-from bot.settings import Settings
-from bot.store import Store
+from bot.app.compose import compose
+from bot.core.models import CycleReport, FeedItem
+from bot.core.settings import Settings
+from bot.store import SqliteStore
 
 pytestmark = pytest.mark.model
 
@@ -199,7 +199,7 @@ def test_the_cycle_trained_one_version_and_the_command_reused_it(world: dict) ->
     version = world["version"]
     assert version.version == 1 and version.snapshot["scorer"] is not None
     assert version.snapshot["scorer"]["model"] == "all-MiniLM-L6-v2"
-    store = Store(world["root"] / "tw.db")
+    store = SqliteStore(world["root"] / "tw.db")
     try:  # `threatwatch score` ran after the cycle: it scored with version 1, trained nothing
         assert [v.version for v in store.topic_versions(TOPIC)] == [1]
         assert store.topic(TOPIC).threshold == version.snapshot["threshold"]

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 from relevance_support import REPO, TOPIC, item, sample, write_topic
 
-from bot.compose import App, compose
-from bot.models import CycleReport, FeedItem
+from bot.app.compose import App, compose
+from bot.core.models import CycleReport, FeedItem
+from bot.core.settings import Settings
 from bot.relevance.stories import (
     ENTITY_WEIGHT,
     GIST_PASSAGES,
@@ -34,7 +35,6 @@ from bot.relevance.stories import (
     specifics,
 )
 from bot.relevance.summary import summarize
-from bot.settings import Settings
 
 DAY = datetime(2024, 8, 5, 18, tzinfo=UTC)
 
@@ -294,7 +294,7 @@ async def test_alerts_carry_the_extractive_summary_of_their_article(app: App) ->
 
 async def test_service_groups_texts_as_the_cycle_does(app: App) -> None:
     erbil = item("dev-rel-018")
-    labels = app.service.group_stories(
+    labels = app.service.queries.group_stories(
         [
             (ATTACK["title"], ATTACK["text"]),
             (erbil["title"], erbil["text"]),
@@ -309,7 +309,9 @@ async def test_service_scores_equal_the_scores_alerts_stored(app: App) -> None:
     rows = sample(label="related")[:4] + sample(label="hard_negative")[:2]
     await ingest(app, *(feed_item(r, r["id"]) for r in rows))
     stored = {m.article.guid: m.score for m in app.store.latest_matches(topic=TOPIC, limit=50)}
-    scored = app.service.score_documents([(r["title"], r["text"]) for r in rows], topic=TOPIC)
+    scored = app.service.queries.score_documents(
+        [(r["title"], r["text"]) for r in rows], topic=TOPIC
+    )
     assert stored
     for row, (score,) in zip(rows, scored, strict=True):
         assert score.is_match == (row["id"] in stored)

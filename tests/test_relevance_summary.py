@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from relevance_support import item, sample, shipped_facets
 
-from bot.relevance.facets import Facet, split_sentences
+from bot.core.facets import Facet
+from bot.relevance.facets import split_sentences
 from bot.relevance.summary import MAX_CHARS, MIN_WORDS, summarize
 
 FACETS = shipped_facets()

@@ -13,11 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from relevance_support import sample, shipped_facets
 
-from bot.errors import BadArgument
-from bot.models import Topic
-from bot.pipeline.embed import HashingEmbedder
-from bot.pipeline.match import TopicIndex, score_article
-from bot.relevance.facets import Facet
+from bot.core.errors import BadArgument
+from bot.core.facets import Facet
+from bot.core.models import Topic
+from bot.relevance.embed import HashingEmbedder
+from bot.relevance.match import TopicIndex, score_article
 from bot.relevance.metrics import (
     average_precision,
     f_beta,
@@ -25,8 +25,8 @@ from bot.relevance.metrics import (
     pick_threshold,
 )
 from bot.relevance.scorer import TopicScorer, document_text
+from bot.relevance.scoring import embed_documents
 from bot.relevance.train import Example, _splits, fit, out_of_fold, train
-from bot.scoring import embed_documents
 
 EMBEDDER = HashingEmbedder()
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.feedserver import RecordedFeedServer
+from testkit.feedserver import FeedServer
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -41,7 +41,7 @@ def wait_for(lines: queue.Queue[str], needle: str, seen: list[str], timeout: flo
 @pytest.mark.model
 def test_run_polls_alerts_and_picks_up_new_feeds(tmp_path: Path) -> None:
     root = tmp_path / "www"
-    shutil.copytree(REPO / "bot" / "demo_data", root)
+    shutil.copytree(REPO / "bot" / "demo" / "data", root)
     env = {
         **os.environ,
         "THREATWATCH_DB": str(tmp_path / "run.db"),
@@ -51,7 +51,7 @@ def test_run_polls_alerts_and_picks_up_new_feeds(tmp_path: Path) -> None:
         "HF_HUB_OFFLINE": "1",
         "PYTHONUNBUFFERED": "1",
     }
-    with RecordedFeedServer(root) as server:
+    with FeedServer(root) as server:
         subprocess.run(
             [sys.executable, "-m", "bot", "feeds", "add", server.url("defense-wire.xml")],
             env=env,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.pipeline.schedule import (
+from bot.ingest.schedule import (
     backoff_seconds,
     next_check_after_failure,
     next_check_after_success,

@@ -15,11 +15,11 @@ from process_support import BotProcess
 from slack_support import SECRET, slack_env
 from telegram_support import ADMIN, USER, bot_env, write_watch_config
 
-from bot.cli import cli
-from bot.cli import main as cli_main
-from bot.feedserver import RecordedFeedServer
-from bot.testing.slack_api import FakeSlackAPI
-from bot.testing.telegram_api import FakeBotAPI
+from bot.cli.main import cli
+from bot.cli.main import main as cli_main
+from testkit.feedserver import FeedServer
+from testkit.slack_api import FakeSlackAPI
+from testkit.telegram_api import FakeBotAPI
 
 TG_TOKEN = "987654:SECRETtgTokenAbCdEf0123456789"
 SLACK_TOKEN = "xoxb-SECRET-slack-bot-token-5678"
@@ -31,7 +31,7 @@ def test_no_token_or_secret_in_debug_logs_errors_or_status(tmp_path: Path) -> No
     with (
         FakeBotAPI(TG_TOKEN) as api,
         FakeSlackAPI(bot_token=SLACK_TOKEN) as slack,
-        RecordedFeedServer(www) as feeds,
+        FeedServer(www) as feeds,
     ):
         slack.fail("auth.test", "invalid_auth", times=100)  # the Slack token is refused
         env = slack_env(tmp_path, slack.api_url) | bot_env(tmp_path, api.api_url)

@@ -13,11 +13,8 @@ from hypothesis import strategies as st
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.chat.replies import Action, Button, Reply, ReplyBuilder, Span, Style, bold, code, link
-from bot.errors import ChatGone, ConfigError, RateLimited, TransientDeliveryError
-from bot.settings import Settings
-from bot.slack.incoming import plain_text, split_command, without_mention
-from bot.slack.render import (
+from bot.adapters.slack.incoming import plain_text, split_command, without_mention
+from bot.adapters.slack.render import (
     MAX_BLOCKS,
     MAX_FALLBACK,
     MAX_SECTION,
@@ -25,8 +22,11 @@ from bot.slack.render import (
     parse_action,
     render,
 )
-from bot.slack.sink import translated_errors
-from bot.slack.transport import mode_of
+from bot.adapters.slack.sink import translated_errors
+from bot.adapters.slack.transport import mode_of
+from bot.core.errors import ChatGone, ConfigError, RateLimited, TransientDeliveryError
+from bot.core.settings import Settings
+from bot.messages.replies import Action, Button, Reply, ReplyBuilder, Span, Style, bold, code, link
 
 HOSTILE = "<!channel> <@U123> <https://evil.example|click> & *bold* `tick` _it_"
 
@@ -148,7 +148,7 @@ def test_any_reply_renders_escaped_and_within_limits(lines: list[list[Span]]) ->
 
 @given(st.text(max_size=200))
 def test_escape_round_trips_through_slacks_unescape(text: str) -> None:
-    from bot.slack.incoming import unescape
+    from bot.adapters.slack.incoming import unescape
 
     assert unescape(escape(text)) == text
 
@@ -237,9 +237,9 @@ def test_each_transport_names_what_it_is_missing(values: dict[str, str], expecte
 def test_the_manifest_asks_for_what_the_app_handles() -> None:
     import yaml
 
-    from bot.settings import REPO_ROOT
-    from bot.slack.render import PREFIX
-    from bot.slack.transport import EVENTS_PATH
+    from bot.adapters.slack.render import PREFIX
+    from bot.adapters.slack.transport import EVENTS_PATH
+    from bot.core.settings import REPO_ROOT
 
     manifest = yaml.safe_load((REPO_ROOT / "config" / "slack-manifest.yml").read_text())
     [command] = manifest["features"]["slash_commands"]

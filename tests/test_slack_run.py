@@ -15,10 +15,10 @@ import pytest
 from slack_support import ADMIN, CHANNEL, OUTSIDER, USER, SlackBot, slack_bot
 from telegram_support import HOSTILE_TITLE, ITEMS, many_items, rss
 
-from bot.chat.commands import COMMANDS
-from bot.store import Store
-from bot.testing.slack_api import BOT_USER
-from bot.testing.slack_requests import direct_message, slash_command
+from bot.adapters.chat.commands import COMMANDS
+from bot.store import SqliteStore
+from testkit.slack_api import BOT_USER
+from testkit.slack_requests import direct_message, slash_command
 
 ADMIN_SAMPLES = {  # arguments an admin command would accept, so only the refusal can stop it
     "topic_add": "newtopic Attacks on shipping",
@@ -41,7 +41,7 @@ ADMIN_SAMPLES = {  # arguments an admin command would accept, so only the refusa
 
 def snapshot(db: Path) -> tuple[object, ...]:
     """What an admin command could change: topics, their seeds, feeds."""
-    store = Store(db)
+    store = SqliteStore(db)
     try:
         topics = tuple((t.name, t.threshold, t.enabled) for t in store.topics())
         seeds = tuple((s.id, s.topic, s.kind) for s in store.seeds())

@@ -12,10 +12,10 @@ from slack_support import ADMIN, CHANNEL, USER, WORKING, SlackBot, slack_bot, sl
 from telegram_support import ADMIN as TELEGRAM_ADMIN
 from telegram_support import GROUP, TOKEN, bot_env, many_items, write_watch_config
 
-from bot.feedserver import RecordedFeedServer
-from bot.testing.slack_api import BOT_USER, FakeSlackAPI
-from bot.testing.slack_requests import button_press, mention_event, slash_command
-from bot.testing.telegram_api import FakeBotAPI
+from testkit.feedserver import FeedServer
+from testkit.slack_api import BOT_USER, FakeSlackAPI
+from testkit.slack_requests import button_press, mention_event, slash_command
+from testkit.telegram_api import FakeBotAPI
 
 ARTICLE = """<html><head><title>Rocket attack on Ain al-Asad</title></head><body><article>
 <h1>Rocket attack on Ain al-Asad air base</h1>
@@ -108,7 +108,7 @@ def test_kill_9_mid_delivery_then_restart_loses_nothing_and_sends_nothing_twice(
     tmp_path: Path,
 ) -> None:
     write_watch_config(tmp_path, many_items(8))
-    with FakeSlackAPI() as api, RecordedFeedServer(tmp_path / "www") as feeds:
+    with FakeSlackAPI() as api, FeedServer(tmp_path / "www") as feeds:
         api.add_channel(CHANNEL, [ADMIN, USER])
         env = slack_env(tmp_path, api.api_url, socket=True)
         first = BotProcess(env)

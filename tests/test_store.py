@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.errors import NotFound, StoreError
-from bot.models import FeedItem, Seed, Topic
-from bot.store import Store
-from bot.store.store import NewArticle, NewMatch
+from bot.core.errors import NotFound, StoreError
+from bot.core.models import FeedItem, Seed, Topic
+from bot.core.records import NewArticle, NewMatch
+from bot.store import SqliteStore, Store
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -41,15 +41,15 @@ def new(it: FeedItem, digest: str) -> NewArticle:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    s = Store(tmp_path / "t.db")
+    s = SqliteStore(tmp_path / "t.db")
     s.upsert_topic_default(Topic("t1", "d", 0.5), NOW)
     return s
 
 
 def test_wal_mode_and_migrations_are_idempotent(tmp_path: Path) -> None:
     path = tmp_path / "x.db"
-    Store(path).close()
-    Store(path).close()  # reopening runs no migration twice
+    SqliteStore(path).close()
+    SqliteStore(path).close()  # reopening runs no migration twice
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     from bot.store.migrations import MIGRATIONS
@@ -121,8 +121,8 @@ def test_one_transaction_keeps_all_or_none_of_its_writes(store: Store) -> None:
 
 def test_read_only_database_gives_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "ro.db"
-    Store(path).close()
-    s = Store(path)
+    SqliteStore(path).close()
+    s = SqliteStore(path)
     s._conn.execute("PRAGMA query_only = ON")  # simulates a read-only file for writes
     with pytest.raises(StoreError, match="not writable|write failed"):
         s.add_feed("https://a.example/feed", None, NOW)

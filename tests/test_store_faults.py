@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 from telegram_support import many_items, settings_for, write_watch_config
 
-from bot import runner
-from bot.compose import App, compose
+from bot.app import runner
+from bot.app.compose import App, compose
+from bot.core.errors import StoreError
 from bot.deliver.console import CONSOLE, ConsoleSink
-from bot.errors import StoreError
-from bot.feedserver import RecordedFeedServer
+from testkit.feedserver import FeedServer
 
 ITEMS = 6
 ALERT_LINE = re.compile(r"^━━ [A-Z ]+ #(\d+) · topic", re.MULTILINE)  # first report or a later one
@@ -38,10 +38,10 @@ def printed(out: io.StringIO) -> list[str]:
 @asynccontextmanager
 async def app_with_feed(root: Path, stream: io.StringIO) -> AsyncIterator[App]:
     _, _, www = write_watch_config(root, many_items(ITEMS))
-    with RecordedFeedServer(www) as feeds:
+    with FeedServer(www) as feeds:
         settings = settings_for(root, "", telegram_token=None, poll_interval=5)
         app = compose(settings, sinks={CONSOLE: ConsoleSink(stream)})
-        await app.service.add_feed(feeds.url("wire.xml"))
+        await app.service.feeds.add_feed(feeds.url("wire.xml"))
         try:
             yield app
         finally:

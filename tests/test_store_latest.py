@@ -12,9 +12,9 @@ import pytest
 from store_support import new_article
 
 import bot.store.base
-from bot.store import Store
+from bot.core.records import NewMatch
+from bot.store import SqliteStore, Store
 from bot.store.migrations import MIGRATIONS
-from bot.store.records import NewMatch
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 TOPICS = ["common", "other", "rare"]
@@ -55,7 +55,7 @@ def fill(store: Store) -> None:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    s = Store(tmp_path / "latest.db")
+    s = SqliteStore(tmp_path / "latest.db")
     fill(s)
     return s
 
@@ -74,7 +74,7 @@ def test_latest_answers_what_the_join_over_articles_answered(store: Store) -> No
 
 
 def test_ties_and_undated_articles_sort_as_before(tmp_path: Path) -> None:
-    store = Store(tmp_path / "ties.db")
+    store = SqliteStore(tmp_path / "ties.db")
     t = NOW - timedelta(hours=2)
     # article 1 and 2 share a date; 3 is undated and saved at t, so it ties with them too
     store.save_articles(
@@ -116,7 +116,7 @@ def test_migration_back_fills_the_date_of_existing_matches(
     version = MIGRATIONS.index(next(m for m in MIGRATIONS if "matches_topic_published" in m))
     with monkeypatch.context() as patch:  # a database as the release before it left it
         patch.setattr(bot.store.base, "MIGRATIONS", MIGRATIONS[:version])
-        Store(path).close()
+        SqliteStore(path).close()
     conn = sqlite3.connect(path, isolation_level=None)
     assert "published" not in {r[1] for r in conn.execute("PRAGMA table_info(matches)")}
     dates = ["2026-11-20T10:00:00+00:00", "2026-11-21T09:00:00+00:00", "2026-11-20T10:00:00+00:00"]
@@ -134,7 +134,7 @@ def test_migration_back_fills_the_date_of_existing_matches(
     )
     conn.close()
 
-    store = Store(path)  # runs the new migration
+    store = SqliteStore(path)  # runs the new migration
     back_filled = store._conn.execute("SELECT id, published FROM matches ORDER BY id").fetchall()
     assert back_filled == [(i, dates[a - 1]) for i, (a, _) in enumerate(rows, start=1)]
     assert [m.id for m in store.latest_matches(topic="a")] == [3, 2, 1]

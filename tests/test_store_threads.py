@@ -11,13 +11,13 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.store import Store
+from bot.store import SqliteStore
 
 ROUNDS = 1500
 
 
 def test_queries_on_a_worker_thread_meet_no_transaction_of_another(tmp_path: Path) -> None:
-    store = Store(tmp_path / "t.db")
+    store = SqliteStore(tmp_path / "t.db")
     errors: list[BaseException] = []
     start = threading.Barrier(2)
 

@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.cycle import Pipeline, StoryLink
-from bot.models import FeedItem
-from bot.pipeline.embed import HashingEmbedder
+from bot.core.models import FeedItem
+from bot.core.records import NewArticle
+from bot.core.settings import Settings
+from bot.pipeline.cycle import Pipeline, StoryLink
+from bot.pipeline.story_links import StoryLinker
 from bot.relevance import stories
-from bot.scoring import embed_documents
-from bot.settings import Settings
-from bot.store import Store
+from bot.relevance.embed import HashingEmbedder
+from bot.relevance.scoring import embed_documents
+from bot.store import SqliteStore, Store
 from bot.store.articles import STORY_CANDIDATES
-from bot.store.store import NewArticle
-from bot.story_links import StoryLinker
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "dev_corpus.jsonl"
 NOW = datetime(2026, 3, 2, 10, tzinfo=UTC)
@@ -69,7 +69,7 @@ def save(store: Store, model: str, batch: list, links: list[StoryLink]) -> None:
 def test_links_equal_comparing_every_stored_report(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in CORPUS.read_text().splitlines()]
     embedder = HashingEmbedder(384)
-    store = Store(tmp_path / "t.db")
+    store = SqliteStore(tmp_path / "t.db")
     pipeline = Pipeline(Settings(db=tmp_path / "t.db"), store, None, embedder, list, lambda: NOW)  # type: ignore[arg-type]
 
     def entries(chunk: list[dict]) -> list:
@@ -95,7 +95,7 @@ def test_kept_reports_link_as_reading_the_store_every_round(tmp_path: Path, limi
     # ones before (the window starts earlier); articles saved by someone other than the linker.
     rows = [json.loads(line) for line in CORPUS.read_text().splitlines()]
     embedder, rng = HashingEmbedder(384), random.Random(limit)
-    store = Store(tmp_path / "t.db")
+    store = SqliteStore(tmp_path / "t.db")
     linker = StoryLinker(store, limit=limit)
     recent: list[tuple[str, str, str]] = []
     found: list[StoryLink] = []
@@ -131,7 +131,7 @@ def test_a_growing_story_is_not_read_again_for_every_new_report(
     # on the story's earlier reports; finding their facts again for every new report made a
     # big story quadratic (20,000 near-identical items took a load run's cycle past 15 minutes).
     embedder = HashingEmbedder(384)
-    store = Store(tmp_path / "t.db")
+    store = SqliteStore(tmp_path / "t.db")
     linker = StoryLinker(store)
     found: list[str] = []
     real_facts = stories.facts

@@ -61,7 +61,7 @@ async def test_latest_search_why_similar_answer_from_the_store(tmp_path: Path) -
         assert "vs threshold 0.450 (match)" in why.text and "Passage that matched best" in why.text
         assert "Feedback: 👍 0 · 👎 0" in why.text
         similar = await bot.command(USER, f"/similar {alert_id}")
-        compared = bot.app.service.why(int(alert_id)).match.article
+        compared = bot.app.service.chats.why(int(alert_id)).match.article
         assert similar.text.startswith("<b>Similar to:") and "\n1. " in similar.text
         hits = similar.text.split("\n", 1)[1]
         assert f'href="{compared.url}"' not in hits  # the article itself is left out
@@ -91,7 +91,7 @@ async def test_group_subscriptions_need_a_chat_admin(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as bot:
         refused = await bot.command(GROUP, "/subscribe", user_id=USER)
         assert "only this chat's administrators" in refused.text
-        assert bot.app.service.subscriptions(_key(GROUP)) == []
+        assert bot.app.service.chats.subscriptions(_key(GROUP)) == []
         bot.api.chat_admins[GROUP] = {USER}
         accepted = await bot.command(GROUP, "/subscribe", user_id=USER)
         assert "Subscribed" in accepted.text
@@ -120,7 +120,7 @@ async def test_unknown_commands_and_other_bots(tmp_path: Path) -> None:
 
 
 async def test_command_menu_is_published_from_the_table(tmp_path: Path) -> None:
-    from bot.chat.commands import COMMANDS
+    from bot.adapters.chat.commands import COMMANDS
 
     async with running_bot(tmp_path) as bot:
         everyone = [c["command"] for c in bot.api.commands["default:"]]
@@ -140,7 +140,7 @@ async def test_opml_import_by_document_and_export(tmp_path: Path) -> None:
             ADMIN, "/feeds_import", user_id=ADMIN, document=("feeds.opml", opml)
         )
         assert "1 new, 0 already present, 1 refused" in reply.text
-        assert bot.feeds.url("second.xml") in [f.url for f in bot.app.service.feeds()]
+        assert bot.feeds.url("second.xml") in [f.url for f in bot.app.service.feeds.list_feeds()]
         exported = await bot.command(ADMIN, "/feeds_export", user_id=ADMIN)
         assert exported.method == "sendDocument" and exported.document is not None
         assert bot.feeds.url("second.xml").encode() in exported.document
@@ -154,11 +154,11 @@ async def test_seed_add_from_a_replied_message(tmp_path: Path) -> None:
         original = bot.api.message(ADMIN, text, user_id=USER)
         reply = await bot.command(ADMIN, f"/seed_add {TOPIC}", user_id=ADMIN, reply_to=original)
         assert "added to" in reply.text
-        assert any(s.text == text for s in bot.app.service.seeds(TOPIC))
+        assert any(s.text == text for s in bot.app.service.topics.seeds(TOPIC))
 
 
 def _key(chat_id: int):  # type: ignore[no-untyped-def]
-    from bot.channels import ChannelKey
+    from bot.core.channels import ChannelKey
 
     return ChannelKey("telegram", str(chat_id))
 

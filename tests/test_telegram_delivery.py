@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from telegram_support import ADMIN, GROUP, USER, Harness, many_items, running_bot
 
-from bot.channels import ChannelKey, SubscriptionStatus
+from bot.core.channels import ChannelKey, SubscriptionStatus
 from bot.deliver.ratelimit import Rate, RateLimiter, SlidingWindow
 
 KEY = ChannelKey("telegram", str(GROUP))
@@ -58,7 +58,7 @@ async def test_403_pauses_the_subscription_and_subscribe_resumes(
         with caplog.at_level(logging.WARNING, logger="bot.deliver.outbox"):
             await bot.app.pipeline.poll_once(all_feeds=True)
             await bot.app.deliverer.drain()
-        [subscription] = bot.app.service.subscriptions(KEY)
+        [subscription] = bot.app.service.chats.subscriptions(KEY)
         assert subscription.status is SubscriptionStatus.PAUSED
         assert "kicked" in (subscription.paused_reason or "")
         assert f"chat telegram:{GROUP} is gone" in caplog.text
@@ -68,7 +68,7 @@ async def test_403_pauses_the_subscription_and_subscribe_resumes(
         assert len(bot.api.calls_of("sendMessage")) == 2  # nothing more is tried
         bot.api.blocked_chats.clear()
         await bot.command(GROUP, "/subscribe", user_id=ADMIN)
-        assert bot.app.service.subscriptions(KEY)[0].status is SubscriptionStatus.ACTIVE
+        assert bot.app.service.chats.subscriptions(KEY)[0].status is SubscriptionStatus.ACTIVE
 
 
 async def test_group_rate_limit_holds_the_rest_for_later(tmp_path: Path) -> None:
@@ -171,7 +171,7 @@ async def story_alerts(bot: Harness) -> list:  # type: ignore[type-arg]
     """Poll, hold delivery, put the three matches into one story, then deliver."""
     await bot.command(GROUP, "/subscribe", user_id=ADMIN)
     await bot.app.pipeline.poll_once(all_feeds=True)
-    matches = sorted(bot.app.service.latest(limit=10), key=lambda m: m.id)
+    matches = sorted(bot.app.service.queries.latest(limit=10), key=lambda m: m.id)
     make_story(bot, [m.article.id for m in matches])
     return await bot.deliver(GROUP, 3, timeout=5)
 
@@ -203,7 +203,7 @@ async def test_digest_mode_sends_one_message_at_the_hour_grouped_by_story(tmp_pa
         await bot.command(GROUP, "/subscribe", user_id=ADMIN)
         await bot.command(GROUP, "/settings mode digest 08:00", user_id=ADMIN)
         await bot.app.pipeline.poll_once(all_feeds=True)
-        matches = sorted(bot.app.service.latest(limit=10), key=lambda m: m.id)
+        matches = sorted(bot.app.service.queries.latest(limit=10), key=lambda m: m.id)
         make_story(bot, [m.article.id for m in matches[:2]])
         before = len(bot.api.sent_to(GROUP))
         await bot.app.deliverer.drain()

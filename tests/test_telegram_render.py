@@ -7,12 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.channels import ChatSettings, DeliveryMode, apply_setting
-from bot.chat.alerts import alert_reply
-from bot.chat.replies import Action, Button, Reply, ReplyBuilder, Span, Style, bold, link
-from bot.errors import BadArgument
-from bot.models import Article, Match
-from bot.telegram.render import (
+from bot.adapters.telegram.render import (
     MAX_MESSAGE,
     callback_data,
     parse_callback,
@@ -20,6 +15,11 @@ from bot.telegram.render import (
     render_html,
     utf16_len,
 )
+from bot.core.channels import ChatSettings, DeliveryMode, apply_setting
+from bot.core.errors import BadArgument
+from bot.core.models import Article, Match
+from bot.messages.alerts import alert_reply
+from bot.messages.replies import Action, Button, Reply, ReplyBuilder, Span, Style, bold, link
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 

@@ -22,10 +22,11 @@ from telegram_support import (
     write_watch_config,
 )
 
-from bot.channels import ChannelKey, SubscriptionStatus
-from bot.feedserver import RecordedFeedServer
-from bot.store import Store
-from bot.testing.telegram_api import FakeBotAPI, Sent
+from bot.core.channels import ChannelKey, SubscriptionStatus
+from bot.store import SqliteStore
+from testkit.feedserver import FeedServer
+from testkit.telegram_api import FakeBotAPI
+from testkit.telegram_objects import Sent
 
 
 @contextmanager
@@ -61,7 +62,7 @@ def alert_ids(alerts: list[Sent]) -> list[str]:
 
 def test_run_serves_commands_and_delivers_explained_alerts(tmp_path: Path) -> None:
     _, _, www = write_watch_config(tmp_path)
-    with FakeBotAPI(TOKEN) as api, RecordedFeedServer(www) as feeds:
+    with FakeBotAPI(TOKEN) as api, FeedServer(www) as feeds:
         with bot_process(bot_env(tmp_path, api.api_url)) as bot:
             assert "Subscribed" in command(api, GROUP, "/subscribe", ADMIN).text
             refused = command(api, GROUP, f"/feed_add {feeds.url('wire.xml')}", USER)
@@ -93,7 +94,7 @@ def test_run_429_storm_delivers_every_alert_once(tmp_path: Path) -> None:
     _, _, www = write_watch_config(tmp_path, many_items(10))
     with (
         FakeBotAPI(TOKEN) as api,
-        RecordedFeedServer(www) as feeds,
+        FeedServer(www) as feeds,
         bot_process(bot_env(tmp_path, api.api_url)) as bot,
     ):
         command(api, GROUP, "/subscribe", ADMIN)
@@ -110,7 +111,7 @@ def test_run_kill_9_mid_delivery_then_restart_loses_nothing_sends_nothing_twice(
 ) -> None:
     _, _, www = write_watch_config(tmp_path, many_items(8))
     env = bot_env(tmp_path, api_url="")
-    with FakeBotAPI(TOKEN) as api, RecordedFeedServer(www) as feeds:
+    with FakeBotAPI(TOKEN) as api, FeedServer(www) as feeds:
         env["THREATWATCH_TELEGRAM_API_URL"] = api.api_url
         with bot_process(env) as bot:
             command(api, USER, "/subscribe", USER)  # a private chat: one alert a second
@@ -129,7 +130,7 @@ def test_run_kill_9_mid_delivery_then_restart_loses_nothing_sends_nothing_twice(
 
 def test_run_403_pauses_the_subscription(tmp_path: Path) -> None:
     _, _, www = write_watch_config(tmp_path)
-    with FakeBotAPI(TOKEN) as api, RecordedFeedServer(www) as feeds:
+    with FakeBotAPI(TOKEN) as api, FeedServer(www) as feeds:
         with bot_process(bot_env(tmp_path, api.api_url)) as bot:
             command(api, GROUP, "/subscribe", ADMIN)
             api.block_chat(GROUP)
@@ -138,7 +139,7 @@ def test_run_403_pauses_the_subscription(tmp_path: Path) -> None:
             while "is gone" not in bot.output and time.monotonic() < deadline:
                 time.sleep(0.2)
         assert f"chat telegram:{GROUP} is gone (forbidden: Forbidden: bot was kicked" in bot.output
-    store = Store(tmp_path / "bot.db")
+    store = SqliteStore(tmp_path / "bot.db")
     try:
         channel = store.channel_for(ChannelKey("telegram", str(GROUP)), datetime.now(UTC))
         [subscription] = store.subscriptions(channel.id)
@@ -151,14 +152,14 @@ def test_run_403_pauses_the_subscription(tmp_path: Path) -> None:
 def test_run_admin_commands_refused_for_others_and_working_for_admins(tmp_path: Path) -> None:
     from test_chat_commands import ARTICLE, admin_invocations
 
-    from bot.chat.commands import COMMANDS
+    from bot.adapters.chat.commands import COMMANDS
 
     _, _, www = write_watch_config(tmp_path)
     (www / "article.html").write_text(ARTICLE)
     opml = b'<?xml version="1.0"?><opml version="2.0"><body></body></opml>'
     with (
         FakeBotAPI(TOKEN) as api,
-        RecordedFeedServer(www) as feeds,
+        FeedServer(www) as feeds,
         bot_process(bot_env(tmp_path, api.api_url)) as bot,
     ):
         command(api, GROUP, "/subscribe", ADMIN)

@@ -11,21 +11,23 @@ import numpy as np
 import pytest
 from relevance_support import TOPIC, item, sample, seed_file_text, write_topic
 
-from bot.errors import BadArgument, NotFound
-from bot.models import FeedItem
-from bot.pipeline.embed import HashingEmbedder
-from bot.relevance.facets import facets_to_json
-from bot.scoring import embed_documents
-from bot.store import Store
-from bot.store.records import NewArticle, NewMatch
-from bot.topic_training import (
+from bot.core.errors import BadArgument, NotFound
+from bot.core.facets import facets_to_json
+from bot.core.models import FeedItem
+from bot.core.records import NewArticle, NewMatch
+from bot.relevance.embed import HashingEmbedder
+from bot.relevance.scoring import embed_documents
+from bot.store import SqliteStore
+from bot.topics.config import sync_from_config
+from bot.topics.registry import build_indexes
+from bot.topics.seeds import seed_from_text
+from bot.topics.training import (
     UNTRAINED_THRESHOLD,
     apply_feedback,
     ensure_current,
     rollback,
     train_report,
 )
-from bot.topics import build_indexes, seed_from_text, sync_from_config
 
 NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
 EMBEDDER = HashingEmbedder()
@@ -46,7 +48,7 @@ class Topic:
             background=sample(label="negative"),
             threshold=threshold,
         )
-        self.store = Store(tmp_path / "tw.db")
+        self.store = SqliteStore(tmp_path / "tw.db")
         sync_from_config(self.store, config, self.seeds_dir, NOW)
         self.background = self.seeds_dir / "_background"
 
@@ -248,7 +250,7 @@ def test_numeric_threshold_in_config_is_manual(tmp_path: Path) -> None:
 
 def test_a_topic_too_small_to_train_falls_back_to_similarity(tmp_path: Path) -> None:
     config, seeds = write_topic(tmp_path, positives=[item("dev-rel-001"), item("dev-rel-008")])
-    store = Store(tmp_path / "tw.db")
+    store = SqliteStore(tmp_path / "tw.db")
     sync_from_config(store, config, seeds, NOW)
     outcome = ensure_current(store, EMBEDDER, store.topic(TOPIC), seeds / "_background", NOW)
     (version,) = store.topic_versions(TOPIC)

@@ -8,12 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.errors import BadArgument, ConfigError
-from bot.models import Topic
-from bot.pipeline.embed import HashingEmbedder, passages
-from bot.pipeline.match import TopicIndex, score_article
-from bot.store import Store
-from bot.topics import build_indexes, load_topics_file, seed_title, sync_from_config
+from bot.core.errors import BadArgument, ConfigError
+from bot.core.models import Topic
+from bot.relevance.embed import HashingEmbedder, passages
+from bot.relevance.match import TopicIndex, score_article
+from bot.store import SqliteStore
+from bot.topics.config import load_topics_file, sync_from_config
+from bot.topics.registry import build_indexes
+from bot.topics.seeds import seed_title
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
 REPO = Path(__file__).resolve().parent.parent
@@ -30,7 +32,7 @@ class CountingEmbedder(HashingEmbedder):
 
 
 def test_shipped_config_loads_and_keeps_the_five_seed_files(tmp_path: Path) -> None:
-    store = Store(tmp_path / "t.db")
+    store = SqliteStore(tmp_path / "t.db")
     sync_from_config(store, REPO / "config", REPO / "seeds", NOW)
     topic = store.topic("militia-attacks-us-forces")
     assert topic.enabled and 0 < topic.threshold < 1
@@ -42,7 +44,7 @@ def test_shipped_config_loads_and_keeps_the_five_seed_files(tmp_path: Path) -> N
 
 
 def test_seed_vectors_are_cached_and_a_new_seed_embeds_only_itself(tmp_path: Path) -> None:
-    store = Store(tmp_path / "t.db")
+    store = SqliteStore(tmp_path / "t.db")
     sync_from_config(store, REPO / "config", REPO / "seeds", NOW)
     embedder = CountingEmbedder()
     build_indexes(store, embedder)
@@ -109,7 +111,7 @@ def test_score_explains_with_best_passage_and_nearest_seed() -> None:
 
 
 def test_bad_topic_name_is_refused() -> None:
-    from bot.topics import validate_topic_name
+    from bot.core.models import validate_topic_name
 
     with pytest.raises(BadArgument):
         validate_topic_name("../etc")

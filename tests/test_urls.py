@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.pipeline.urls import canonical_url
+from bot.ingest.urls import canonical_url
 
 FEED = "https://www.example.com/news/feed.xml"
 

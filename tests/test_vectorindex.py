@@ -13,15 +13,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.models import FeedItem
-from bot.pipeline.embed import Embedder, HashingEmbedder, SentenceTransformerEmbedder, passages
-from bot.pipeline.fetch import Fetcher, FetchLimits
-from bot.scoring import embed_documents
-from bot.service import BotService
-from bot.settings import Settings
-from bot.store import Store
-from bot.store.store import NewArticle
-from bot.vectorindex import VectorIndex, _nearest, hamming, sign_bits
+from bot.core.models import FeedItem
+from bot.core.records import NewArticle
+from bot.core.settings import Settings
+from bot.ingest.fetch import Fetcher, FetchLimits
+from bot.relevance.embed import Embedder, HashingEmbedder, SentenceTransformerEmbedder, passages
+from bot.relevance.scoring import embed_documents
+from bot.search.index import VectorIndex, _nearest, hamming, sign_bits
+from bot.service.bot_service import build_service
+from bot.store import SqliteStore, Store
+from bot.topics.registry import TopicRegistry
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "dev_corpus.jsonl"
 NOW = datetime(2026, 3, 2, 10, tzinfo=UTC)
@@ -85,7 +86,7 @@ def assert_same(hits: list, expected: list[tuple[int, float]]) -> None:
 
 @pytest.fixture(scope="module")
 def hashing_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
-    store = Store(tmp_path_factory.mktemp("idx") / "t.db")
+    store = SqliteStore(tmp_path_factory.mktemp("idx") / "t.db")
     save(store, HashingEmbedder(), corpus(157))
     return store
 
@@ -149,7 +150,7 @@ def test_the_sign_re_score_sees_the_stored_signs(hashing_store: Store) -> None:
 def test_the_index_follows_the_store_without_reloading(tmp_path: Path) -> None:
     rows = corpus(60)
     embedder = HashingEmbedder()
-    store = Store(tmp_path / "t.db")
+    store = SqliteStore(tmp_path / "t.db")
     save(store, embedder, rows[:40])
     index = VectorIndex(store, embedder.name)
     loaded = index.sync()
@@ -171,7 +172,7 @@ def test_warm_loads_through_its_own_connection_and_a_sync_adds_only_new_rows(
 ) -> None:
     rows = corpus(40)
     embedder = HashingEmbedder()
-    store = Store(tmp_path / "t.db")
+    store = SqliteStore(tmp_path / "t.db")
     save(store, embedder, rows[:30])
     index = VectorIndex(store, embedder.name)
     assert not index.warmed
@@ -191,17 +192,26 @@ async def test_service_search_and_similar_see_articles_saved_after_the_first_que
     rows = corpus(30)
     embedder = HashingEmbedder()
     settings = Settings(db=tmp_path / "t.db", embedder="hashing", load_default_feeds=False)
-    store = Store(settings.db)
+    store = SqliteStore(settings.db)
     async with Fetcher(FetchLimits()) as fetcher:
-        service = BotService(settings, store, embedder, fetcher, lambda: NOW)
-        assert await service.search("bakery") == []  # nothing stored yet
+        service = build_service(
+            settings,
+            store,
+            embedder,
+            fetcher,
+            TopicRegistry(store, embedder, background_dir=None, clock=lambda: NOW),
+            lambda: NOW,
+        )
+        assert await service.queries.search("bakery") == []  # nothing stored yet
         save(store, embedder, rows[:20])
-        first = await service.search(rows[0]["text"][:1500], limit=3)
+        first = await service.queries.search(rows[0]["text"][:1500], limit=3)
         assert first[0].article.guid == rows[0]["id"]
         [late_id] = save(store, embedder, rows[25:26])
-        late = await service.search(rows[25]["text"][:1500], limit=3)
+        late = await service.queries.search(rows[25]["text"][:1500], limit=3)
         assert late[0].article.id == late_id  # saved after the index loaded, found at once
-        label, similar = await service.similar(f"https://news.example/{rows[25]['id']}", limit=4)
+        label, similar = await service.queries.similar(
+            f"https://news.example/{rows[25]['id']}", limit=4
+        )
         assert label == rows[25]["title"] and len(similar) == 4
         assert late_id not in [h.article.id for h in similar]
         vectors = store.article_vectors(late_id, embedder.name)[1]
@@ -218,7 +228,7 @@ def test_approximate_stages_keep_the_true_neighbours_with_the_real_model(tmp_pat
     search and /similar find the article a brute-force scan ranks first nearly every time, scored
     with an exact cosine; with every row re-ranked they equal the scan."""
     embedder = SentenceTransformerEmbedder("all-MiniLM-L6-v2")
-    store = Store(tmp_path / "t.db")
+    store = SqliteStore(tmp_path / "t.db")
     ids = save(store, embedder, corpus(157)[::6], words=40)
     assert len(store.chunk_matrix(embedder.name)[1]) > 5 * 32
     queries = [(embedder.encode([q])[0], None) for q in QUERIES]

@@ -1,5 +1,5 @@
 """WebSub end to end on loopback: the bot discovers a feed's hub, subscribes through the local
-hub (bot/testing/websub_hub.py), answers its verification, and ingests signed pushes into the
+hub (testkit/websub_hub.py), answers its verification, and ingests signed pushes into the
 outbox as a poll would. Real SQLite, real HTTP; the hashing embedder stands in for the model."""
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ import httpx
 import pytest
 from process_support import BotProcess
 
-from bot.compose import App, compose
-from bot.feedserver import RecordedFeedServer
-from bot.models import WebSubState, WebSubSubscription
-from bot.settings import Settings
-from bot.testing.latency import bot_env, wire_feed
-from bot.testing.load import other_item, relevant_item, write_topic
-from bot.testing.websub_hub import LocalHub
+from bot.app.compose import App, compose
+from bot.core.models import WebSubState, WebSubSubscription
+from bot.core.settings import Settings
 from bot.websub.protocol import callback_url, sign
 from bot.websub.receiver import WebSubReceiver
+from testkit.feedserver import FeedServer
+from testkit.latency import bot_env, wire_feed
+from testkit.load import other_item, relevant_item, write_topic
+from testkit.websub_hub import LocalHub
 
 START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -44,8 +44,8 @@ def www(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def feeds(www: Path) -> RecordedFeedServer:
-    with RecordedFeedServer(www) as server:
+def feeds(www: Path) -> FeedServer:
+    with FeedServer(www) as server:
         yield server  # type: ignore[misc]
 
 
@@ -113,11 +113,11 @@ def titles(app: App) -> set[str]:
     return {m.article.title for m in app.store.latest_matches(limit=100)}
 
 
-async def subscribed(bot: Bot, feeds: RecordedFeedServer, hub: LocalHub) -> str:
+async def subscribed(bot: Bot, feeds: FeedServer, hub: LocalHub) -> str:
     """Serve a feed that advertises ``hub``, poll it once, subscribe; returns the topic."""
     topic = feeds.url("wire.xml")
     feeds.set_file("wire.xml", wire_feed([other_item(1)], hub=hub.url, self_url=topic))
-    await bot.app.service.add_feed(topic)
+    await bot.app.service.feeds.add_feed(topic)
     await bot.app.pipeline.poll_once()
     assert await bot.subscriber.maintain() == 1
     await wait_until(lambda: bot.subscription().state is WebSubState.ACTIVE)
@@ -125,7 +125,7 @@ async def subscribed(bot: Bot, feeds: RecordedFeedServer, hub: LocalHub) -> str:
 
 
 async def test_subscribe_verify_and_signed_push_reach_the_outbox(
-    bot: Bot, feeds: RecordedFeedServer, hub: LocalHub
+    bot: Bot, feeds: FeedServer, hub: LocalHub
 ) -> None:
     topic = await subscribed(bot, feeds, hub)
     (request,) = hub.requests
@@ -160,7 +160,7 @@ async def test_subscribe_verify_and_signed_push_reach_the_outbox(
 
 
 async def test_pushes_waiting_together_are_ingested_as_one_batch(
-    bot: Bot, feeds: RecordedFeedServer, hub: LocalHub, caplog: pytest.LogCaptureFixture
+    bot: Bot, feeds: FeedServer, hub: LocalHub, caplog: pytest.LogCaptureFixture
 ) -> None:
     # while one push is being ingested, three more arrive: the worker takes the three at once
     # (their items embedded in one batch), and the one that is not a feed fails alone
@@ -189,7 +189,7 @@ async def test_pushes_waiting_together_are_ingested_as_one_batch(
 
 
 async def test_missing_or_wrong_signature_is_acknowledged_and_ignored(
-    bot: Bot, feeds: RecordedFeedServer, hub: LocalHub
+    bot: Bot, feeds: FeedServer, hub: LocalHub
 ) -> None:
     topic = await subscribed(bot, feeds, hub)
     secret = bot.subscription().secret
@@ -211,7 +211,7 @@ async def test_missing_or_wrong_signature_is_acknowledged_and_ignored(
 
 
 async def test_unknown_callbacks_topics_and_modes_are_404(
-    bot: Bot, feeds: RecordedFeedServer, hub: LocalHub
+    bot: Bot, feeds: FeedServer, hub: LocalHub
 ) -> None:
     topic = await subscribed(bot, feeds, hub)
     base = bot.subscriber.callback_base
@@ -230,9 +230,7 @@ async def test_unknown_callbacks_topics_and_modes_are_404(
         assert (answer.status_code, answer.text) == (200, "c1")
 
 
-async def test_oversized_push_is_refused(
-    www: Path, feeds: RecordedFeedServer, hub: LocalHub
-) -> None:
+async def test_oversized_push_is_refused(www: Path, feeds: FeedServer, hub: LocalHub) -> None:
     app = compose(settings_for(www.parent, max_body_bytes=20_000), clock=Clock())
     bot = Bot(app)
     await bot.receiver.start()
@@ -285,7 +283,7 @@ async def test_hub_on_a_private_address_is_refused_unless_allowed(www: Path, hub
         await app.aclose()
 
 
-async def test_leases_are_renewed_before_they_end(www: Path, feeds: RecordedFeedServer) -> None:
+async def test_leases_are_renewed_before_they_end(www: Path, feeds: FeedServer) -> None:
     with LocalHub(lease_seconds=600) as hub:
         clock = Clock()
         app = compose(settings_for(www.parent), clock=clock)
@@ -317,7 +315,7 @@ async def test_leases_are_renewed_before_they_end(www: Path, feeds: RecordedFeed
 
 
 async def test_a_denied_subscription_is_recorded_and_asked_again_later(
-    www: Path, feeds: RecordedFeedServer
+    www: Path, feeds: FeedServer
 ) -> None:
     with LocalHub(deny=True) as hub:
         clock = Clock()
@@ -327,7 +325,7 @@ async def test_a_denied_subscription_is_recorded_and_asked_again_later(
         try:
             topic = feeds.url("wire.xml")
             feeds.set_file("wire.xml", wire_feed([other_item(1)], hub=hub.url, self_url=topic))
-            await app.service.add_feed(topic)
+            await app.service.feeds.add_feed(topic)
             await app.pipeline.poll_once()
             await bot.subscriber.maintain()
             await wait_until(lambda: bot.subscription().state is WebSubState.DENIED)
@@ -339,9 +337,7 @@ async def test_a_denied_subscription_is_recorded_and_asked_again_later(
             await app.aclose()
 
 
-def test_threatwatch_run_subscribes_and_alerts_on_a_push(
-    www: Path, feeds: RecordedFeedServer
-) -> None:
+def test_threatwatch_run_subscribes_and_alerts_on_a_push(www: Path, feeds: FeedServer) -> None:
     root = www.parent
     env = bot_env(root, poll_interval=3600, embedder="hashing", websub=True)
     env["THREATWATCH_WEBSUB_CALLBACK_URL"] = "http://127.0.0.1:0/hooks/websub/"

@@ -7,13 +7,13 @@ import textwrap
 import time
 from typing import TYPE_CHECKING, TextIO
 
-from bot.chat.replies import Reply
+from bot.core.models import Match
+from bot.core.records import OutboxEntry
 from bot.deliver.ratelimit import Rate
-from bot.models import Match
-from bot.store.store import OutboxEntry
+from bot.messages.replies import Reply
 
 if TYPE_CHECKING:
-    from bot.deliver.outbox import SendOptions
+    from bot.deliver.sink import SendOptions
 
 CONSOLE = "console"
 

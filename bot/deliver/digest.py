@@ -3,18 +3,34 @@ digest grouped by story. The rows stay in the outbox until the digest is sent.""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import Protocol
 
-from bot.chat.alerts import digest_reply
-from bot.deliver.outbox import SendOptions
-from bot.errors import DeliveryError
+from bot.core.channels import Channel
+from bot.core.errors import DeliveryError
+from bot.core.records import OutboxEntry
+from bot.deliver.ratelimit import RateLimiter
+from bot.deliver.sink import SendOptions, Sink
+from bot.messages.alerts import digest_reply
+from bot.store import Store
 
-if TYPE_CHECKING:
-    from bot.deliver.outbox import Deliverer
+
+class DigestSender(Protocol):
+    """What sending digests needs of the outbox's deliverer (bot/deliver/outbox.py)."""
+
+    store: Store
+    clock: Callable[[], datetime]
+    sinks: dict[str, Sink]
+    limiters: dict[str, RateLimiter]
+
+    def failed(
+        self, channel: Channel, entries: Sequence[OutboxEntry], exc: DeliveryError
+    ) -> None: ...
 
 
-async def send_due_digests(deliverer: Deliverer) -> int:
+async def send_due_digests(deliverer: DigestSender) -> int:
     store, now = deliverer.store, deliverer.clock()
     delivered = 0
     for channel in store.digest_channels(list(deliverer.sinks)):

@@ -13,17 +13,16 @@ import asyncio
 import enum
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
-from bot.channels import Channel, Threading
-from bot.chat.alerts import alert_reply
-from bot.chat.replies import Reply
-from bot.deliver.ratelimit import Rate, RateLimiter
-from bot.errors import ChatGone, DeliveryError, RateLimited, StoreError
+from bot.core.channels import Channel, Threading
+from bot.core.errors import ChatGone, DeliveryError, RateLimited, StoreError
+from bot.core.records import OutboxEntry
+from bot.deliver.digest import send_due_digests
+from bot.deliver.ratelimit import RateLimiter
+from bot.deliver.sink import SendOptions, Sink
+from bot.messages.alerts import alert_reply
 from bot.store import Store
-from bot.store.store import OutboxEntry
 
 log = logging.getLogger(__name__)
 
@@ -32,33 +31,6 @@ MAX_ROUNDS = 1000  # a drain stops after this many batches even if rows keep bec
 # Sends in flight per platform, each to a different chat: a round trip to the platform takes
 # ~0.1-0.3 s, so one at a time could not reach Telegram's 30 messages a second
 SEND_CONCURRENCY = 16
-
-
-@dataclass(frozen=True)
-class SendOptions:
-    reply_to: str | None = None  # message ref of the first alert of the same story
-    silent: bool = False  # quiet hours: deliver without a notification sound
-
-
-class Sink(Protocol):
-    platform: str
-    global_rate: Rate
-
-    def chat_rate(self, chat_id: str) -> Rate: ...
-
-    async def send(self, entry: OutboxEntry, options: SendOptions) -> str | None:
-        """Send one alert; return the platform's message reference. Raises DeliveryError."""
-        ...
-
-    async def post(
-        self, chat_id: str, thread_id: str, reply: Reply, options: SendOptions
-    ) -> str | None:
-        """Send any neutral reply (digests). Raises DeliveryError."""
-        ...
-
-    async def edit(self, chat_id: str, message_ref: str, reply: Reply) -> None:
-        """Replace a sent message (folding later reports into it). Raises DeliveryError."""
-        ...
 
 
 class Outcome(enum.Enum):
@@ -91,7 +63,6 @@ class Deliverer:
     async def drain(self) -> int:
         """Send every due outbox row once (and any digest that is due); returns how many
         alerts were delivered."""
-        from bot.deliver.digest import send_due_digests
 
         async with self._lock:
             self._mark_unmarked()
@@ -227,11 +198,3 @@ class Deliverer:
             self.store.mark_retry(
                 entry.id, next_attempt_at=self.clock() + timedelta(seconds=delay), error=str(exc)
             )
-
-    async def run_forever(self, interval: float = 1.0) -> None:
-        while True:
-            try:
-                await self.drain()
-            except Exception:  # keep delivering after a bug in one send
-                log.exception("delivery loop error")
-            await asyncio.sleep(interval)

@@ -22,14 +22,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
+from bot.core.facets import ROLES, Facet
 
-ROLES = ("core", "support", "contrast")
 LEAD_SENTENCES = 4
 MAX_TERMS = 300
 # a sentence ends at . ! ? … before a capital — but not after "U.S.", "Gen." and the like
@@ -69,35 +67,6 @@ _SENTENCE_SPLIT = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Facet:
-    name: str
-    role: str
-    terms: tuple[str, ...]
-
-    @cached_property
-    def pattern(self) -> re.Pattern[str]:
-        parts = [_term_regex(t) for t in self.terms]
-        return re.compile(r"(?<![\w])(?:" + "|".join(parts) + r")", re.IGNORECASE)
-
-
-def _term_regex(term: str) -> str:
-    # apostrophes and hyphens vary between outlets: Kata'ib / Kata’ib / Kataib, Iran-backed / Iran backed
-    out = []
-    for ch in term.strip():
-        if ch == "*":
-            out.append(r"\w*")
-        elif ch in "'’":
-            out.append(r"['’]?")
-        elif ch in "- ":
-            out.append(r"[\s-]?")
-        elif ch == ".":  # "u.s." finds "US" and "U.S."
-            out.append(r"\.?")
-        else:
-            out.append(re.escape(ch))
-    return "".join(out)
-
-
 def parse_facets(data: Mapping[str, object], *, where: str) -> tuple[Facet, ...]:
     """Facets from a topic's ``[topic.facets]`` table: ``name = {role = "core", terms = [...]}``."""
     facets = []
@@ -118,14 +87,6 @@ def parse_facets(data: Mapping[str, object], *, where: str) -> tuple[Facet, ...]
             raise ConfigError(f"{where}: facet {name!r}: at most {MAX_TERMS} terms")
         facets.append(Facet(str(name), role, tuple(t.strip() for t in terms)))
     return tuple(facets)
-
-
-def facets_to_json(facets: Sequence[Facet]) -> list[dict[str, object]]:
-    return [{"name": f.name, "role": f.role, "terms": list(f.terms)} for f in facets]
-
-
-def facets_from_json(data: Sequence[Mapping[str, object]]) -> tuple[Facet, ...]:
-    return tuple(Facet(str(d["name"]), str(d["role"]), tuple(d["terms"])) for d in data)  # type: ignore[arg-type]
 
 
 def split_sentences(text: str) -> list[str]:

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from bot.relevance.facets import Facet, facet_features, facets_from_json, facets_to_json
+from bot.core.facets import Facet, facets_from_json, facets_to_json
+from bot.relevance.facets import facet_features
 
 
 @dataclass(frozen=True)

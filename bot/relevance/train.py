@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bot.errors import BadArgument
+from bot.core.errors import BadArgument
 from bot.relevance.facets import Facet, facet_features
 from bot.relevance.metrics import Figures, figures_at, pick_threshold
 from bot.relevance.scorer import TopicScorer

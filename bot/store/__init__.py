@@ -1,5 +1,9 @@
-"""The only package that speaks SQL. It returns models (bot.models), never rows."""
+"""The only package that speaks SQL. It returns models (bot/core/), never rows.
 
-from bot.store.store import Store
+``Store`` is the protocol the rest of the code types against; ``SqliteStore`` implements it.
+"""
 
-__all__ = ["Store"]
+from bot.store.protocol import Store
+from bot.store.sqlite import SqliteStore
+
+__all__ = ["SqliteStore", "Store"]

@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from bot.errors import NotFound
-from bot.models import Article, FeedItem, Match
+from bot.core.errors import NotFound
+from bot.core.models import Article, FeedItem, Match
+from bot.core.records import NewArticle, NewMatch, StoredReport
 from bot.store.base import StoreBase, _blob, _iso
-from bot.store.records import NewArticle, NewMatch, StoredReport
 
 STORY_CANDIDATES = 5000  # stored reports a new article is compared with, newest first
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import sqlite_utils
 
-from bot.errors import StoreError
+from bot.core.errors import StoreError
 from bot.store.migrations import MIGRATIONS
 
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.channels import Channel, ChannelKey, ChatSettings, Subscription, SubscriptionStatus
-from bot.errors import NotFound
+from bot.core.channels import Channel, ChannelKey, ChatSettings, Subscription, SubscriptionStatus
+from bot.core.errors import NotFound
 from bot.store.base import StoreBase, _iso
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.models import Match
+from bot.core.models import Match
+from bot.core.records import OutboxEntry
 from bot.store.articles import ArticlesPart
 from bot.store.base import _iso
 from bot.store.channels import ChannelsPart
-from bot.store.records import OutboxEntry
 
 INSTANT = "coalesce(json_extract(c.settings, '$.mode'), 'instant') = 'instant'"
 

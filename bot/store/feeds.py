@@ -6,8 +6,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from bot.errors import NotFound
-from bot.models import Feed, FeedStatus
+from bot.core.errors import NotFound
+from bot.core.models import Feed, FeedStatus
 from bot.store.base import StoreBase, _dt, _iso
 
 
@@ -118,15 +118,6 @@ class FeedsPart(StoreBase):
                 [_iso(next_check_at), _iso(now), error[:500], int(disable), feed_id],
             )
 
-    def set_feed_status(self, feed_id: int, status: FeedStatus, now: datetime) -> None:
-        with self.transaction() as conn:
-            conn.execute(
-                """UPDATE feeds SET status = ?, consecutive_failures = 0, next_check_at = ?
-                   WHERE id = ?""",
-                [status.value, _iso(now), feed_id],
-            )
-
-    # --- meta ------------------------------------------------------------------------------------
     def meta(self, key: str) -> str | None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
         return row[0] if row else None

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import numpy as np
 
-from bot.models import Article
+from bot.core.models import Article
 from bot.store.articles import ArticlesPart
 from bot.store.base import _iso
 

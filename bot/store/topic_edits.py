@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.errors import BadArgument, NotFound
-from bot.models import Topic
+from bot.core.errors import BadArgument, NotFound
+from bot.core.models import Topic
 from bot.store.base import _iso
 from bot.store.topics import TopicsPart
 

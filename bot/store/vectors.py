@@ -1,4 +1,4 @@
-"""Passage vectors read in bulk and by row, for the in-memory vector index (bot/vectorindex.py)."""
+"""Passage vectors read in bulk and by row, for the in-memory vector index (bot/search/index.py)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.models import Feed, WebSubState, WebSubSubscription
+from bot.core.models import Feed, WebSubState, WebSubSubscription
 from bot.store.base import StoreBase, _dt, _iso
 from bot.store.feeds import _feed
 

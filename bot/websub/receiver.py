@@ -10,8 +10,8 @@ import logging
 
 from aiohttp import web
 
-from bot.cycle import Pipeline
-from bot.errors import ThreatwatchError
+from bot.core.errors import ThreatwatchError
+from bot.pipeline.cycle import Pipeline
 from bot.websub import protocol
 from bot.websub.subscriber import Delivery, WebSubSubscriber
 

@@ -18,11 +18,11 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from bot.errors import URLRefused
-from bot.models import Feed, FeedStatus, WebSubState, WebSubSubscription
-from bot.pipeline.netguard import guarded_transport, redact_url, validate_url
-from bot.pipeline.schedule import backoff_seconds
-from bot.settings import Settings
+from bot.core.errors import URLRefused
+from bot.core.models import Feed, FeedStatus, WebSubState, WebSubSubscription
+from bot.core.settings import Settings
+from bot.ingest.netguard import guarded_transport, redact_url, validate_url
+from bot.ingest.schedule import backoff_seconds
 from bot.store import Store
 from bot.websub import protocol
 

@@ -1,0 +1,137 @@
+"""compose(settings) builds every long-lived object once and passes it down. Nothing is built at
+import time; tests and the CLI get the same wiring."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from bot.core.logsafe import redact_secrets, secrets_of
+from bot.core.settings import Settings
+from bot.deliver.console import CONSOLE, ConsoleSink
+from bot.deliver.outbox import Deliverer
+from bot.deliver.sink import Sink
+from bot.ingest.fetch import Fetcher, FetchLimits
+from bot.pipeline.cycle import Pipeline, utcnow
+from bot.relevance.embed import Embedder, make_embedder
+from bot.service.bot_service import BotService, build_service
+from bot.store import SqliteStore, Store
+from bot.topics.config import load_default_feeds, sync_from_config
+from bot.topics.registry import TopicRegistry
+from bot.topics.seeds import BACKGROUND_DIR
+from bot.websub.receiver import WebSubReceiver
+from bot.websub.subscriber import WebSubSubscriber
+
+
+class ChatAdapter(Protocol):
+    """A chat platform's update receiver (Telegram polling/webhook, Slack…), run by the runner."""
+
+    async def start(self, stop: Any) -> bool: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class App:
+    settings: Settings
+    store: Store
+    fetcher: Fetcher
+    embedder: Embedder
+    service: BotService
+    registry: TopicRegistry
+    pipeline: Pipeline
+    deliverer: Deliverer
+    clock: Callable[[], datetime] = field(default=utcnow)
+    adapters: list[ChatAdapter] = field(default_factory=list)
+    websub: WebSubReceiver | None = None  # with THREATWATCH_WEBSUB_CALLBACK_URL
+
+    async def aclose(self) -> None:
+        await self.fetcher.aclose()
+        if self.websub is not None:
+            await self.websub.subscriber.aclose()
+        self.store.close()
+
+
+def compose(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    sinks: dict[str, Sink] | None = None,
+    sync_config: bool = True,
+) -> App:
+    # The model comes from an installed package; never let a library reach for a model hub.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    # before any client is built: python-telegram-bot logs its base URL, which holds the token
+    redact_secrets(secrets_of(settings))
+    store: Store = SqliteStore(settings.db)
+    if sync_config:
+        sync_from_config(store, settings.config_dir, settings.seeds_dir, clock())
+        if settings.load_default_feeds:
+            load_default_feeds(store, settings.config_dir, clock())
+    fetcher = Fetcher(FetchLimits.from_settings(settings))
+    embedder = make_embedder(
+        settings.embedder,
+        settings.model,
+        batch_size=settings.embed_batch_size,
+        precision=settings.embed_precision,
+        compile_model=settings.embed_compile,
+    )
+    # one registry of topic indexes, shared by the poll cycle and the services: built once,
+    # rebuilt for a topic only when it changes
+    registry = TopicRegistry(
+        store, embedder, background_dir=settings.seeds_dir / BACKGROUND_DIR, clock=clock
+    )
+    service = build_service(settings, store, embedder, fetcher, registry, clock)
+    pipeline = Pipeline(settings, store, fetcher, embedder, registry.indexes, clock)
+    adapters: list[ChatAdapter] = []
+    if sinks is None:
+        sinks = {}
+        if settings.telegram_token:
+            from bot.adapters.telegram.app import TelegramAdapter, build_application
+            from bot.adapters.telegram.sink import TelegramSink
+
+            application = build_application(settings)
+            sinks["telegram"] = TelegramSink(application.bot)
+            adapters.append(TelegramAdapter(settings, service, application))
+        if settings.slack_bot_token:
+            from bot.adapters.slack.app import SlackAdapter, build_client
+            from bot.adapters.slack.sink import SLACK, SlackSink
+
+            client = build_client(settings)
+            sinks[SLACK] = SlackSink(client)
+            adapters.append(SlackAdapter(settings, service, client))
+        if not settings.telegram_token and not settings.slack_bot_token:
+            sinks[CONSOLE] = ConsoleSink()
+    if CONSOLE in sinks:
+        # the console is one channel subscribed to every topic
+        channel = store.ensure_channel(CONSOLE, "stdout", now=clock())
+        store.subscribe(channel, [t.name for t in store.topics()], clock())
+    deliverer = Deliverer(
+        store,
+        sinks,
+        clock,
+        retry_base=settings.delivery_retry_base,
+        max_retry_delay=settings.delivery_max_retry_delay,
+    )
+    websub = None
+    if settings.websub_callback_url:
+        websub = WebSubReceiver(WebSubSubscriber(settings, store, clock), pipeline)
+    return App(
+        settings,
+        store,
+        fetcher,
+        embedder,
+        service,
+        registry,
+        pipeline,
+        deliverer,
+        clock,
+        adapters,
+        websub,
+    )

@@ -1,0 +1,51 @@
+"""A topic's facets as data: named phrase groups with a role, and the pattern that finds them.
+
+What facets mean for scoring, and how a topic's config declares them, is bot/relevance/facets.py;
+this module is the plain value the models, the store and the scorer all carry.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+ROLES = ("core", "support", "contrast")
+
+
+@dataclass(frozen=True)
+class Facet:
+    name: str
+    role: str
+    terms: tuple[str, ...]
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        parts = [_term_regex(t) for t in self.terms]
+        return re.compile(r"(?<![\w])(?:" + "|".join(parts) + r")", re.IGNORECASE)
+
+
+def _term_regex(term: str) -> str:
+    # apostrophes and hyphens vary between outlets: Kata'ib / Kata’ib / Kataib, Iran-backed / Iran backed
+    out = []
+    for ch in term.strip():
+        if ch == "*":
+            out.append(r"\w*")
+        elif ch in "'’":
+            out.append(r"['’]?")
+        elif ch in "- ":
+            out.append(r"[\s-]?")
+        elif ch == ".":  # "u.s." finds "US" and "U.S."
+            out.append(r"\.?")
+        else:
+            out.append(re.escape(ch))
+    return "".join(out)
+
+
+def facets_to_json(facets: Sequence[Facet]) -> list[dict[str, object]]:
+    return [{"name": f.name, "role": f.role, "terms": list(f.terms)} for f in facets]
+
+
+def facets_from_json(data: Sequence[Mapping[str, object]]) -> tuple[Facet, ...]:
+    return tuple(Facet(str(d["name"]), str(d["role"]), tuple(d["terms"])) for d in data)  # type: ignore[arg-type]

@@ -1,0 +1,122 @@
+"""Alerts, digests and explanations as neutral replies (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.core.models import Match
+from bot.messages.replies import (
+    Action,
+    Button,
+    Reply,
+    ReplyBuilder,
+    bold,
+    clip,
+    code,
+    italic,
+    link,
+)
+
+SUMMARY_CHARS = 700
+SEED_CHARS = 160
+TITLE_CHARS = 300
+MAX_ALSO = 12
+DIGEST_STORIES = 25
+
+
+def summary_of(match: Match) -> str:
+    """The extractive summary; until stories carry one, the passage that matched best."""
+    return clip(match.summary or match.passage, SUMMARY_CHARS)
+
+
+def when(value: datetime) -> str:
+    return f"{value:%Y-%m-%d %H:%M} UTC"
+
+
+def alert_buttons(match_id: int) -> tuple[Button, ...]:
+    value = str(match_id)
+    return (
+        Button("👍", Action.VOTE_UP, value),
+        Button("👎", Action.VOTE_DOWN, value),
+        Button("Why?", Action.WHY, value),
+    )
+
+
+def alert_reply(match: Match, *, also: Sequence[Match] = ()) -> Reply:
+    """One alert: linked title, source and time, topic, score vs threshold, summary, nearest
+    seed; ``also`` lists later reports of the same story folded into this message."""
+    a = match.article
+    b = ReplyBuilder()
+    marker = "🔄 Update" if match.story_role == "update" else "🚨"
+    b.line(marker, " ", link(clip(a.title, TITLE_CHARS) or "(untitled)", a.url))
+    b.line(italic(f"{a.source or 'unknown source'} · {when(a.published)}"))
+    b.line(
+        "Topic ",
+        bold(match.topic),
+        f" · score {match.score:.2f} ≥ {match.threshold:.2f}",
+        " · alert ",
+        code(f"#{match.id}"),
+    )
+    b.blank().line(summary_of(match))
+    if match.seed_title:
+        b.blank().line("Nearest seed: ", italic(clip(match.seed_title, SEED_CHARS)))
+    if also:
+        b.blank().line(bold(f"Also reported by ({len(also)}):"))
+        for other in also[:MAX_ALSO]:
+            oa = other.article
+            b.line("• ", link(clip(oa.source or oa.title, 80), oa.url), f" · #{other.id}")
+        if len(also) > MAX_ALSO:
+            b.line(f"… and {len(also) - MAX_ALSO} more")
+    b.buttons.extend(alert_buttons(match.id))
+    return b.build()
+
+
+def digest_reply(matches: Sequence[Match], *, day: datetime) -> Reply:
+    """One digest message: the day's alerts grouped by story, first report leading."""
+    stories: dict[object, list[Match]] = {}
+    for m in matches:
+        stories.setdefault(m.story_id if m.story_id is not None else f"m{m.id}", []).append(m)
+    b = ReplyBuilder()
+    b.line(
+        bold(f"Threatwatch digest · {day:%Y-%m-%d}"),
+        f" · {len(matches)} alerts, {len(stories)} stories",
+    )
+    for reports in list(stories.values())[:DIGEST_STORIES]:
+        lead = reports[0]
+        a = lead.article
+        b.blank().line("• ", link(clip(a.title, 200), a.url), " ", code(f"#{lead.id}"))
+        b.line(
+            italic(f"  {a.source or 'unknown source'} · {when(a.published)}"),
+            f" · {lead.topic} {lead.score:.2f}",
+        )
+        b.line("  ", clip(summary_of(lead), 280))
+        if len(reports) > 1:
+            others = ", ".join(clip(r.article.source or r.article.title, 40) for r in reports[1:6])
+            b.line(italic(f"  also: {others}" + (" …" if len(reports) > 6 else "")))
+    if len(stories) > DIGEST_STORIES:
+        b.blank().line(f"… and {len(stories) - DIGEST_STORIES} more stories: see /latest")
+    return b.build()
+
+
+def why_reply(match: Match, votes_up: int, votes_down: int) -> Reply:
+    a = match.article
+    verdict = "match" if match.score >= match.threshold else "below threshold"
+    b = ReplyBuilder()
+    b.line(bold(f"Why alert #{match.id} matched"), " ", link(clip(a.title, 200), a.url))
+    b.line(
+        "Topic ",
+        bold(match.topic),
+        f": score {match.score:.3f} vs threshold {match.threshold:.3f} ({verdict})",
+    )
+    if match.similarity is not None:
+        b.line(f"Raw similarity to the nearest seed: {match.similarity:.3f}")
+    b.line("Nearest seed: ", italic(clip(match.seed_title or "-", SEED_CHARS)))
+    b.blank().line(bold("Passage that matched best:"))
+    b.line(clip(match.passage, 900))
+    if match.summary:
+        b.blank().line(bold("Summary: "), clip(match.summary, SUMMARY_CHARS))
+    if match.story_id is not None:
+        b.blank().line(f"Story #{match.story_id} · this report: {match.story_role}")
+    b.blank().line(f"Feedback: 👍 {votes_up} · 👎 {votes_down}")
+    return b.build()

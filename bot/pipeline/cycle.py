@@ -1,0 +1,359 @@
+"""One poll cycle: due feeds → fetch → parse → full text → dedupe → embed → match → store.
+
+Only new entries flow on from each stage. Feeds are fetched concurrently; each feed's new items
+go on to be embedded, matched and saved as soon as its own fetch (and full-text fetches) end, so
+a feed that hangs until the fetch timeout delays nobody else's alerts. One consumer takes
+whatever feeds have arrived since it last looked (bounded) and embeds them together, so
+embedding stays batched. A feed's state (ETag, next check) is written after its new articles
+are saved, so a crash mid-cycle re-fetches instead of losing items; the dedupe stage drops
+whatever was already saved, including by another feed earlier in the same cycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.core.errors import FeedUnavailable, ThreatwatchError
+from bot.core.models import CycleReport, Feed, FeedItem, FetchResult, ParsedFeed
+from bot.core.records import NewArticle, NewMatch
+from bot.core.settings import Settings
+from bot.ingest import dedupe, extract, schedule
+from bot.ingest.fetch import HTML_ACCEPT, Fetcher
+from bot.ingest.parse import parse_feed
+from bot.pipeline.story_links import StoryLink, StoryLinker
+from bot.relevance.embed import Embedder
+from bot.relevance.match import TopicIndex
+from bot.relevance.scoring import Embedded, embed_documents, score_document
+from bot.relevance.summary import summarize
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+SAVE_BATCH = 64
+INGEST_MAX_ITEMS = 4 * SAVE_BATCH  # the most items one consumer round takes from the queue
+QUEUE_FEEDS = 64  # feeds being fetched or waiting to be ingested at once (bounds memory)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class FeedOutcome:
+    feed: Feed
+    result: FetchResult | None = None
+    parsed: ParsedFeed | None = None
+    error: ThreatwatchError | None = None
+    fresh: tuple[FeedItem, ...] = ()  # parsed items not stored before, with full text
+
+
+class Pipeline:
+    """Runs poll cycles. Built once by ``compose`` and shared by the scheduler and the CLI."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        fetcher: Fetcher,
+        embedder: Embedder,
+        indexes: Callable[[], Sequence[TopicIndex]],
+        clock: Callable[[], datetime] = utcnow,
+    ):
+        self.settings = settings
+        self.store = store
+        self.fetcher = fetcher
+        self.embedder = embedder
+        self.indexes = indexes
+        self.clock = clock
+        self._lock = asyncio.Lock()  # one cycle at a time, whoever triggers it
+        self._story_linker = StoryLinker(store)
+
+    async def poll_once(self, *, all_feeds: bool = False) -> CycleReport:
+        async with self._lock:
+            started, t0 = self.clock(), time.perf_counter()
+            report = CycleReport()
+            feeds = self.store.due_feeds(started, include_not_due=all_feeds)
+            report.feeds_due = len(feeds)
+            queue: asyncio.Queue[FeedOutcome | None] = asyncio.Queue()
+            room = asyncio.Semaphore(QUEUE_FEEDS)  # released as the consumer takes an outcome
+
+            async def fetch_all() -> None:
+                async def one(feed: Feed) -> None:
+                    # room first: a parsed feed waits in memory only if it has a place in the
+                    # queue, so at most QUEUE_FEEDS outcomes exist at once, however many feeds
+                    await room.acquire()
+                    outcome = await self._fetch_and_parse(feed, report)
+                    queue.put_nowait(outcome)
+
+                try:
+                    await asyncio.gather(*(one(f) for f in feeds))
+                finally:
+                    queue.put_nowait(None)  # the end: every feed's outcome is in
+
+            fetching = asyncio.create_task(fetch_all())
+            try:
+                await self._ingest_as_they_come(queue, room, report)
+            finally:  # a failed save ends the cycle: stop fetching, record nothing more
+                fetching.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await fetching
+            report.seconds = time.perf_counter() - t0
+            self.store.save_cycle_report(
+                started,
+                {k: v for k, v in vars(report).items() if k != "errors"}
+                | {"errors": report.errors[:20]},
+            )
+            # the scheduler looks for due feeds every few seconds: an empty look is not news
+            log.log(logging.INFO if report.feeds_due else logging.DEBUG, report.line())
+            return report
+
+    async def _ingest_as_they_come(
+        self,
+        queue: asyncio.Queue[FeedOutcome | None],
+        room: asyncio.Semaphore,
+        report: CycleReport,
+    ) -> None:
+        """Take every outcome that has arrived (up to INGEST_MAX_ITEMS items), save their new
+        items together, then record those feeds' states; until the end marker (None)."""
+        done = False
+        while not done:
+            outcomes: list[FeedOutcome] = []
+            items = 0
+            while not done and (not outcomes or (items < INGEST_MAX_ITEMS and not queue.empty())):
+                outcome = await queue.get()
+                if outcome is None:
+                    done = True
+                    break
+                room.release()
+                outcomes.append(outcome)
+                items += len(outcome.fresh)
+            for outcome in outcomes:
+                if outcome.error is not None:
+                    report.failed += 1
+                    report.errors.append(f"feed {outcome.feed.id}: {outcome.error}")
+                elif outcome.result is not None and outcome.result.not_modified:
+                    report.not_modified += 1
+                elif outcome.parsed is not None:
+                    report.fetched += 1
+            await self._ingest([(o.feed, item) for o in outcomes for item in o.fresh], report)
+            self._record_feed_states(outcomes)
+
+    # --- fetch + parse, one feed ----------------------------------------------------------------
+    async def _fetch_and_parse(
+        self, feed: Feed, report: CycleReport, pushed: FetchResult | None = None
+    ) -> FeedOutcome:
+        """Fetch (unless a hub ``pushed`` the document) and parse one feed, keep the items not
+        stored yet and fetch their full text."""
+        try:
+            result = pushed or await self.fetcher.fetch(
+                feed.url, etag=feed.etag, last_modified=feed.last_modified
+            )
+            if result.not_modified:
+                return FeedOutcome(feed, result=result)
+            parsed = await asyncio.to_thread(
+                parse_feed,
+                result.content,
+                url=result.url,
+                headers=result.headers,
+                max_items=self.settings.max_items_per_feed,
+            )
+            known = self.store.known_items(parsed.items)
+            fresh = [item for item in parsed.items if item.guid not in known]
+            report.duplicates += len(parsed.items) - len(fresh)
+            if fresh and self.settings.fetch_full_text:
+                fresh = await self._with_full_text(fresh, report)
+            return FeedOutcome(feed, result=result, parsed=parsed, fresh=tuple(fresh))
+        except ThreatwatchError as exc:
+            return FeedOutcome(feed, error=exc)
+        except Exception as exc:  # a bug in one feed's path must not stop the cycle
+            log.exception("unexpected error polling feed %s", feed.id)
+            return FeedOutcome(
+                feed, error=ThreatwatchError(f"internal error: {exc.__class__.__name__}")
+            )
+
+    def _record_feed_states(self, outcomes: Sequence[FeedOutcome]) -> None:
+        with self.store.one_transaction():  # a round's feeds: one commit, not one each
+            self._record_each_feed_state(outcomes)
+
+    def _record_each_feed_state(self, outcomes: Sequence[FeedOutcome]) -> None:
+        now, interval = self.clock(), self.settings.poll_interval
+        pushing = self._pushing_feeds(now)
+        for o in outcomes:
+            if o.error is not None:
+                failures = o.feed.consecutive_failures + 1
+                retry_after = o.error.retry_after if isinstance(o.error, FeedUnavailable) else None
+                self.store.record_feed_failure(
+                    o.feed.id,
+                    now=now,
+                    error=str(o.error),
+                    next_check_at=schedule.next_check_after_failure(
+                        now,
+                        consecutive_failures=failures,
+                        retry_after=retry_after,
+                        base=interval,
+                        cap=self.settings.max_backoff_seconds,
+                    ),
+                    disable=schedule.should_disable(
+                        failures, self.settings.max_consecutive_failures
+                    ),
+                )
+                continue
+            assert o.result is not None
+            next_check = schedule.next_check_after_success(
+                now,
+                headers=o.result.headers,
+                ttl_seconds=o.parsed.ttl_seconds if o.parsed else None,
+                default_interval=pushing.get(o.feed.id, interval),
+                max_interval=self.settings.max_backoff_seconds,
+            )
+            if o.result.not_modified:
+                self.store.record_feed_not_modified(o.feed.id, now=now, next_check_at=next_check)
+            else:
+                assert o.parsed is not None
+                self.store.record_feed_success(
+                    o.feed.id,
+                    now=now,
+                    next_check_at=next_check,
+                    etag=o.result.etag,
+                    last_modified=o.result.last_modified,
+                    name=o.parsed.title,
+                    items_seen=len(o.parsed.items),
+                    hub_url=o.parsed.hub_url,
+                    self_url=o.parsed.self_url,
+                )
+
+    def _pushing_feeds(self, now: datetime) -> dict[int, int]:
+        """Feeds a WebSub hub pushes to us, with their (longer) fallback poll interval."""
+        longer = self.settings.websub_poll_interval
+        if not (longer and self.settings.websub_callback_url):
+            return {}
+        return dict.fromkeys(self.store.websub_active_feed_ids(now), longer)
+
+    async def ingest_pushed(
+        self, pushed: Sequence[tuple[Feed, bytes, Mapping[str, str]]]
+    ) -> tuple[CycleReport, list[tuple[Feed, ThreatwatchError]]]:
+        """Feed documents WebSub hubs pushed, (feed, body, headers) each: every one parsed as a
+        polled one (the feed's own validators and schedule stay as they are), then their new
+        items deduped, embedded, matched and queued together, in batches as a poll round's
+        are. Returns the report and the documents that could not be parsed, with why."""
+        report, t0 = CycleReport(), time.perf_counter()
+        outcomes = await asyncio.gather(
+            *(
+                self._fetch_and_parse(
+                    feed, report, FetchResult(url=feed.url, status=200, content=body, headers=h)
+                )
+                for feed, body, h in pushed
+            )
+        )
+        failed = [(o.feed, o.error) for o in outcomes if o.error is not None]
+        await self._ingest([(o.feed, item) for o in outcomes for item in o.fresh], report)
+        report.fetched, report.seconds = len(outcomes) - len(failed), time.perf_counter() - t0
+        return report, failed
+
+    # --- new items → stored articles and matches --------------------------------------------------
+    async def _ingest(self, fresh: list[tuple[Feed, FeedItem]], report: CycleReport) -> None:
+        unique, removed = dedupe.unique_in_batch([item for _, item in fresh])
+        feed_of = {id(item): feed.id for feed, item in fresh}
+        # another feed may have saved the same item since this one was fetched
+        known = self.store.known_items(unique)
+        candidates = [item for item in unique if item.guid not in known]
+        report.duplicates += removed + len(unique) - len(candidates)
+        for start in range(0, len(candidates), SAVE_BATCH):
+            batch = candidates[start : start + SAVE_BATCH]
+            await self.ingest_items(batch, [feed_of.get(id(i)) for i in batch], report)
+
+    async def ingest_items(
+        self, items: Sequence[FeedItem], feed_ids: Sequence[int | None], report: CycleReport
+    ) -> None:
+        """Embed, score and save items; also the entry point for items that arrive without a feed."""
+        hashed: list[tuple[FeedItem, int | None, str]] = []
+        seen_hashes: set[str] = set()
+        for item, feed_id in zip(items, feed_ids, strict=True):
+            digest = dedupe.content_hash(item.title, item.text)
+            if digest in seen_hashes or self.store.has_content_hash(digest):
+                report.duplicates += 1
+                continue
+            seen_hashes.add(digest)
+            hashed.append((item, feed_id, digest))
+        if not hashed:
+            return
+        docs = await asyncio.to_thread(
+            embed_documents, self.embedder, [(item.title, item.text) for item, _, _ in hashed]
+        )
+        indexes = await asyncio.to_thread(self.indexes)
+        facets_of = {i.topic.name: i.topic.facets for i in indexes}
+        links = self._link_stories(
+            [(item, doc) for (item, _, _), doc in zip(hashed, docs, strict=True)]
+        )
+        batch: list[NewArticle] = []
+        matches: list[NewMatch] = []
+        for index, ((item, feed_id, digest), doc, link) in enumerate(
+            zip(hashed, docs, links, strict=True)
+        ):
+            batch.append(
+                NewArticle(
+                    item=item,
+                    feed_id=feed_id,
+                    content_hash=digest,
+                    passages=doc.passages,
+                    vectors=doc.vectors,
+                    story_of=link.stored,
+                    story_of_index=link.in_batch,
+                    adds_facts=link.adds_facts,
+                )
+            )
+            for s in score_document(doc, indexes):
+                if s.is_match:
+                    matches.append(
+                        NewMatch(
+                            index,
+                            s.topic,
+                            s.score,
+                            s.threshold,
+                            s.seed_id,
+                            s.seed_title,
+                            s.passage,
+                            similarity=s.similarity,
+                            summary=summarize(item.text, facets_of[s.topic], title=item.title),
+                        )
+                    )
+        saved, new_matches = self.store.save_articles(
+            batch, matches, model=self.embedder.name, now=self.clock()
+        )
+        report.new += len(saved)
+        report.duplicates += len(batch) - len(saved)
+        report.matched += len(new_matches)
+        report.queued += sum(self.store.outbox_rows_for(m.id) for m in new_matches)
+
+    def _link_stories(self, entries: Sequence[tuple[FeedItem, Embedded]]) -> list[StoryLink]:
+        """For each new article: the earlier report (stored, or earlier in this batch) whose story
+        it joins, and whether it adds facts to that story."""
+        return self._story_linker.link(entries, model=self.embedder.name, now=self.clock())
+
+    async def _with_full_text(self, items: list[FeedItem], report: CycleReport) -> list[FeedItem]:
+        async def one(item: FeedItem) -> FeedItem:
+            if not extract.needs_full_text(item, self.settings.full_text_min_words) or not item.url:
+                return item
+            try:
+                page = await self.fetcher.fetch(item.url, accept=HTML_ACCEPT)
+            except ThreatwatchError as exc:
+                log.info("full text: keeping teaser of %s (%s)", item.url, exc)
+                return item
+            charset = (
+                page.headers.get("content-type", "").partition("charset=")[2].strip(' "') or None
+            )
+            text = await asyncio.to_thread(
+                extract.extract_main_text, page.content, url=page.url, charset=charset
+            )
+            merged = extract.merge_full_text(item, text)
+            if merged is not item and merged.text != item.text:
+                report.full_text += 1
+            return merged
+
+        return list(await asyncio.gather(*(one(i) for i in items)))

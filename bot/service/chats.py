@@ -1,0 +1,125 @@
+"""Chats: subscriptions, chat settings, explanations of alerts, relevance feedback, status."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from bot import __version__
+from bot.core.channels import (
+    Channel,
+    ChannelKey,
+    ChatSettings,
+    DeliveryMode,
+    Subscription,
+    apply_setting,
+)
+from bot.core.errors import BadArgument, NotFound
+from bot.core.models import FeedStatus, Match, validate_topic_name
+from bot.store import Store
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What /why shows: the match with its evidence and the feedback it got."""
+
+    match: Match
+    votes_up: int
+    votes_down: int
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    version: str
+    feeds_active: int
+    feeds_failing: int  # active but last check failed
+    feeds_disabled: int
+    failing: list[tuple[int, str, str]]  # (feed id, url, last error)
+    last_cycle: dict[str, Any] | None
+    queue_pending: int
+    subscriptions: dict[str, int]
+    articles: int
+
+
+class ChatService:
+    def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.clock = clock
+
+    # --- subscriptions ----------------------------------------------------------------------
+    def channel(self, key: ChannelKey) -> Channel:
+        return self.store.channel_for(key, self.clock())
+
+    def _topic_names(self, topic: str | None) -> list[str]:
+        if topic is None:
+            return [t.name for t in self.store.topics()]
+        self.store.topic(validate_topic_name(topic))
+        return [topic]
+
+    def subscribe(self, key: ChannelKey, topic: str | None = None) -> list[str]:
+        topics = self._topic_names(topic)
+        if not topics:
+            raise NotFound("there are no topics yet")
+        self.store.subscribe(self.channel(key).id, topics, self.clock())
+        return topics
+
+    def unsubscribe(self, key: ChannelKey, topic: str | None = None) -> list[str]:
+        channel = self.channel(key)
+        current = {s.topic for s in self.store.subscriptions(channel.id)}
+        if topic is not None:
+            validate_topic_name(topic)
+            if topic not in current:
+                raise NotFound(f"this chat is not subscribed to {topic!r}")
+        topics = [topic] if topic else sorted(current)
+        self.store.unsubscribe(channel.id, topics)
+        return topics
+
+    def subscriptions(self, key: ChannelKey) -> list[Subscription]:
+        return self.store.subscriptions(self.channel(key).id)
+
+    # --- chat settings ----------------------------------------------------------------------
+    def chat_settings(self, key: ChannelKey) -> ChatSettings:
+        return self.channel(key).settings
+
+    def update_chat_settings(self, key: ChannelKey, name: str, values: list[str]) -> ChatSettings:
+        channel = self.channel(key)
+        updated = apply_setting(channel.settings, name, values)
+        if updated.mode is DeliveryMode.DIGEST and channel.settings.mode is not DeliveryMode.DIGEST:
+            # the first digest covers what arrives from now until the next digest hour
+            updated = replace(updated, last_digest_at=self.clock().isoformat())
+        self.store.save_channel_settings(channel.id, updated)
+        return updated
+
+    # --- explanations and feedback ----------------------------------------------------------
+    def why(self, alert_id: int) -> Explanation:
+        match = self.store.match(alert_id)
+        up, down = self.store.feedback_counts(alert_id)
+        return Explanation(match, up, down)
+
+    def record_feedback(
+        self, alert_id: int, platform: str, user_id: str, vote: int
+    ) -> tuple[int, int]:
+        if vote not in (-1, 1):
+            raise BadArgument("a vote is +1 or -1")
+        self.store.match(alert_id)  # NotFound for an unknown alert
+        self.store.record_feedback(alert_id, platform, user_id, vote, self.clock())
+        return self.store.feedback_counts(alert_id)
+
+    # --- status -----------------------------------------------------------------------------
+    def status(self) -> StatusReport:
+        feeds = self.store.feeds()
+        active = [f for f in feeds if f.status is FeedStatus.ACTIVE]
+        failing = [f for f in active if f.consecutive_failures > 0]
+        return StatusReport(
+            version=__version__,
+            feeds_active=len(active),
+            feeds_failing=len(failing),
+            feeds_disabled=len(feeds) - len(active),
+            failing=[(f.id, f.url, f.last_error or "") for f in failing[:5]],
+            last_cycle=self.store.last_cycle_report(),
+            queue_pending=self.store.outbox_counts().get("pending", 0),
+            subscriptions=self.store.count_subscriptions(),
+            articles=self.store.count_articles(),
+        )

@@ -1,0 +1,28 @@
+"""The SQLite store (sqlite-utils, WAL), the embedded default. Every multi-row change happens in one transaction.
+
+The store is one class assembled from parts, one per kind of data; only this package speaks SQL.
+"""
+
+from __future__ import annotations
+
+from bot.store.articles import ArticlesPart
+from bot.store.delivery import DeliveryPart
+from bot.store.feeds import FeedsPart
+from bot.store.lookups import LookupsPart
+from bot.store.topic_edits import TopicEditsPart
+from bot.store.topics import TopicsPart
+from bot.store.vectors import VectorsPart
+from bot.store.websub import WebSubPart
+
+
+class SqliteStore(
+    FeedsPart,
+    TopicEditsPart,
+    TopicsPart,
+    DeliveryPart,
+    LookupsPart,
+    ArticlesPart,
+    VectorsPart,
+    WebSubPart,
+):
+    """The one object that reads and writes the database."""

@@ -1,0 +1,74 @@
+"""Seeds: the example articles a topic is defined by, made from text and embedded once.
+
+Seed vectors are cached in the store by (model, content hash): a new seed embeds only itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bot.core.errors import BadArgument
+from bot.core.models import Seed
+from bot.ingest.dedupe import content_hash
+from bot.relevance.embed import Embedder, passages
+from bot.store import Store
+
+COUNTER_DIR = "counter"
+BACKGROUND_DIR = "_background"  # unrelated news every topic's scorer learns to tell apart
+
+
+def seed_title(text: str, fallback: str) -> str:
+    """The first line that reads like a headline: a few words, not a URL or a date stamp."""
+    for line in text.splitlines()[:12]:
+        line = line.strip()
+        words = line.split()
+        if len(words) >= 4 and "://" not in line:
+            return line[:160]
+    return fallback
+
+
+def seed_from_text(
+    topic: str, text: str, origin: str, *, kind: str = "positive", title: str | None = None
+) -> Seed:
+    text = text.strip()
+    if len(text.split()) < 5:
+        raise BadArgument("a seed needs at least a few sentences of text")
+    if title is None:
+        title = seed_title(text, fallback=Path(origin).stem)
+        # the headline leads the first passage anyway (see passages()); keep it out of the body
+        lines = text.splitlines()
+        for i, line in enumerate(lines):
+            if line.strip() == title:
+                text = "\n".join(lines[:i] + lines[i + 1 :]).strip()
+                break
+    return Seed(
+        id=0,
+        topic=topic,
+        title=title,
+        text=text,
+        content_hash=content_hash(title, text),
+        origin=origin,
+        kind=kind,
+    )
+
+
+def seed_passages(
+    store: Store, embedder: Embedder, seeds: list[Seed]
+) -> dict[str, tuple[list[str], np.ndarray]]:
+    """Passages and vectors of each seed, from the cache or embedded once and cached."""
+    out: dict[str, tuple[list[str], np.ndarray]] = {}
+    missing: list[Seed] = []
+    for seed in seeds:
+        cached = store.cached_seed_chunks(seed.content_hash, embedder.name)
+        if cached is None:
+            missing.append(seed)
+        else:
+            out[seed.content_hash] = cached
+    for seed in missing:
+        parts = passages(seed.title, seed.text)
+        vectors = embedder.encode(parts)
+        store.cache_seed_chunks(seed.content_hash, embedder.name, parts, vectors)
+        out[seed.content_hash] = (parts, vectors)
+    return out

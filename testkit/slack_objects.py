@@ -1,0 +1,73 @@
+"""What the fake Slack Web API (testkit/slack_api.py) records and how it reads a call: the
+messages the bot posted, the channels it knows, the faults it injects."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+
+@dataclass
+class Fault:
+    error: str
+    status: int = 200
+    retry_after: int | None = None
+
+
+@dataclass
+class Posted:
+    """One message the bot posted, updated, answered ephemerally or through a response_url."""
+
+    method: str
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]]
+    thread_ts: str | None = None
+    user: str | None = None  # ephemeral: who sees it
+    response_type: str | None = None  # response_url / ack answers
+    edits: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def buttons(self) -> list[tuple[str, str]]:
+        """(action_id, value) of every button."""
+        return [
+            (e.get("action_id", ""), e.get("value", ""))
+            for b in self.blocks
+            if b.get("type") == "actions"
+            for e in b.get("elements", [])
+        ]
+
+    @property
+    def mrkdwn(self) -> str:
+        """The text of every section and context block, joined."""
+        parts = []
+        for b in self.blocks:
+            if b.get("type") == "section":
+                parts.append(b["text"]["text"])
+            elif b.get("type") == "context":
+                parts.extend(e.get("text", "") for e in b.get("elements", []))
+        return "\n".join(parts) or self.text
+
+
+@dataclass
+class Channel:
+    id: str
+    members: list[str]
+    is_member: bool = True
+    is_private: bool = False
+    is_archived: bool = False
+
+
+def call_params(query: dict[str, str], raw: bytes, content_type: str) -> dict[str, Any]:
+    """A Web API call's arguments, from the query string and a form or JSON body."""
+    params: dict[str, Any] = dict(query)
+    if content_type.startswith("application/json"):
+        return params | dict(json.loads(raw or b"{}"))
+    params |= dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+    for key in ("blocks", "files", "attachments", "metadata"):
+        if isinstance(params.get(key), str) and params[key].startswith(("[", "{")):
+            params[key] = json.loads(params[key])
+    return params
