@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.app.compose import App, compose
+from bot.core.models import utcnow
 from bot.core.settings import Settings
-from bot.pipeline.cycle import utcnow
 from testkit.env import local_env
 from testkit.feedserver import FeedServer
 from testkit.load import SEEDS as LOAD_SEEDS

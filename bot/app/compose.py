@@ -10,12 +10,13 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bot.core.logsafe import redact_secrets, secrets_of
+from bot.core.models import utcnow
 from bot.core.settings import Settings
 from bot.deliver.console import CONSOLE, ConsoleSink
 from bot.deliver.outbox import Deliverer
 from bot.deliver.sink import Sink
 from bot.ingest.fetch import Fetcher, FetchLimits
-from bot.pipeline.cycle import Pipeline, utcnow
+from bot.pipeline.cycle import Pipeline
 from bot.relevance.embed import Embedder, make_embedder
 from bot.service.bot_service import BotService, build_service
 from bot.store import SqliteStore, Store

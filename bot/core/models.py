@@ -11,7 +11,7 @@ import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.core.errors import BadArgument
@@ -131,6 +131,11 @@ class Article:
     source: str | None
     content_hash: str
     story_id: int | None = None
+
+
+def utcnow() -> datetime:
+    """The clock every long-lived object gets by default (tests pass their own)."""
+    return datetime.now(UTC)
 
 
 TOPIC_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")

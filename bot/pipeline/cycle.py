@@ -17,10 +17,10 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bot.core.errors import FeedUnavailable, ThreatwatchError
-from bot.core.models import CycleReport, Feed, FeedItem, FetchResult, ParsedFeed
+from bot.core.models import CycleReport, Feed, FeedItem, FetchResult, ParsedFeed, utcnow
 from bot.core.records import NewArticle, NewMatch
 from bot.core.settings import Settings
 from bot.ingest import dedupe, extract, schedule
@@ -38,10 +38,6 @@ log = logging.getLogger(__name__)
 SAVE_BATCH = 64
 INGEST_MAX_ITEMS = 4 * SAVE_BATCH  # the most items one consumer round takes from the queue
 QUEUE_FEEDS = 64  # feeds being fetched or waiting to be ingested at once (bounds memory)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from datetime import datetime
 from bot.core.errors import BadArgument, Refused
 from bot.core.models import Feed
 from bot.core.settings import Settings
-from bot.ingest import netguard
 from bot.ingest.opml import OutlineFeed, parse_opml, to_opml
 from bot.store import Store
 
@@ -30,6 +29,9 @@ class FeedService:
         self.clock = clock
 
     async def add_feed(self, url: str, name: str | None = None) -> tuple[Feed, bool]:
+        # the SSRF guard brings the HTTP stack: imported here, so listing feeds stays instant
+        from bot.ingest import netguard
+
         url = url.strip()
         await netguard.check_url(url, allow_private=self.settings.allow_private_networks)
         if name is not None and len(name) > MAX_FEED_NAME:

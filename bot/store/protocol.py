@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.core.channels import Channel, ChannelKey, ChatSettings, Subscription
 from bot.core.facets import Facet
@@ -28,6 +26,9 @@ from bot.core.models import (
     WebSubSubscription,
 )
 from bot.core.records import NewArticle, NewMatch, OutboxEntry, StoredReport
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class Store(Protocol):

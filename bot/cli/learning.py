@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bot.core.errors import BadArgument
-from bot.core.models import TopicVersion
-from bot.relevance.metrics import Figures
+
+if TYPE_CHECKING:
+    from bot.core.models import TopicVersion
+    from bot.relevance.metrics import Figures
 
 
 def register(cli: click.Group, topics: click.Group, with_app: Any) -> None:
