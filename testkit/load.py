@@ -1,7 +1,7 @@
 """A bounded, loopback-only load run of the real bot (`python -m bot run` as a child process):
 many feeds on the local feed server, many new items, many chats across the fake Telegram Bot API
 and Slack servers, both enforcing the platforms' rate limits. Used by ``bench/load.py`` (full
-size) and ``tests/test_load.py`` (scaled down).
+size) and ``tests/integration/test_load.py`` (scaled down).
 
 It measures the poll cycle (from the bot's own cycle line), the bot process's peak memory
 (VmHWM), and the delivery lag of each alert (first seen by the fake server minus the match's

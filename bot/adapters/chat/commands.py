@@ -1,5 +1,5 @@
 """THE command table. It drives routing (bot/adapters/chat/dispatch.py), /help, Telegram's
-setMyCommands menu and the README's command section (tests/test_chat_commands.py keeps the
+setMyCommands menu and the README's command section (tests/unit/adapters/test_chat_commands.py keeps the
 README in step). Slack uses the same table as `/threatwatch <name> …`."""
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from bot.ingest.htmltext import html_to_text, normalise_text
 from bot.ingest.parse import parse_feed
 from bot.ingest.xmlsafe import MAX_INFLATED_BYTES, inflate, scrub_prolog
 
-FEEDS = Path(__file__).parent / "data" / "feeds"
+FEEDS = Path(__file__).parents[2] / "data" / "feeds"
 ALL_FILES = sorted(p.name for p in FEEDS.iterdir() if p.name not in ("README.md", "SHA256SUMS"))
 URL = "https://feeds.example.com/feed.xml"
 

@@ -18,7 +18,7 @@ from bot.topics.registry import build_indexes
 from bot.topics.seeds import seed_title
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 
 
 class CountingEmbedder(HashingEmbedder):

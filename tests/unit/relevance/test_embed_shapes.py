@@ -21,7 +21,7 @@ from bot.relevance.embed import (
     passages,
 )
 
-DEV_CORPUS = Path(__file__).parents[1] / "data" / "dev_corpus.jsonl"
+DEV_CORPUS = Path(__file__).parents[3] / "data" / "dev_corpus.jsonl"
 
 
 def test_batches_are_whole_powers_of_two() -> None:

@@ -16,7 +16,7 @@ import pytest
 from bot.demo.run import seeds_without_demo_items
 from testkit.feedserver import FeedServer
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "bot" / "demo" / "data"
 LABELS = json.loads((DEMO / "LABELS.json").read_text())
 

@@ -13,7 +13,7 @@ import pytest
 
 from bot.demo.run import demo_item_ids, seeds_without_demo_items
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SEEDS = REPO / "seeds"
 
 

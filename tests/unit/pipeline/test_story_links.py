@@ -23,7 +23,7 @@ from bot.relevance.scoring import embed_documents
 from bot.store import SqliteStore, Store
 from bot.store.articles import STORY_CANDIDATES
 
-CORPUS = Path(__file__).resolve().parents[1] / "data" / "dev_corpus.jsonl"
+CORPUS = Path(__file__).resolve().parents[3] / "data" / "dev_corpus.jsonl"
 NOW = datetime(2026, 3, 2, 10, tzinfo=UTC)
 
 

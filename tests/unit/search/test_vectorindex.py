@@ -24,7 +24,7 @@ from bot.service.bot_service import build_service
 from bot.store import SqliteStore, Store
 from bot.topics.registry import TopicRegistry
 
-CORPUS = Path(__file__).resolve().parents[1] / "data" / "dev_corpus.jsonl"
+CORPUS = Path(__file__).resolve().parents[3] / "data" / "dev_corpus.jsonl"
 NOW = datetime(2026, 3, 2, 10, tzinfo=UTC)
 QUERIES = [
     "rocket attack on a base housing US troops in Iraq",

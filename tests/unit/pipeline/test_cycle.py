@@ -14,7 +14,7 @@ from bot.core.models import FeedStatus
 from bot.core.settings import Settings
 from testkit.feedserver import FeedServer
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 
 
 class Clock:

@@ -16,7 +16,7 @@ from bot.app.compose import App, compose
 from bot.core.channels import ChannelKey
 from testkit.feedserver import FeedServer
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 ARTICLE = (
     "<html><head><title>Rocket attack on US base</title></head><body><article>"
     "<h1>Rockets hit a base hosting US troops in Iraq</h1>"

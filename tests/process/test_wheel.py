@@ -7,7 +7,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # what only the test kit has: fake chat servers, the WebSub hub, the feed server's fault routes
 TEST_KIT_MARKS = (b"class FakeBotAPI", b"class FakeSlackAPI", b"class LocalHub", b"_gzipbomb")
 

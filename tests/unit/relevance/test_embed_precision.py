@@ -21,7 +21,7 @@ from bot.relevance.embed import (
     passages,
 )
 
-DEV_CORPUS = Path(__file__).parents[1] / "data" / "dev_corpus.jsonl"
+DEV_CORPUS = Path(__file__).parents[3] / "data" / "dev_corpus.jsonl"
 
 TEXTS = [
     "Three U.S. service members were wounded when a drone struck a base in eastern Syria.",

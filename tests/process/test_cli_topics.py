@@ -14,7 +14,7 @@ from test_cli import tw
 from testkit.feedserver import FeedServer
 
 TOPIC = "militia-attacks-us-forces"
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

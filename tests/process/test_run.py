@@ -17,7 +17,7 @@ import pytest
 
 from testkit.feedserver import FeedServer
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def reader(stream, lines: queue.Queue[str]) -> None:  # type: ignore[no-untyped-def]
