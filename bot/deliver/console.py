@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, TextIO
 from bot.core.models import Match
 from bot.core.records import OutboxEntry
 from bot.deliver.ratelimit import Rate
-from bot.messages.replies import Reply
+from bot.messages.replies import Reply, clip
 
 if TYPE_CHECKING:
     from bot.deliver.sink import SendOptions
@@ -42,13 +42,9 @@ def render_console_alert(match: Match) -> str:
         ]
     lines += [
         "  best passage:",
-        textwrap.indent(textwrap.fill(_clip(match.passage, 600), width=96), "    "),
+        textwrap.indent(textwrap.fill(clip(match.passage, 600), width=96), "    "),
     ]
     return "\n".join(lines)
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 class ConsoleSink:

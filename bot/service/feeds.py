@@ -9,10 +9,11 @@ from datetime import datetime
 from bot.core.errors import BadArgument, Refused
 from bot.core.models import Feed
 from bot.core.settings import Settings
-from bot.ingest.opml import OutlineFeed, parse_opml, to_opml
+from bot.ingest.opml import MAX_OPML_BYTES, OutlineFeed, parse_opml, to_opml
 from bot.store import Store
 
 MAX_FEED_NAME = 200
+__all__ = ["MAX_OPML_BYTES", "FeedService", "ImportResult"]  # the OPML cap is the service's
 
 
 @dataclass(frozen=True)

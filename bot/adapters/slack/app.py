@@ -36,13 +36,14 @@ from bot.core.errors import BadArgument, Refused, ThreatwatchError
 from bot.core.settings import Settings
 from bot.messages.replies import Reply, error_reply, text_reply
 from bot.service.bot_service import BotService
+from bot.service.feeds import MAX_OPML_BYTES
 
 log = logging.getLogger(__name__)
 
 FAST_ANSWER_SECONDS = 2.0  # answer in the ack when the work is done by then (Slack waits 3 s)
 START_RETRY_SECONDS = 5.0
 WORKING = "⏳ Working on it…"
-MAX_DOWNLOAD_BYTES = 1_000_000  # the OPML import's own cap; nothing larger is read
+MAX_DOWNLOAD_BYTES = MAX_OPML_BYTES  # the OPML import's own cap: nothing larger is read
 EPHEMERAL, IN_CHANNEL = "ephemeral", "in_channel"
 SLACK_ERRORS = (SlackApiError, SlackClientError, aiohttp.ClientError, OSError, TimeoutError)
 
