@@ -159,9 +159,7 @@ class Pipeline:
                 headers=result.headers,
                 max_items=self.settings.max_items_per_feed,
             )
-            known = self.store.known_items(parsed.items)
-            fresh = [item for item in parsed.items if item.guid not in known]
-            report.duplicates += len(parsed.items) - len(fresh)
+            fresh = self._not_stored(parsed.items, report)
             if fresh and self.settings.fetch_full_text:
                 fresh = await self._with_full_text(fresh, report)
             return FeedOutcome(feed, result=result, parsed=parsed, fresh=tuple(fresh))
@@ -252,14 +250,24 @@ class Pipeline:
         report.fetched, report.seconds = len(outcomes) - len(failed), time.perf_counter() - t0
         return report, failed
 
+    def _not_stored(self, items: Sequence[FeedItem], report: CycleReport) -> list[FeedItem]:
+        """The items the store has no copy of, by GUID, URL or content hash (bot/ingest/dedupe.py
+        gives the keys). Duplicates are dropped at three points, each for a reason: here before
+        full text is fetched (no page is fetched for a known item) and again before saving
+        (another feed may have saved it meanwhile); ingest_items then drops a text already
+        stored under another identity, once the full text is known."""
+        known = self.store.known_items(items)
+        fresh = [item for item in items if item.guid not in known]
+        report.duplicates += len(items) - len(fresh)
+        return fresh
+
     # --- new items → stored articles and matches --------------------------------------------------
     async def _ingest(self, fresh: list[tuple[Feed, FeedItem]], report: CycleReport) -> None:
         unique, removed = dedupe.unique_in_batch([item for _, item in fresh])
         feed_of = {id(item): feed.id for feed, item in fresh}
+        report.duplicates += removed
         # another feed may have saved the same item since this one was fetched
-        known = self.store.known_items(unique)
-        candidates = [item for item in unique if item.guid not in known]
-        report.duplicates += removed + len(unique) - len(candidates)
+        candidates = self._not_stored(unique, report)
         for start in range(0, len(candidates), SAVE_BATCH):
             batch = candidates[start : start + SAVE_BATCH]
             await self.ingest_items(batch, [feed_of.get(id(i)) for i in batch], report)
