@@ -129,6 +129,10 @@ def run_score(rows: list[dict], seeds: Path, *, stories: bool = False) -> list[d
             "THREATWATCH_SEEDS_DIR": str(seeds),
             "THREATWATCH_LOAD_DEFAULT_FEEDS": "false",
             "HF_HUB_OFFLINE": "1",
+            # the int8 model is built once, not in every fold's temporary directory
+            "THREATWATCH_MODEL_CACHE_DIR": os.environ.get(
+                "THREATWATCH_MODEL_CACHE_DIR", str(REPO / "bench" / ".cache" / "models")
+            ),
         }
         cmd = [EXE, "--db", str(Path(tmp) / "bench.db"), "score", "--input", str(corpus)]
         if stories:
@@ -322,11 +326,13 @@ def figures(labels: np.ndarray, scores: np.ndarray, alerts: np.ndarray) -> dict:
 def embed_precision() -> str:
     """The precision `threatwatch score` embeds in: THREATWATCH_EMBED_PRECISION, "auto"
     resolved for this CPU."""
-    from bot.pipeline.embed import SentenceTransformerEmbedder
+    from bot.pipeline.embed import _cpu_flags
+    from bot.pipeline.embed_choice import choose, int8_runtime_installed
     from bot.settings import Settings
 
     setting = Settings().embed_precision
-    return f"{SentenceTransformerEmbedder('-', precision=setting).precision} ({setting})"
+    choice = choose(setting, _cpu_flags(), int8_installed=int8_runtime_installed())
+    return f"{choice.precision} ({setting}: {choice.reason})"
 
 
 def story_figures(rows: list[dict], seeds: Path) -> dict:

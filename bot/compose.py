@@ -77,6 +77,7 @@ def compose(
         batch_size=settings.embed_batch_size,
         precision=settings.embed_precision,
         compile_model=settings.embed_compile,
+        cache_dir=settings.model_cache_dir or settings.db.parent / "model-cache",
     )
     service = BotService(settings, store, embedder, fetcher, clock)
     pipeline = Pipeline(settings, store, fetcher, embedder, service.indexes, clock)

@@ -292,12 +292,19 @@ def make_embedder(
     batch_size: int = 32,
     precision: str = "fp32",
     compile_model: bool = False,
+    cache_dir: Path | None = None,
 ) -> Embedder:
     if kind == "hashing":
         return HashingEmbedder()
     if kind == "sentence-transformers":
-        return SentenceTransformerEmbedder(
-            model, batch_size=batch_size, precision=precision, compile_model=compile_model
+        from bot.pipeline.embed_choice import runtime_embedder  # fp32, bf16, int8 or auto
+
+        return runtime_embedder(
+            model,
+            precision=precision,
+            cache_dir=cache_dir or Path("model-cache"),
+            batch_size=batch_size,
+            compile_model=compile_model,
         )
     raise ConfigError(
         f"unknown THREATWATCH_EMBEDDER {kind!r}: use 'sentence-transformers' or 'hashing'"
