@@ -18,6 +18,8 @@ import hashlib
 import json
 import logging
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 import warnings
@@ -70,7 +72,7 @@ def cached_int8_model(model_dir: Path, cache_dir: Path) -> Path:
     logging.disable(logging.INFO)  # the exporter and quantiser log every node they touch
     try:
         with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".build-") as work:
-            built = build_int8_model(model_dir, Path(work))
+            built = _build_in_child(model_dir, Path(work))
             digest = file_sha256(built)
             os.replace(built, target)  # atomic: a reader sees the old file or the whole new one
     finally:
@@ -78,6 +80,18 @@ def cached_int8_model(model_dir: Path, cache_dir: Path) -> Path:
     checksum.write_text(digest + "\n", encoding="ascii")
     log.info("int8 model built from %s: %s (sha256 %s)", model_dir, target, digest[:16])
     return target
+
+
+def _build_in_child(model_dir: Path, work: Path) -> Path:
+    """Build in a child process: exporting holds the torch model and the ONNX graphs (~1 GB at
+    its peak), which the embedding process should not keep as its high-water mark."""
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    command = [sys.executable, "-m", "bot.pipeline.embed_int8", str(model_dir), str(work)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    built = work / "int8.onnx"
+    if done.returncode != 0 or not built.is_file():
+        raise RuntimeError(f"exit {done.returncode}: {done.stderr.strip()[-600:]}")
+    return built
 
 
 def build_int8_model(model_dir: Path, work: Path) -> Path:
@@ -233,3 +247,10 @@ class Int8Embedder:
         )
         weights = mask[..., None].astype(np.float32)  # mean pooling over real tokens
         return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+
+
+if (
+    __name__ == "__main__"
+):  # the child of _build_in_child: python -m bot.pipeline.embed_int8 DIR WORK
+    logging.disable(logging.INFO)
+    build_int8_model(Path(sys.argv[1]), Path(sys.argv[2]))
