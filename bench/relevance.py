@@ -56,7 +56,8 @@ CORPUS = REPO / "data" / "dev_corpus.jsonl"
 TOPIC = "militia-attacks-us-forces"
 NEWS_FEEDS = REPO / "tests" / "data" / "feeds"
 NOT_ENGLISH = ("news-bbc-urdu", "news-heise")
-EXE = str(Path(sys.executable).with_name("threatwatch"))
+# this tree's CLI (`python -m bot`), not whichever `threatwatch` script the venv has installed
+EXE = [sys.executable, "-m", "bot"]
 
 
 def load(path: Path) -> list[dict]:
@@ -134,7 +135,7 @@ def run_score(rows: list[dict], seeds: Path, *, stories: bool = False) -> list[d
                 "THREATWATCH_MODEL_CACHE_DIR", str(REPO / "bench" / ".cache" / "models")
             ),
         }
-        cmd = [EXE, "--db", str(Path(tmp) / "bench.db"), "score", "--input", str(corpus)]
+        cmd = [*EXE, "--db", str(Path(tmp) / "bench.db"), "score", "--input", str(corpus)]
         if stories:
             cmd.append("--stories")
         else:
