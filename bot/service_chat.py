@@ -21,6 +21,7 @@ from bot.channels import (
 from bot.errors import BadArgument, NotFound
 from bot.models import Article, FeedStatus, Match
 from bot.pipeline import extract, netguard
+from bot.pipeline.embed_choice import describe as describe_embedder
 from bot.pipeline.fetch import HTML_ACCEPT
 from bot.scoring import embed_documents
 from bot.topics import validate_topic_name
@@ -54,6 +55,7 @@ class StatusReport:
     queue_pending: int
     subscriptions: dict[str, int]
     articles: int
+    embedding: str = ""  # model, runtime and why it was chosen (THREATWATCH_EMBED_PRECISION)
 
 
 def parse_alert_id(value: str) -> int:
@@ -185,4 +187,5 @@ class ChatServiceMixin:
             queue_pending=self.store.outbox_counts().get("pending", 0),
             subscriptions=self.store.count_subscriptions(),
             articles=self.store.count_articles(),
+            embedding=describe_embedder(self.embedder),
         )
