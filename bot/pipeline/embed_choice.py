@@ -3,21 +3,18 @@
 ``auto`` takes the fastest precision this CPU runs in hardware, in the order measured on a CPU
 that has all three (docs/BENCHMARKS.md, "Ingest int8"): int8 where the CPU has int8 dot-product
 instructions (AVX-512 VNNI, AVX-VNNI or AMX) and ONNX Runtime is installed, else bf16 where it
-computes bfloat16 natively, else fp32. The choice and its reason are logged and shown in
-/status.
+computes bfloat16 natively, else fp32. The choice and its reason are logged once the model
+has loaded (bot/runner.py) and shown in /status.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.errors import ConfigError
 from bot.pipeline.embed import Embedder, SentenceTransformerEmbedder, _cpu_flags, native_bf16
-
-log = logging.getLogger(__name__)
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 INT8_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
@@ -76,6 +73,7 @@ def runtime_embedder(
         from bot.pipeline.embed_int8 import Int8Embedder
 
         base = torch_embedder("bf16" if native_bf16(_cpu_flags()) else "fp32")
+        base.runtime = f"torch {base.precision}"  # type: ignore[attr-defined]
         embedder = Int8Embedder(
             base.model_path(),
             cache_dir,
@@ -87,7 +85,6 @@ def runtime_embedder(
         runtime = "onnxruntime int8"
     embedder.runtime = runtime  # type: ignore[attr-defined]
     embedder.choice = choice  # type: ignore[attr-defined]
-    log.info("embedding: %s %s (%s)", model, runtime, choice.reason)
     return embedder
 
 

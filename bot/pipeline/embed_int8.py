@@ -199,6 +199,8 @@ class Int8Embedder:
                 reason = f"{exc.__class__.__name__}: {str(exc)[:300]}"
                 if self.fallback is None:
                     raise ConfigError(f"cannot build the int8 model: {reason}") from exc
+                # a model that the fallback cannot load either is the real fault: say that one
+                self.fallback.encode(["threatwatch start-up check"])
                 self._failed = True
                 self.runtime = f"{getattr(self.fallback, 'runtime', 'torch')} (int8 failed)"
                 log.warning("int8 model unavailable (%s): using %s", reason, self.runtime)
