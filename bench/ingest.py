@@ -2,6 +2,11 @@
 against a plain `SentenceTransformer.encode` baseline measured in the same run.
 
     python bench/ingest.py [--repeat N] [--quick] [--json] [--profile]
+                           [--precisions auto,bf16,fp32] [--cases lead,window,full]
+
+`--precisions` runs one project worker per THREATWATCH_EMBED_PRECISION value (default: the one
+set, else auto), all taking turns with the same baseline; "int8" builds (once) or loads the int8
+model from THREATWATCH_MODEL_CACHE_DIR (default bench/.cache/models).
 
 Baseline and project each live in their own subprocess (`--worker KIND --case CASE`), so each
 peak RSS (ru_maxrss) is its own. Both load the model, build the topic index and warm up before
@@ -78,26 +83,33 @@ def rss_bytes(articles: list[tuple[str, str]]) -> bytes:
     ).encode()
 
 
-def over_window(model: object, texts: list[str]) -> int:
-    """How many texts the model would truncate (token count above max_seq_length)."""
-    lengths = [len(ids) for ids in model.tokenizer(texts)["input_ids"]]  # type: ignore[attr-defined]
-    return sum(n > model.max_seq_length for n in lengths)  # type: ignore[attr-defined]
+def over_window(texts: list[str], window: int = 256) -> int:
+    """How many texts the model would truncate (token count above its 256-token window)."""
+    from tokenizers import Tokenizer
+
+    from bot.relevance.embed import SentenceTransformerEmbedder
+
+    path = SentenceTransformerEmbedder("all-MiniLM-L6-v2").model_path() / "tokenizer.json"
+    return sum(len(e.ids) > window for e in Tokenizer.from_file(str(path)).encode_batch(texts))
 
 
 def setup_project(articles: list[tuple[str, str]]) -> tuple[Pass, dict]:
     from bot.core.settings import Settings
     from bot.ingest.parse import parse_feed
-    from bot.relevance.embed import SentenceTransformerEmbedder, passages
+    from bot.relevance.embed import passages
+    from bot.relevance.embed_choice import make_embedder
     from bot.relevance.scoring import embed_documents, score_document
     from bot.store import SqliteStore
     from bot.topics.config import sync_from_config
     from bot.topics.registry import build_indexes
 
     settings = Settings()  # THREATWATCH_EMBED_PRECISION, THREATWATCH_EMBED_COMPILE
-    embedder = SentenceTransformerEmbedder(
+    embedder = make_embedder(
+        "sentence-transformers",
         "all-MiniLM-L6-v2",
         precision=settings.embed_precision,
         compile_model=settings.embed_compile,
+        cache_dir=settings.model_cache_dir or REPO / "bench" / ".cache" / "models",
     )
     with tempfile.TemporaryDirectory() as tmp:  # the topic index exactly as the app builds it
         store = SqliteStore(Path(tmp) / "bench.db")
@@ -120,7 +132,8 @@ def setup_project(articles: list[tuple[str, str]]) -> tuple[Pass, dict]:
 
     run(rss_bytes(articles[:WARMUP_ARTICLES]))
     texts = [p for it in parse_feed(feed, url=FEED_URL).items for p in passages(it.title, it.text)]
-    return run, {"texts": len(texts), "over_window": over_window(embedder.load(), texts)}
+    runtime = getattr(embedder, "runtime", "")
+    return run, {"texts": len(texts), "over_window": over_window(texts), "runtime": runtime}
 
 
 def setup_baseline(articles: list[tuple[str, str]]) -> tuple[Pass, dict]:
@@ -137,7 +150,7 @@ def setup_baseline(articles: list[tuple[str, str]]) -> tuple[Pass, dict]:
         return {"seconds": time.perf_counter() - t0, "stages": {}}
 
     model.encode(texts[:WARMUP_ARTICLES], batch_size=32)
-    return run, {"texts": len(texts), "over_window": over_window(model, texts)}
+    return run, {"texts": len(texts), "over_window": over_window(texts), "runtime": "torch fp32"}
 
 
 def serve(kind: str, case: str, quick: bool) -> None:
@@ -154,18 +167,21 @@ def serve(kind: str, case: str, quick: bool) -> None:
     print(json.dumps({**info, "articles": len(articles), "peak_rss_mib": peak, "passes": passes}))
 
 
-def measure(case: str, repeat: int, quick: bool) -> dict[str, dict]:
-    """Set both workers up (one at a time), then alternate timed passes between them."""
+def measure(case: str, repeat: int, quick: bool, precisions: list[str]) -> dict[str, dict]:
+    """Set the workers up (one at a time), then alternate timed passes between them."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     procs, logs = {}, {}
-    for kind in KINDS:
-        command = [sys.executable, SELF, "--worker", kind, "--case", case] + ["--quick"] * quick
+    kinds = ["baseline", *(f"project:{p}" for p in precisions)]
+    for kind in kinds:
+        worker, _, precision = kind.partition(":")
+        command = [sys.executable, SELF, "--worker", worker, "--case", case] + ["--quick"] * quick
         logs[kind] = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed with the process)
+        own_env = env | ({"THREATWATCH_EMBED_PRECISION": precision} if precision else {})
         procs[kind] = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                       stderr=logs[kind], text=True, env=env, cwd=REPO)  # fmt: skip
+                                       stderr=logs[kind], text=True, env=own_env, cwd=REPO)  # fmt: skip
         expect(procs[kind], logs[kind], "ready")
     for i in range(repeat):
-        for kind in KINDS if i % 2 == 0 else KINDS[::-1]:
+        for kind in kinds if i % 2 == 0 else kinds[::-1]:
             procs[kind].stdin.write("run\n")  # type: ignore[union-attr]
             procs[kind].stdin.flush()  # type: ignore[union-attr]
             expect(procs[kind], logs[kind], "ok")  # the "ok" comes once the pass has finished
@@ -192,12 +208,11 @@ def profile(quick: bool, repeat: int) -> None:
     pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
 
 
-def machine() -> dict:
+def machine(precisions: list[str]) -> dict:
     import sentence_transformers
     import torch
 
     from bot.core.settings import Settings
-    from bot.relevance.embed import SentenceTransformerEmbedder
 
     settings = Settings()
 
@@ -211,7 +226,7 @@ def machine() -> dict:
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": " ".join(["python", "bench/ingest.py", *sys.argv[1:]]),
         # what the project path runs with: the settings it reads, "auto" resolved for this CPU
-        "precision": SentenceTransformerEmbedder("-", precision=settings.embed_precision).precision,
+        "precisions": ",".join(precisions),
         "compile": int(settings.embed_compile),
     }  # fmt: skip
 
@@ -223,7 +238,8 @@ def summarise(case: str, kind: str, result: dict, baseline: dict) -> dict:
     mine, base = rates(result), rates(baseline)  # paired: pass i of each ran next to each other
     stages = [p["stages"] for p in result["passes"] if p["stages"]]
     return {
-        "case": CASES[case], "path": kind, "articles": result["articles"],
+        "case": CASES[case], "path": kind, "runtime": result.get("runtime", ""),
+        "articles": result["articles"],
         "texts_per_article": round(result["texts"] / result["articles"], 2),
         "over_window": result["over_window"], "texts": result["texts"],
         "articles_per_s": round(statistics.median(mine), 1),
@@ -240,7 +256,7 @@ def table(meta: dict, rows: list[dict]) -> str:
         f"machine: {meta['cpu']}, {meta['cores']} cores (torch threads {meta['torch_threads']})",
         f"date:    {meta['date']}",
         f"command: {meta['command']}",
-        f"project embed precision: {meta['precision']} (THREATWATCH_EMBED_PRECISION), "
+        f"project embed precisions: {meta['precisions']} (THREATWATCH_EMBED_PRECISION), "
         f"compile: {meta['compile']} (THREATWATCH_EMBED_COMPILE)",
         f"python {meta['python']}, torch {meta['torch']}, "
         f"sentence-transformers {meta['sentence_transformers']}",
@@ -252,7 +268,7 @@ def table(meta: dict, rows: list[dict]) -> str:
     for r in rows:
         stages = "/".join(str(v) for v in r["stages_ms"].values()) or "–"
         lines.append(
-            f"| {r['case']} | {r['path']} | {r['articles']} | {r['texts_per_article']} "
+            f"| {r['case']} | {r['path']} ({r['runtime']}) | {r['articles']} | {r['texts_per_article']} "
             f"| {r['over_window']}/{r['texts']} | {r['articles_per_s']} "
             f"| {r['min']}–{r['max']} | {r['ratio']}× | {r['peak_rss_mib']} | {stages} |"
         )
@@ -265,6 +281,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_ARTICLES} articles, 1 pass")
     parser.add_argument("--json", action="store_true", help="print machine-readable results")
     parser.add_argument("--profile", action="store_true", help="cProfile the project path instead")
+    parser.add_argument(
+        "--precisions",
+        help="project workers, e.g. auto,bf16,fp32 (default: "
+        "THREATWATCH_EMBED_PRECISION, else auto)",
+    )
+    parser.add_argument("--cases", default=",".join(CASES), help="e.g. lead,full")
     parser.add_argument("--worker", choices=KINDS, help=argparse.SUPPRESS)
     parser.add_argument("--case", choices=tuple(CASES), default="full", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -275,11 +297,16 @@ def main() -> None:
         return serve(args.worker, args.case, args.quick)
     if args.profile:
         return profile(args.quick, args.repeat)
+    precisions = (args.precisions or os.environ.get("THREATWATCH_EMBED_PRECISION", "auto")).split(
+        ","
+    )
     rows = []
-    for case in CASES:
-        results = measure(case, args.repeat, args.quick)
-        rows += [summarise(case, kind, results[kind], results["baseline"]) for kind in KINDS]
-    meta = machine()
+    for case in args.cases.split(","):
+        results = measure(case, args.repeat, args.quick, precisions)
+        rows += [
+            summarise(case, kind, result, results["baseline"]) for kind, result in results.items()
+        ]
+    meta = machine(precisions)
     print(json.dumps({"machine": meta, "rows": rows}, indent=2) if args.json else table(meta, rows))
 
 

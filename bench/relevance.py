@@ -56,7 +56,8 @@ CORPUS = REPO / "data" / "dev_corpus.jsonl"
 TOPIC = "militia-attacks-us-forces"
 NEWS_FEEDS = REPO / "tests" / "data" / "feeds"
 NOT_ENGLISH = ("news-bbc-urdu", "news-heise")
-EXE = str(Path(sys.executable).with_name("threatwatch"))
+# this tree's CLI (`python -m bot`), not whichever `threatwatch` script the venv has installed
+EXE = [sys.executable, "-m", "bot"]
 
 
 def load(path: Path) -> list[dict]:
@@ -129,8 +130,12 @@ def run_score(rows: list[dict], seeds: Path, *, stories: bool = False) -> list[d
             "THREATWATCH_SEEDS_DIR": str(seeds),
             "THREATWATCH_LOAD_DEFAULT_FEEDS": "false",
             "HF_HUB_OFFLINE": "1",
+            # the int8 model is built once, not in every fold's temporary directory
+            "THREATWATCH_MODEL_CACHE_DIR": os.environ.get(
+                "THREATWATCH_MODEL_CACHE_DIR", str(REPO / "bench" / ".cache" / "models")
+            ),
         }
-        cmd = [EXE, "--db", str(Path(tmp) / "bench.db"), "score", "--input", str(corpus)]
+        cmd = [*EXE, "--db", str(Path(tmp) / "bench.db"), "score", "--input", str(corpus)]
         if stories:
             cmd.append("--stories")
         else:
@@ -323,10 +328,12 @@ def embed_precision() -> str:
     """The precision `threatwatch score` embeds in: THREATWATCH_EMBED_PRECISION, "auto"
     resolved for this CPU."""
     from bot.core.settings import Settings
-    from bot.relevance.embed import SentenceTransformerEmbedder
+    from bot.relevance.embed import _cpu_flags
+    from bot.relevance.embed_choice import choose, int8_runtime_installed
 
     setting = Settings().embed_precision
-    return f"{SentenceTransformerEmbedder('-', precision=setting).precision} ({setting})"
+    choice = choose(setting, _cpu_flags(), int8_installed=int8_runtime_installed())
+    return f"{choice.precision} ({setting}: {choice.reason})"
 
 
 def story_figures(rows: list[dict], seeds: Path) -> dict:

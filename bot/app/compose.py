@@ -17,7 +17,8 @@ from bot.deliver.outbox import Deliverer
 from bot.deliver.sink import Sink
 from bot.ingest.fetch import Fetcher, FetchLimits
 from bot.pipeline.cycle import Pipeline
-from bot.relevance.embed import Embedder, make_embedder
+from bot.relevance.embed import Embedder
+from bot.relevance.embed_choice import make_embedder
 from bot.service.bot_service import BotService, build_service
 from bot.store import SqliteStore, Store
 from bot.topics.config import load_default_feeds, sync_from_config
@@ -82,6 +83,7 @@ def compose(
         batch_size=settings.embed_batch_size,
         precision=settings.embed_precision,
         compile_model=settings.embed_compile,
+        cache_dir=settings.model_cache_dir or settings.db.parent / "model-cache",
     )
     # one registry of topic indexes, shared by the poll cycle and the services: built once,
     # rebuilt for a topic only when it changes

@@ -13,6 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app.compose import App, ChatAdapter
 from bot.core.errors import ThreatwatchError
+from bot.relevance.embed_choice import describe as describe_embedder
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ async def run(app: App, *, stop: asyncio.Event | None = None) -> None:
         await _stop_adapters(app, starts)
         raise
     warming.add_done_callback(_report_warm)
+    log.info("embedding: %s", describe_embedder(app.embedder))
 
     scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC")
     scheduler.add_job(

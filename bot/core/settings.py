@@ -54,8 +54,12 @@ class Settings(BaseSettings):
     # "bf16": the model's weights and activations in bfloat16 (faster on CPUs with AVX-512 BF16
     # or AMX; vectors stay float32, L2-normalised, cosine ~0.9999 to fp32); "fp32": full
     # precision; "auto": bf16 where the CPU computes bfloat16 natively (elsewhere it is emulated
-    # and slower than fp32), else fp32
-    embed_precision: Literal["auto", "fp32", "bf16"] = "auto"
+    # and slower than fp32), else fp32; "int8": the same model quantised to int8 on ONNX Runtime
+    # (built from the installed weights on first use, cached in model_cache_dir); "auto" prefers
+    # it where the CPU has int8 dot products (see bot/pipeline/embed_choice.py)
+    embed_precision: Literal["auto", "fp32", "bf16", "int8"] = "auto"
+    # where the int8 model is built and kept (default: "model-cache" beside the database)
+    model_cache_dir: Path | None = None
     # torch.compile the model once at load (needs a C++ compiler; without one it runs eagerly).
     # Off by default: it adds ~15 s (more with a cold compiler cache) to every process that
     # loads the model, which a long-running `threatwatch run` earns back and a CLI call does not

@@ -283,22 +283,3 @@ def _cpu_flags() -> str:
     return next(
         (line.partition(":")[2] for line in cpuinfo.splitlines() if line.startswith("flags")), ""
     )
-
-
-def make_embedder(
-    kind: str,
-    model: str,
-    *,
-    batch_size: int = 32,
-    precision: str = "fp32",
-    compile_model: bool = False,
-) -> Embedder:
-    if kind == "hashing":
-        return HashingEmbedder()
-    if kind == "sentence-transformers":
-        return SentenceTransformerEmbedder(
-            model, batch_size=batch_size, precision=precision, compile_model=compile_model
-        )
-    raise ConfigError(
-        f"unknown THREATWATCH_EMBEDDER {kind!r}: use 'sentence-transformers' or 'hashing'"
-    )

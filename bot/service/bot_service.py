@@ -45,6 +45,6 @@ def build_service(
         feeds=FeedService(settings, store, clock),
         topics=TopicService(store, registry, pages, clock),
         learning=LearningService(store, embedder, settings.seeds_dir / BACKGROUND_DIR, clock),
-        chats=ChatService(store, clock),
+        chats=ChatService(store, embedder, clock),
         queries=QueryService(store, embedder, registry, VectorIndex(store, embedder.name), pages),
     )

@@ -18,6 +18,8 @@ from bot.core.channels import (
 )
 from bot.core.errors import BadArgument, NotFound
 from bot.core.models import FeedStatus, Match, validate_topic_name
+from bot.relevance.embed import Embedder
+from bot.relevance.embed_choice import describe as describe_embedder
 from bot.store import Store
 
 
@@ -41,11 +43,13 @@ class StatusReport:
     queue_pending: int
     subscriptions: dict[str, int]
     articles: int
+    embedding: str = ""  # model, runtime and why it was chosen (THREATWATCH_EMBED_PRECISION)
 
 
 class ChatService:
-    def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
+    def __init__(self, store: Store, embedder: Embedder, clock: Callable[[], datetime]) -> None:
         self.store = store
+        self.embedder = embedder  # /status names its model and runtime
         self.clock = clock
 
     # --- subscriptions ----------------------------------------------------------------------
@@ -122,4 +126,5 @@ class ChatService:
             queue_pending=self.store.outbox_counts().get("pending", 0),
             subscriptions=self.store.count_subscriptions(),
             articles=self.store.count_articles(),
+            embedding=describe_embedder(self.embedder),
         )

@@ -181,4 +181,6 @@ async def status(ctx: CommandContext, args: Args) -> Reply:
     b.line(f"Articles stored: {s.articles} · alerts waiting to be sent: {s.queue_pending}")
     subs = ", ".join(f"{n} {status}" for status, n in sorted(s.subscriptions.items())) or "none"
     b.line(f"Subscriptions: {subs}")
+    if s.embedding:
+        b.line(f"Embedding: {s.embedding}")
     return b.build()

@@ -231,6 +231,7 @@ async def test_topics_and_status_and_help(env: tuple[App, FeedServer]) -> None:
     status = (await dispatch(context(app, USER), "status", "")).plain_text()
     assert "Feeds: 1 healthy, 0 failing, 0 disabled" in status and "matched 3" in status
     assert "Articles stored: 4" in status
+    assert "Embedding: hashing-256" in status  # the model (and runtime) that embeds
     user_help = (await dispatch(context(app, USER), "help", "")).plain_text()
     admin_help = (await dispatch(context(app, ADMIN), "help", "")).plain_text()
     for command in COMMANDS:

@@ -16,10 +16,10 @@ from bot.core.settings import Settings
 from bot.relevance.embed import (
     SentenceTransformerEmbedder,
     _cpu_flags,
-    make_embedder,
     native_bf16,
     passages,
 )
+from bot.relevance.embed_choice import make_embedder
 
 DEV_CORPUS = Path(__file__).parents[3] / "data" / "dev_corpus.jsonl"
 

@@ -1,0 +1,146 @@
+"""The int8 runtime (THREATWATCH_EMBED_PRECISION=int8, and auto on CPUs with int8 dot products):
+the bundled model, exported and quantised on first use, cached with a checksum, gives float32
+unit vectors close to fp32's; a damaged cache is rebuilt; a model that cannot be built is a clear
+error, or with auto a fallback that says so."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from bot.core.errors import ConfigError
+from bot.core.settings import Settings
+from bot.relevance.embed import HashingEmbedder, SentenceTransformerEmbedder, passages
+from bot.relevance.embed_choice import choose, describe, runtime_embedder
+from bot.relevance.embed_int8 import Int8Embedder, cached_int8_model, file_sha256
+
+DEV_CORPUS = Path(__file__).parents[3] / "data" / "dev_corpus.jsonl"
+EPYC = "fpu avx2 avx512f avx512_vnni avx512_bf16 avx_vnni"
+
+
+def test_auto_prefers_int8_then_bf16_then_fp32() -> None:
+    assert choose("auto", EPYC, int8_installed=True).precision == "int8"
+    assert "avx512_vnni" in choose("auto", EPYC, int8_installed=True).reason
+    assert choose("auto", "fpu avx2 amx_bf16 amx_int8", int8_installed=True).precision == "int8"
+    no_runtime = choose("auto", EPYC, int8_installed=False)
+    assert no_runtime.precision == "bf16" and "no int8 runtime" in no_runtime.reason
+    assert choose("auto", "fpu avx2 avx512f avx512_bf16", int8_installed=True).precision == "bf16"
+    assert choose("auto", "fpu sse2 avx2", int8_installed=True).precision == "fp32"
+    assert choose("auto", "", int8_installed=False).precision == "fp32"
+
+
+def test_an_explicit_precision_is_kept_and_a_bad_one_refused() -> None:
+    assert choose("fp32", EPYC, int8_installed=True).precision == "fp32"
+    assert choose("int8", "", int8_installed=True).precision == "int8"
+    with pytest.raises(ConfigError, match="needs onnxruntime"):
+        choose("int8", EPYC, int8_installed=False)
+    with pytest.raises(ConfigError, match="unknown embedding precision 'int4'"):
+        choose("int4", EPYC, int8_installed=True)
+
+
+def test_the_setting_takes_int8_and_refuses_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("THREATWATCH_EMBED_PRECISION", "int8")
+    assert Settings(db=tmp_path / "t.db").embed_precision == "int8"
+    monkeypatch.setenv("THREATWATCH_EMBED_PRECISION", "int4")
+    with pytest.raises(ValidationError):
+        Settings(db=tmp_path / "t.db")
+
+
+def dev_passages(per_label: int = 6) -> list[str]:
+    rows = [json.loads(line) for line in DEV_CORPUS.read_text(encoding="utf-8").splitlines()]
+    out: list[str] = []
+    for label in ("related", "hard_negative", "negative"):
+        for row in [r for r in rows if r["label"] == label][:per_label]:
+            out.extend(passages(row["title"] or "", row["text"])[:2])
+    return out
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("int8")
+
+
+def model_dir() -> Path:
+    return SentenceTransformerEmbedder("all-MiniLM-L6-v2").model_path()
+
+
+@pytest.mark.model
+def test_int8_vectors_are_close_to_fp32_and_keep_the_ranking(cache: Path) -> None:
+    texts = dev_passages()
+    int8 = runtime_embedder("all-MiniLM-L6-v2", precision="int8", cache_dir=cache)
+    fp32 = SentenceTransformerEmbedder("all-MiniLM-L6-v2")
+    a, b = fp32.encode(texts), int8.encode(texts)
+    assert isinstance(int8, Int8Embedder) and int8.name == fp32.name
+    assert b.dtype == np.float32 and b.shape == a.shape
+    assert np.allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)
+    cosine = (a * b).sum(axis=1)
+    assert cosine.mean() > 0.99 and cosine.min() > 0.98
+    # the related passages' five nearest neighbours among all passages: at least four the same
+    # (near ties may swap the fifth)
+    for query in range(4):
+        same = set(np.argsort(-(a @ a[query]))[:5]) & set(np.argsort(-(b @ b[query]))[:5])
+        assert len(same) >= 4
+    assert (
+        describe(int8) == "all-MiniLM-L6-v2 onnxruntime int8 (set by THREATWATCH_EMBED_PRECISION)"
+    )
+
+
+@pytest.mark.model
+def test_the_cached_model_is_reused_and_a_damaged_one_rebuilt(cache: Path) -> None:
+    first = cached_int8_model(model_dir(), cache)
+    stamp = first.stat().st_mtime_ns
+    assert cached_int8_model(model_dir(), cache) == first and first.stat().st_mtime_ns == stamp
+    assert file_sha256(first) == first.with_suffix(".sha256").read_text().strip()
+    with first.open("r+b") as handle:  # flip bytes in the middle of the weights
+        handle.seek(first.stat().st_size // 2)
+        handle.write(b"\x00\xff" * 64)
+    rebuilt = cached_int8_model(model_dir(), cache)
+    assert (
+        rebuilt == first
+        and file_sha256(rebuilt) == first.with_suffix(".sha256").read_text().strip()
+    )
+    vectors = Int8Embedder(model_dir(), cache, name="m").encode(["rockets hit the base"])
+    assert vectors.shape == (1, 384) and abs(float(np.linalg.norm(vectors)) - 1.0) < 1e-5
+
+
+def broken_model(tmp_path: Path) -> Path:
+    folder = tmp_path / "broken-model"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"model_type": "bert", "hidden_size": 384}')
+    (folder / "model.safetensors").write_bytes(b"not weights")
+    return folder
+
+
+@pytest.mark.model
+def test_a_model_that_cannot_be_built_is_a_clear_error(tmp_path: Path) -> None:
+    embedder = Int8Embedder(broken_model(tmp_path), tmp_path / "cache", name="broken")
+    with pytest.raises(ConfigError, match="cannot build the int8 model"):
+        embedder.encode(["a text"])
+    assert not list((tmp_path / "cache").glob("*.onnx"))  # nothing half-built left as a model
+
+
+@pytest.mark.model
+def test_auto_falls_back_to_torch_when_int8_cannot_be_built(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fallback = HashingEmbedder()
+    embedder = Int8Embedder(broken_model(tmp_path), tmp_path / "cache", name="x", fallback=fallback)
+    with caplog.at_level(logging.WARNING, logger="bot.relevance.embed_int8"):
+        vectors = embedder.encode(["rockets hit the base", "budget approved"])
+    assert np.array_equal(vectors, fallback.encode(["rockets hit the base", "budget approved"]))
+    assert "int8 model unavailable" in caplog.text and "(int8 failed)" in embedder.runtime
+
+
+def test_a_cache_directory_that_cannot_be_made_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    embedder = Int8Embedder(model_dir(), blocker / "cache", name="m")
+    with pytest.raises(ConfigError, match="cannot"):
+        embedder.encode(["a text"])
