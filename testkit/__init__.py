@@ -1,0 +1,1 @@
+"""Test helpers that start real servers for the test suite; not shipped in the bot package."""
