@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from bot.cycle import Pipeline, utcnow
 from bot.deliver.console import CONSOLE, ConsoleSink
@@ -18,6 +18,7 @@ from bot.pipeline.fetch import Fetcher, FetchLimits
 from bot.service import BotService
 from bot.settings import Settings
 from bot.store import Store
+from bot.store.open import open_store
 from bot.topics import load_default_feeds, sync_from_config
 from bot.websub.receiver import WebSubReceiver
 from bot.websub.subscriber import WebSubSubscriber
@@ -65,7 +66,8 @@ def compose(
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     # before any client is built: python-telegram-bot logs its base URL, which holds the token
     redact_secrets(secrets_of(settings))
-    store = Store(settings.db)
+    # PostgresStore has every public method of Store (tests/test_store_backends.py checks it)
+    store = cast(Store, open_store(settings))
     if sync_config:
         sync_from_config(store, settings.config_dir, settings.seeds_dir, clock())
         if settings.load_default_feeds:

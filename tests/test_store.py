@@ -1,8 +1,10 @@
-"""The store on a real SQLite file: migrations, dedupe on save, outbox, seeds cache."""
+"""The store on both backends (a real SQLite file, a real PostgreSQL database): migrations,
+dedupe on save, outbox, seeds cache."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,8 +42,8 @@ def new(it: FeedItem, digest: str) -> NewArticle:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = Store(tmp_path / "t.db")
+def store(open_test_store: Callable[[str], Store]) -> Store:
+    s = open_test_store("t")
     s.upsert_topic_default(Topic("t1", "d", 0.5), NOW)
     return s
 
@@ -114,7 +116,7 @@ def test_one_transaction_keeps_all_or_none_of_its_writes(store: Store) -> None:
     with store.one_transaction():
         for feed in feeds:
             store.record_feed_not_modified(feed.id, now=NOW, next_check_at=later)
-    assert store.due_feeds(NOW) == [] and not store._conn.in_transaction
+    assert store.due_feeds(NOW) == [] and not _in_transaction(store)
     store.record_feed_not_modified(feeds[0].id, now=NOW, next_check_at=NOW)  # its own again
     assert [f.id for f in store.due_feeds(NOW)] == [feeds[0].id]
 
@@ -159,3 +161,11 @@ def test_seed_cache_and_soft_removal(store: Store) -> None:
     assert passages == ["p"] and vectors is not None and vectors.shape == (1, 3)
     with pytest.raises(NotFound):
         store.remove_seed(999, NOW)
+
+
+def _in_transaction(store: Store) -> bool:
+    """Whether the store still holds a transaction open (SQLite: its connection; PostgreSQL:
+    the connection this thread's one_transaction() holds)."""
+    if isinstance(store, Store):
+        return store._conn.in_transaction
+    return getattr(store._held, "conn", None) is not None
