@@ -76,7 +76,8 @@ class PostgresServer:
         superuser creates the extension in it (a template's copy already has it)."""
         self._databases += 1
         name = name or f"tw_{os.getpid()}_{self._databases}"
-        source = f" TEMPLATE {template}" if template else ""
+        # FILE_COPY: a copy of a small template is ~6x faster than the default WAL_LOG
+        source = f" TEMPLATE {template} STRATEGY FILE_COPY" if template else ""
         self.admin(f"CREATE DATABASE {name} OWNER {APP_ROLE}{source}")
         if vector and template is None:
             self.admin("CREATE EXTENSION IF NOT EXISTS vector", name)
@@ -88,7 +89,7 @@ class PostgresServer:
     def stop(self) -> None:
         if (self.datadir / "postmaster.pid").exists():
             _run(
-                [self.bin_dir / "pg_ctl", "-D", self.datadir, "-m", "fast", "-w", "stop"],
+                [self.bin_dir / "pg_ctl", "-D", self.datadir, "-m", "immediate", "-w", "stop"],
                 self.run_as,
                 check=False,
             )
