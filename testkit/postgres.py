@@ -153,7 +153,10 @@ def _usable_binaries(bin_dir: Path, root: Path, run_as: str | None) -> Path:
 
 
 def _runs(bin_dir: Path, run_as: str) -> bool:
-    result = _run([bin_dir / "postgres", "--version"], run_as, check=False)
+    try:
+        result = _run([bin_dir / "postgres", "--version"], run_as, check=False)
+    except PermissionError:  # the user may not even reach the file
+        return False
     return result.returncode == 0
 
 

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 import psycopg
 import pytest
+from store_support import new_article
 
 from bot.errors import StoreError
 from bot.store import Store
@@ -22,7 +23,6 @@ from bot.store.postgres import PostgresStore
 from bot.store.postgres.schema import MIGRATIONS
 from bot.store.records import NewArticle
 from testkit.postgres import PostgresServer
-from tests.store_support import new_article
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
