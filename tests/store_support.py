@@ -3,11 +3,14 @@ what they say."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 
 from bot.models import FeedItem
+from bot.store import Store
 from bot.store.store import NewArticle
 
 
@@ -21,3 +24,11 @@ def new_article(n: int, published: datetime | None) -> NewArticle:
         published=published,
     )
     return NewArticle(item, None, f"h{n}", [item.text], np.ones((1, 4), np.float32) / 2)
+
+
+def query(store: Any, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Rows of a read-only SQL query written for SQLite (``?`` marks) on either backend, for
+    tests that look under the store."""
+    if isinstance(store, Store):
+        return store._conn.execute(sql, params).fetchall()
+    return [tuple(r) for r in store._all(sql.replace("?", "%s"), list(params))]
