@@ -32,3 +32,11 @@ def query(store: Any, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, .
     if isinstance(store, Store):
         return store._conn.execute(sql, params).fetchall()
     return [tuple(r) for r in store._all(sql.replace("?", "%s"), list(params))]
+
+
+def in_transaction(store: Any) -> bool:
+    """Whether the store still holds a transaction open (SQLite: its connection; PostgreSQL:
+    the connection this thread's one_transaction() holds)."""
+    if isinstance(store, Store):
+        return store._conn.in_transaction
+    return getattr(store._held, "conn", None) is not None

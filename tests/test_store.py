@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from store_support import in_transaction
 
 from bot.errors import NotFound, StoreError
 from bot.models import FeedItem, Seed, Topic
@@ -116,7 +117,7 @@ def test_one_transaction_keeps_all_or_none_of_its_writes(store: Store) -> None:
     with store.one_transaction():
         for feed in feeds:
             store.record_feed_not_modified(feed.id, now=NOW, next_check_at=later)
-    assert store.due_feeds(NOW) == [] and not _in_transaction(store)
+    assert store.due_feeds(NOW) == [] and not in_transaction(store)
     store.record_feed_not_modified(feeds[0].id, now=NOW, next_check_at=NOW)  # its own again
     assert [f.id for f in store.due_feeds(NOW)] == [feeds[0].id]
 
@@ -161,11 +162,3 @@ def test_seed_cache_and_soft_removal(store: Store) -> None:
     assert passages == ["p"] and vectors is not None and vectors.shape == (1, 3)
     with pytest.raises(NotFound):
         store.remove_seed(999, NOW)
-
-
-def _in_transaction(store: Store) -> bool:
-    """Whether the store still holds a transaction open (SQLite: its connection; PostgreSQL:
-    the connection this thread's one_transaction() holds)."""
-    if isinstance(store, Store):
-        return store._conn.in_transaction
-    return getattr(store._held, "conn", None) is not None

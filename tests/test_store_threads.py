@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+
+from store_support import in_transaction, query
 
 from bot.store import Store
 
 ROUNDS = 1500
 
 
-def test_queries_on_a_worker_thread_meet_no_transaction_of_another(tmp_path: Path) -> None:
-    store = Store(tmp_path / "t.db")
+def test_queries_on_a_worker_thread_meet_no_transaction_of_another(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
+    store = open_test_store("t")
     errors: list[BaseException] = []
     start = threading.Barrier(2)
 
@@ -46,6 +51,5 @@ def test_queries_on_a_worker_thread_meet_no_transaction_of_another(tmp_path: Pat
         worker.join()
         sys.setswitchinterval(switching)
     assert errors == []
-    count = store._conn.execute("SELECT count(*) FROM cycles").fetchone()[0]
-    assert count == ROUNDS
-    assert not store._conn.in_transaction
+    assert query(store, "SELECT count(*) FROM cycles") == [(ROUNDS,)]
+    assert not in_transaction(store)

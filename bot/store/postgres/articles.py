@@ -229,6 +229,7 @@ class PgArticlesPart(PgBase):
                WHERE article_id = ANY(%s) AND model = %s AND chunk < %s
                ORDER BY article_id, chunk""",
             [[row[0] for row in articles], params["model"], params["passages"]],
+            binary=True,
         ):
             vectors.setdefault(article_id, []).append(np.asarray(vector, np.float32))
         return [
@@ -270,6 +271,7 @@ class PgArticlesPart(PgBase):
             """SELECT article_id, passage, vector FROM article_chunks WHERE model = %s
                ORDER BY article_id, chunk""",
             [model],
+            binary=True,
         )
         if not rows:
             return np.zeros((0, 0), np.float32), np.zeros(0, np.int64), []

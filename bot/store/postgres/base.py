@@ -98,9 +98,12 @@ class PgBase:
             cur.execute(sql, params)  # type: ignore[arg-type]
             return [texts(r) for r in cur.fetchall()]
 
-    def _all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
+    def _all(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = (), *, binary: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """Rows as tuples; ``binary`` for results with vectors (read without text parsing)."""
         with self._reader() as conn:
-            return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+            return conn.execute(sql, params, binary=binary).fetchall()  # type: ignore[arg-type]
 
     def _one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> tuple[Any, ...] | None:
         with self._reader() as conn:

@@ -10,9 +10,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import numpy as np
 import psycopg
 from psycopg import errors as pgerrors
+from psycopg.abc import Buffer
+from psycopg.adapt import Loader
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import Format
+from psycopg.types import TypeInfo
 from psycopg_pool import ConnectionPool
 
 from bot.errors import StoreError
@@ -99,13 +104,41 @@ def check_vector_extension(url: str) -> None:
         raise connect_error(url, exc) from exc
 
 
-def open_pool(url: str, *, max_size: int = POOL_MAX) -> ConnectionPool:
-    """A pool of autocommit connections in UTC, with pgvector's types registered."""
+class _VectorTextLoader(Loader):
+    """``vector`` values read as float32 numpy arrays (pgvector's own loader gives ``Vector``)."""
+
+    format = Format.TEXT
+
+    def load(self, data: Buffer) -> np.ndarray:
+        text = bytes(data).decode()
+        return np.array(text[1:-1].split(","), dtype=np.float32)
+
+
+class _VectorBinaryLoader(Loader):
+    format = Format.BINARY
+
+    def load(self, data: Buffer) -> np.ndarray:
+        raw = bytes(data)
+        dims = int.from_bytes(raw[:2], "big")
+        return np.frombuffer(raw, ">f4", count=dims, offset=4).astype(np.float32)
+
+
+def configure_connection(conn: psycopg.Connection[Any]) -> None:
+    """UTC times; pgvector's dumpers (numpy arrays and ``Vector`` go in as ``vector``), and
+    ``vector`` values come back as float32 numpy arrays."""
     from pgvector.psycopg import register_vector
 
-    def configure(conn: psycopg.Connection[Any]) -> None:
-        conn.execute("SET TIME ZONE 'UTC'")
-        register_vector(conn)
+    conn.execute("SET TIME ZONE 'UTC'")
+    register_vector(conn)
+    info = TypeInfo.fetch(conn, "vector")
+    assert info is not None  # check_vector_extension() made sure of it
+    conn.adapters.register_loader(info.oid, _VectorTextLoader)
+    conn.adapters.register_loader(info.oid, _VectorBinaryLoader)
+
+
+def open_pool(url: str, *, max_size: int = POOL_MAX) -> ConnectionPool:
+    """A pool of autocommit connections, each set up by ``configure_connection``."""
+    configure = configure_connection
 
     pool: ConnectionPool = ConnectionPool(
         url,

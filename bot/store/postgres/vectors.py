@@ -32,6 +32,7 @@ class PgVectorsPart(PgArticlesPart):
             """SELECT id, article_id, vector FROM article_chunks
                WHERE id > %s AND model = %s ORDER BY id LIMIT %s""",
             [after_rowid, model, limit],
+            binary=True,
         )
         return _unpack(rows)
 
@@ -45,6 +46,7 @@ class PgVectorsPart(PgArticlesPart):
                 """SELECT id, vector FROM article_chunks WHERE id > %s AND model = %s
                    ORDER BY id LIMIT %s""",
                 [after_rowid, model, page],
+                binary=True,
             )
             if not rows:
                 return
@@ -61,6 +63,7 @@ class PgVectorsPart(PgArticlesPart):
             """SELECT id, article_id, vector FROM article_chunks
                WHERE id = ANY(%s) AND model = %s""",
             [[int(r) for r in rowids], model],
+            binary=True,
         )
         return _unpack(rows)
 
@@ -127,6 +130,7 @@ class PgVectorsPart(PgArticlesPart):
             """SELECT passage, vector FROM article_chunks WHERE article_id = %s AND model = %s
                ORDER BY chunk""",
             [article_id, model],
+            binary=True,
         )
         if not rows:
             return [], np.zeros((0, 0), np.float32)
