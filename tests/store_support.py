@@ -13,6 +13,10 @@ from bot.models import FeedItem
 from bot.store import Store
 from bot.store.store import NewArticle
 
+# every store test runs on both; PostgreSQL databases are copies of one migrated template
+BACKENDS = ("sqlite", "postgresql")
+PG_TEMPLATE = "tw_template"
+
 
 def new_article(n: int, published: datetime | None) -> NewArticle:
     """Article ``n``: its own guid, link and content hash, one passage, a unit vector."""
