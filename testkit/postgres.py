@@ -197,12 +197,9 @@ def _start(server: PostgresServer) -> None:
     for _ in range(START_ATTEMPTS):
         server.port = _free_port()
         options = f"-h 127.0.0.1 -p {server.port} -k {server.datadir} {settings}"
-        result = _run(
-            [server.bin_dir / "pg_ctl", "-D", server.datadir, "-l", log, "-o", options]
-            + ["-w", "-t", "60", "start"],
-            server.run_as,
-            check=False,
-        )
+        args: list[str | Path] = [server.bin_dir / "pg_ctl", "-D", server.datadir, "-l", log]
+        args += ["-o", options, "-w", "-t", "60", "start"]
+        result = _run(args, server.run_as, check=False)
         if result.returncode == 0:
             return
     tail = log.read_text(errors="replace")[-2000:] if log.exists() else result.stderr
