@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from bot import __version__
 from bot.cli_relevance import register as register_topic_commands
 from bot.cli_relevance import register_score
+from bot.cli_store import register as register_store_commands
 from bot.compose import App, compose
 from bot.errors import BadArgument, ThreatwatchError
 from bot.logsafe import redact_configured
@@ -229,6 +230,7 @@ def topics_list(ctx: Context, as_json: bool) -> None:
 
 register_topic_commands(cli, topics, with_app)
 register_score(cli, with_app)
+register_store_commands(cli)
 
 
 @cli.group()
