@@ -8,6 +8,7 @@ from __future__ import annotations
 from bot.store.articles import ArticlesPart
 from bot.store.delivery import DeliveryPart
 from bot.store.feeds import FeedsPart
+from bot.store.leases import LeasesPart
 from bot.store.lookups import LookupsPart
 from bot.store.records import NewArticle, NewMatch, OutboxEntry
 from bot.store.topic_edits import TopicEditsPart
@@ -27,5 +28,6 @@ class Store(
     ArticlesPart,
     VectorsPart,
     WebSubPart,
+    LeasesPart,
 ):
     """The one object that reads and writes the database."""

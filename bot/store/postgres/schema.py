@@ -213,4 +213,10 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX websub_next ON websub_subscriptions (next_attempt_at);
     """,
+    # 2: feed leases (the SQLite store's migration 6)
+    """
+    ALTER TABLE feeds ADD COLUMN lease_owner text;
+    ALTER TABLE feeds ADD COLUMN lease_until timestamptz;
+    ALTER TABLE feeds ADD COLUMN lease_epoch bigint NOT NULL DEFAULT 0;
+    """,
 ]

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from bot.store.postgres.channels import PgDeliveryPart
 from bot.store.postgres.feeds import PgFeedsPart
+from bot.store.postgres.leases import PgLeasesPart
 from bot.store.postgres.topics import PgTopicsPart
 from bot.store.postgres.vectors import PgVectorsPart
 from bot.store.postgres.websub import PgWebSubPart
 
 
-class PostgresStore(PgFeedsPart, PgTopicsPart, PgDeliveryPart, PgVectorsPart, PgWebSubPart):
+class PostgresStore(
+    PgFeedsPart, PgTopicsPart, PgDeliveryPart, PgVectorsPart, PgWebSubPart, PgLeasesPart
+):
     """The one object that reads and writes a PostgreSQL database (``postgresql://`` URL)."""
