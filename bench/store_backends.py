@@ -19,6 +19,13 @@ and 20 outbox rows per batch) saved; ``known_items`` over 200 items (half stored
 (``chunk_vectors_after``). Reported: wall ms per call (median over rounds) and the process's own
 CPU ms per call (client side: the server's CPU is not counted), and each as a multiple of
 SQLite's.
+
+    python bench/store_backends.py --suite
+
+instead times the contract suite (the store tests that run on both backends, CONTRACT below)
+with pytest's own durations: per backend, the tests run and their total and mean time
+(set-up, call and tear-down, so a PostgreSQL test's fresh database is counted). The PostgreSQL
+server there is the tests' own (fsync off); its start-up is counted once, apart.
 """
 
 from __future__ import annotations
@@ -27,7 +34,9 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +56,18 @@ from bot.store.records import NewArticle, NewMatch  # noqa: E402
 from testkit.postgres import PostgresServer, running_postgres  # noqa: E402
 
 NOW = datetime(2026, 12, 6, 12, tzinfo=UTC)
+CONTRACT = [
+    "tests/test_store.py",
+    "tests/test_store_latest.py",
+    "tests/test_store_threads.py",
+    "tests/test_feed_leases.py",
+    "tests/test_story_links.py",
+    "tests/test_topics_and_match.py",
+    "tests/test_delivery_concurrency.py",
+    "tests/test_topic_versions.py",
+    "tests/test_vectorindex.py",
+]
+DURATION = re.compile(r"^([\d.]+)s (setup|call|teardown)\s+(\S+)$")
 DIMS, PASSAGES, BATCH, CHATS = 384, 3, 20, 5
 rng = np.random.default_rng(1)
 
@@ -153,13 +174,48 @@ def _pg(server: PostgresServer) -> PostgresStore:
     return PostgresStore(server.url(server.create_database()))
 
 
+def suite() -> dict[str, dict[str, float]]:
+    """Per backend: tests, total seconds, mean ms per test (from pytest --durations=0)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-m", "not model", "--durations=0",
+         "-p", "no:cacheprovider", *CONTRACT],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1],
+    ).stdout  # fmt: skip
+    totals: dict[str, float] = {}
+    tests: dict[str, set[str]] = {}
+    start = 0.0
+    for line in out.splitlines():
+        found = DURATION.match(line.strip())
+        if not found:
+            continue
+        seconds, phase, test = float(found[1]), found[2], found[3]
+        backend = next(
+            (b for b in ("sqlite", "postgresql") if f"[{b}" in test or f"-{b}" in test), None
+        )
+        if backend is None:
+            continue
+        if phase == "setup" and seconds > 2 and backend == "postgresql" and not start:
+            start, seconds = seconds, 0.0  # the session's server start, counted apart
+        totals[backend] = totals.get(backend, 0.0) + seconds
+        tests.setdefault(backend, set()).add(test)
+    summary = {"tail": out.strip().splitlines()[-1] if out.strip() else "", "server_start_s": start}
+    return {b: {"tests": len(tests[b]), "total_s": t, "mean_ms": 1e3 * t / len(tests[b])}
+            for b, t in totals.items()} | {"_": summary}  # type: ignore[dict-item]  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--suite", action="store_true", help="time the contract suite instead")
     args = parser.parse_args()
     started = datetime.now(UTC)
+    if args.suite:
+        print(f"{started:%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} CPUs, "
+              f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
+        print(json.dumps(suite(), indent=2))
+        return
     figures = run(args.rounds, args.batches)
     if args.json:
         print(json.dumps(figures, indent=2))
