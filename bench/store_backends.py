@@ -177,7 +177,7 @@ def _pg(server: PostgresServer) -> PostgresStore:
 def suite() -> dict[str, dict[str, float]]:
     """Per backend: tests, total seconds, mean ms per test (from pytest --durations=0)."""
     out = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-m", "not model", "--durations=0",
+        [sys.executable, "-m", "pytest", "-q", "-m", "not model", "--durations=0", "--durations-min=0",
          "-p", "no:cacheprovider", *CONTRACT],
         capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1],
     ).stdout  # fmt: skip

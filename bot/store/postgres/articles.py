@@ -46,16 +46,32 @@ class PgArticlesPart(PgBase):
         self, batch: Sequence[NewArticle], matches: Sequence[NewMatch], *, model: str, now: datetime
     ) -> tuple[list[Article], list[Match]]:
         """Save articles, their vectors, their matches and the outbox rows for every subscribed
-        channel in ONE transaction; returns only what was new."""
+        channel in ONE transaction; returns only what was new (an article already stored, or
+        earlier in the batch, by guid, url or content hash is skipped with its matches)."""
         saved: dict[int, Article] = {}
         new_matches: list[Match] = []
+        chunks: list[tuple[int, int, str, str, np.ndarray]] = []
         with self.transaction() as conn:
+            taken = _stored_keys(conn, batch)  # one query for the batch, not one per article
             for index, new in enumerate(batch):
-                article = self._insert_article(conn, new, model, now)
-                if article is None:
+                if _keys(new) & taken:
                     continue
+                article = self._insert_article(conn, new, now)
+                if article is None:  # another process stored it meanwhile
+                    continue
+                taken |= _keys(new)
+                chunks += [
+                    (article.id, i, model, p, np.asarray(v, np.float32))
+                    for i, (p, v) in enumerate(zip(new.passages, new.vectors, strict=True))
+                ]
                 story_id = self._join_story(conn, article.id, new, saved, now)
                 saved[index] = _with_story(article, story_id)
+            with conn.cursor() as cur:  # every passage of the batch in one pipelined round
+                cur.executemany(
+                    """INSERT INTO article_chunks (article_id, chunk, model, passage, vector)
+                       VALUES (%s,%s,%s,%s,%s)""",
+                    chunks,
+                )
             for m in matches:
                 article = saved.get(m.article_index)
                 if article is not None:
@@ -64,15 +80,8 @@ class PgArticlesPart(PgBase):
         return list(saved.values()), new_matches
 
     @staticmethod
-    def _insert_article(conn: Conn, new: NewArticle, model: str, now: datetime) -> Article | None:
+    def _insert_article(conn: Conn, new: NewArticle, now: datetime) -> Article | None:
         item = new.item
-        dup = conn.execute(
-            """SELECT 1 FROM articles WHERE guid = %s OR content_hash = %s
-               OR (%s::text IS NOT NULL AND url = %s) LIMIT 1""",
-            [item.guid, new.content_hash, item.url, item.url],
-        ).fetchone()
-        if dup:
-            return None
         published = item.published or now  # returned as given, stored to the second
         row = conn.execute(
             """INSERT INTO articles (feed_id, guid, url, title, text, published, first_seen,
@@ -91,18 +100,9 @@ class PgArticlesPart(PgBase):
                 new.content_hash,
             ],
         ).fetchone()
-        if row is None:  # another process stored it since the check above
+        if row is None:
             return None
         article_id = int(row[0])
-        with conn.cursor() as cur:
-            cur.executemany(
-                """INSERT INTO article_chunks (article_id, chunk, model, passage, vector)
-                   VALUES (%s,%s,%s,%s,%s)""",
-                [
-                    (article_id, i, model, p, np.asarray(v, np.float32))
-                    for i, (p, v) in enumerate(zip(new.passages, new.vectors, strict=True))
-                ],
-            )
         return Article(
             id=article_id,
             feed_id=new.feed_id,
@@ -326,6 +326,30 @@ class PgArticlesPart(PgBase):
 # articles embedded with the model %(model)s (their first passage is stored under it)
 _EMBEDDED = """SELECT a.id, a.story_id, a.title, a.text, a.published FROM articles a
     JOIN article_chunks c ON c.article_id = a.id AND c.chunk = 0 AND c.model = %(model)s"""
+
+
+def _keys(new: NewArticle) -> set[tuple[str, str]]:
+    """What makes two items the same article: guid, content hash, canonical URL."""
+    keys = {("guid", new.item.guid), ("hash", new.content_hash)}
+    return keys | ({("url", new.item.url)} if new.item.url is not None else set())
+
+
+def _stored_keys(conn: Conn, batch: Sequence[NewArticle]) -> set[tuple[str, str]]:
+    """The keys of the batch's items that stored articles already have."""
+    if not batch:
+        return set()
+    guids = [n.item.guid for n in batch]
+    hashes = [n.content_hash for n in batch]
+    urls = [n.item.url for n in batch if n.item.url is not None]
+    rows = conn.execute(
+        """SELECT guid, content_hash, url FROM articles
+           WHERE guid = ANY(%s) OR content_hash = ANY(%s) OR url = ANY(%s)""",
+        [guids, hashes, urls],
+    ).fetchall()
+    found: set[tuple[str, str]] = set()
+    for guid, digest, url in rows:
+        found |= {("guid", guid), ("hash", digest)} | ({("url", url)} if url else set())
+    return found
 
 
 def _with_story(article: Article, story_id: int) -> Article:
