@@ -51,6 +51,8 @@ class PgArticlesPart(PgBase):
         saved: dict[int, Article] = {}
         new_matches: list[Match] = []
         chunks: list[tuple[int, int, str, str, np.ndarray]] = []
+        for dims in {int(np.shape(new.vectors)[-1]) for new in batch if np.size(new.vectors)}:
+            self.ensure_vector_index(dims)  # before the transaction: it may take a table lock
         with self.transaction() as conn:
             taken = _stored_keys(conn, batch)  # one query for the batch, not one per article
             for index, new in enumerate(batch):

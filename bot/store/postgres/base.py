@@ -18,6 +18,7 @@ from bot.store.postgres.schema import MIGRATIONS
 # pg_advisory_xact_lock key of schema migrations ("twmigrat" as 8 bytes): several processes
 # that start at once run them one after the other; the later ones find nothing left to do
 MIGRATION_LOCK = 0x74776D6967726174
+INDEX_LOCK = 0x7477766563696478  # the same for creating a vector index ("twvecidx")
 
 
 def ts(value: datetime) -> datetime:
@@ -42,6 +43,7 @@ class PgBase:
         check_vector_extension(url)
         self._pool = open_pool(url) if pool_size is None else open_pool(url, max_size=pool_size)
         self._held = threading.local()  # the connection of this thread's one_transaction()
+        self._indexed_dims: set[int] = set()
         try:
             self._migrate()
         except BaseException:
@@ -126,3 +128,20 @@ class PgBase:
     def schema_version(self) -> int:
         row = self._one("SELECT coalesce(max(version), 0) FROM schema_migrations")
         return int(row[0]) if row else 0
+
+    def ensure_vector_index(self, dims: int) -> None:
+        """The HNSW index over binary-quantised passage vectors of ``dims`` dimensions (one per
+        size: a bit string's length is part of its type), made when the first vectors of that
+        size are saved. Looked up first, so only the first process takes the table's lock."""
+        if dims in self._indexed_dims:
+            return
+        name = f"article_chunks_bq{int(dims)}"
+        if self._one("SELECT 1 FROM pg_indexes WHERE indexname = %s", [name]) is None:
+            with self.transaction() as conn:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", [INDEX_LOCK])
+                conn.execute(
+                    f"""CREATE INDEX IF NOT EXISTS {name} ON article_chunks
+                        USING hnsw ((binary_quantize(vector)::bit({int(dims)})) bit_hamming_ops)
+                        WHERE vector_dims(vector) = {int(dims)}"""  # type: ignore[arg-type]
+                )
+        self._indexed_dims.add(dims)

@@ -17,12 +17,9 @@ from bot.store.postgres.base import ts
 
 SHORTLIST = 400  # rows per query vector the HNSW index hands to the exact re-rank
 EF_SEARCH_MAX = 1000  # pgvector's ceiling for hnsw.ef_search
-INDEX_LOCK = 0x7477766563696478  # advisory lock key ("twvecidx") while an index is created
 
 
 class PgVectorsPart(PgArticlesPart):
-    _indexed_dims: set[int]
-
     def chunk_vectors_after(
         self, model: str, after_rowid: int, limit: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -76,21 +73,6 @@ class PgVectorsPart(PgArticlesPart):
         return {int(r[0]): r[1] for r in rows}
 
     # --- search in the database -------------------------------------------------------------
-    def ensure_vector_index(self, dims: int) -> None:
-        """The HNSW index over binary-quantised vectors of ``dims`` dimensions (one per size:
-        a bit string's length is part of its type). Created once, under an advisory lock."""
-        done = self.__dict__.setdefault("_indexed_dims", set())
-        if dims in done:
-            return
-        with self.transaction() as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", [INDEX_LOCK])
-            conn.execute(
-                f"""CREATE INDEX IF NOT EXISTS article_chunks_bq{int(dims)} ON article_chunks
-                    USING hnsw ((binary_quantize(vector)::bit({int(dims)})) bit_hamming_ops)
-                    WHERE vector_dims(vector) = {int(dims)}"""  # type: ignore[arg-type]
-            )
-        done.add(dims)
-
     def nearest_chunks(
         self, model: str, queries: np.ndarray, limit: int, *, shortlist: int = SHORTLIST
     ) -> list[tuple[int, int, float]]:
