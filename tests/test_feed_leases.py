@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from store_support import new_article
+from store_support import in_transaction, new_article
 
 from bot.errors import LeaseLost
 from bot.store import Store
@@ -106,3 +106,17 @@ def test_processes_claiming_at_once_share_the_feeds_without_overlap(
     for t in threads:
         t.join()
     assert sorted(claimed) == ids and max(Counter(claimed).values()) == 1
+
+
+def test_fenced_results_inside_a_round_stay_part_of_the_round(store: Store) -> None:
+    """The poll cycle makes a round's writes one transaction; a fenced feed inside it must not
+    end that grouping: a failure later in the round still undoes everything."""
+    one, two = feeds(store, 2)
+    leases = store.claim_feeds("a", NOW, lease_seconds=LEASE, limit=2)
+    with pytest.raises(RuntimeError), store.one_transaction():
+        with store.fenced(leases[0], NOW):
+            success(store, one, NOW)
+        success(store, two, NOW)  # after the fenced block, still inside the round
+        raise RuntimeError("the round fails")
+    assert store.feed(one).items_seen == 0 and store.feed(two).items_seen == 0
+    assert not in_transaction(store)

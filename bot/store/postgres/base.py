@@ -71,12 +71,13 @@ class PgBase:
     @contextmanager
     def one_transaction(self) -> Iterator[None]:
         """Make the writes inside (on this thread) one transaction."""
+        outer = getattr(self._held, "conn", None)  # inside another one: part of it
         with self.transaction() as conn:
             self._held.conn = conn
             try:
                 yield
             finally:
-                self._held.conn = None
+                self._held.conn = outer
 
     @contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
