@@ -86,6 +86,13 @@ class PostgresServer:
     def drop_database(self, name: str) -> None:
         self.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
+    def restart(self) -> None:
+        """Stop and start again on the same port: every open connection is cut."""
+        listen = f"-h 127.0.0.1 -p {self.port} -k {self.datadir}"
+        args: list[str | Path] = [self.bin_dir / "pg_ctl", "-D", self.datadir, "-l"]
+        args += [self.root / "server.log", "-m", "fast", "-w", "restart", "-o", listen]
+        _run(args, self.run_as)
+
     def stop(self) -> None:
         if (self.datadir / "postmaster.pid").exists():
             _run(

@@ -22,7 +22,7 @@ from bot.store.open import open_store, open_store_url
 from bot.store.postgres import PostgresStore
 from bot.store.postgres.schema import MIGRATIONS
 from bot.store.records import NewArticle
-from testkit.postgres import PostgresServer
+from testkit.postgres import PostgresServer, running_postgres
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
@@ -214,3 +214,21 @@ def test_nearest_chunks_equal_an_exact_scan_and_use_the_hnsw_index(postgres_url:
         assert f"article_chunks_bq{dims}" in " ".join(r[0] for r in plan)
     finally:
         store.close()
+
+
+def test_a_server_restart_costs_at_most_the_call_that_met_it() -> None:
+    with running_postgres() as server:  # its own server: the session's stays up
+        store = PostgresStore(server.url(server.create_database()))
+        try:
+            store.add_feed("https://a.example/feed", None, NOW)
+            server.restart()
+            outcomes = []
+            for _ in range(3):
+                try:
+                    outcomes.append(len(store.feeds()))
+                except StoreError as exc:  # a cut connection: a clear error, never another kind
+                    assert "terminating connection" in str(exc) or "closed" in str(exc)
+                    outcomes.append(-1)
+            assert outcomes[1:] == [1, 1]
+        finally:
+            store.close()
