@@ -1,10 +1,12 @@
 """`threatwatch run` as a real process on a PostgreSQL database (THREATWATCH_DATABASE_URL): it
 serves commands and delivers alerts exactly as on SQLite, creates no SQLite file although
-THREATWATCH_DB is set too, and a kill -9 in the middle of delivery loses nothing."""
+THREATWATCH_DB is set too, a kill -9 in the middle of delivery loses nothing, and a chat that
+removed the bot is paused."""
 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from telegram_support import (
@@ -19,6 +21,7 @@ from telegram_support import (
 )
 from test_telegram_run import alert_ids, alerts_to, bot_process, command, wait_alerts
 
+from bot.channels import ChannelKey, SubscriptionStatus
 from bot.feedserver import RecordedFeedServer
 from bot.store.postgres import PostgresStore
 from bot.testing.telegram_api import FakeBotAPI
@@ -73,3 +76,24 @@ def test_kill_9_mid_delivery_on_postgres_loses_nothing_and_sends_nothing_twice(
             time.sleep(2)
             assert len(alerts_to(api, USER)) == 8, bot.output
             assert len(set(alert_ids(alerts))) == 8
+
+
+def test_a_kicked_bot_pauses_the_subscription_on_postgres(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    _, _, www = write_watch_config(tmp_path)
+    with FakeBotAPI(TOKEN) as api, RecordedFeedServer(www) as feeds:
+        env = bot_env(tmp_path, api.api_url, THREATWATCH_DATABASE_URL=postgres_url)
+        with bot_process(env) as bot:
+            command(api, GROUP, "/subscribe", ADMIN)
+            api.block_chat(GROUP)
+            command(api, ADMIN, f"/feed_add {feeds.url('wire.xml')}", ADMIN)
+            bot.wait_for_output("is gone", timeout=60)
+    store = PostgresStore(postgres_url)
+    try:
+        channel = store.channel_for(ChannelKey("telegram", str(GROUP)), datetime.now(UTC))
+        [subscription] = store.subscriptions(channel.id)
+        assert subscription.status is SubscriptionStatus.PAUSED
+        assert store.outbox_counts() == {"undeliverable": 3}
+    finally:
+        store.close()
