@@ -92,9 +92,11 @@ class StoreBase:
     def one_transaction(self) -> Iterator[None]:
         """Make the writes inside (on this thread) one transaction: one commit instead of one
         per write, and all or none of them are kept."""
-        outer = self._grouping_thread  # inside another one (this thread's): part of it
+        me = threading.get_ident()
+        # inside another one of this thread's: part of it, which goes on after this one
+        outer = me if self._grouping_thread == me else None
         with self.transaction():
-            self._grouping_thread = threading.get_ident()
+            self._grouping_thread = me
             try:
                 yield
             finally:
