@@ -53,3 +53,38 @@ def test_queries_on_a_worker_thread_meet_no_transaction_of_another(
     assert errors == []
     assert query(store, "SELECT count(*) FROM cycles") == [(ROUNDS,)]
     assert not in_transaction(store)
+
+
+def test_rounds_grouped_on_two_threads_at_once_stay_apart(
+    open_test_store: Callable[[str], Store],
+) -> None:
+    """Two threads each grouping their writes (one_transaction) at once: each group is its own
+    transaction, and none leaks into the other's or outlives its block."""
+    store = open_test_store("t")
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def rounds(tag: str) -> None:
+        start.wait()
+        try:
+            for n in range(200):
+                with store.one_transaction():
+                    store.save_cycle_report(datetime.now(UTC), {"n": n, "tag": tag})
+                    with store.one_transaction():  # a nested group is part of the outer one
+                        store.save_cycle_report(datetime.now(UTC), {"n": n, "tag": tag})
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    workers = [threading.Thread(target=rounds, args=(tag,)) for tag in "ab"]
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    finally:
+        sys.setswitchinterval(switching)
+    assert errors == []
+    assert query(store, "SELECT count(*) FROM cycles") == [(800,)]
+    assert not in_transaction(store)
