@@ -118,9 +118,8 @@ class _VectorBinaryLoader(Loader):
     format = Format.BINARY
 
     def load(self, data: Buffer) -> np.ndarray:
-        raw = bytes(data)
-        dims = int.from_bytes(raw[:2], "big")
-        return np.frombuffer(raw, ">f4", count=dims, offset=4).astype(np.float32)
+        dims = int.from_bytes(bytes(data[:2]), "big")  # then 2 unused bytes, then big-endian
+        return np.frombuffer(data, ">f4", count=dims, offset=4).astype(np.float32)
 
 
 def configure_connection(conn: psycopg.Connection[Any]) -> None:
