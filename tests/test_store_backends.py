@@ -17,6 +17,7 @@ import pytest
 from store_support import new_article
 
 from bot.errors import StoreError
+from bot.models import Seed, Topic
 from bot.store import Store
 from bot.store.open import open_store, open_store_url
 from bot.store.postgres import PostgresStore
@@ -248,3 +249,18 @@ def test_without_the_server_wheel_the_tests_fail_and_say_why(
     )
     with pytest.raises(PostgresUnavailable, match=r"pip install -e '\.\[dev\]'"):
         start_postgres()
+
+
+def test_live_seed_ids_lists_each_topics_seeds_in_use(postgres_url: str) -> None:
+    store = PostgresStore(postgres_url)
+    try:
+        for name in ("b", "a"):
+            store.upsert_topic_default(Topic(name, "", 0.5), NOW)
+        ids = [
+            store.add_seed(Seed(0, topic, "t", f"text {n}", f"c{n}", "f"), NOW, revive=False)[0].id
+            for n, topic in enumerate(["b", "a", "b"])
+        ]
+        store.remove_seed(ids[2], NOW)
+        assert store.live_seed_ids() == {"a": (ids[1],), "b": (ids[0],)}
+    finally:
+        store.close()

@@ -116,6 +116,17 @@ class PgTopicsPart(PgBase):
             sql, params = sql + " AND kind = %s", [*params, kind]
         return [_seed(r) for r in self._rows(sql + ' ORDER BY topic COLLATE "C", id', params)]
 
+    def live_seed_ids(self) -> dict[str, tuple[int, ...]]:
+        """Each topic's seeds in use (positive and counter), by id (the store protocol's
+        operation of that name)."""
+        rows = self._all(
+            'SELECT topic, id FROM seeds WHERE removed_at IS NULL ORDER BY topic COLLATE "C", id'
+        )
+        out: dict[str, list[int]] = {}
+        for topic, seed_id in rows:
+            out.setdefault(topic, []).append(int(seed_id))
+        return {topic: tuple(ids) for topic, ids in out.items()}
+
     def remove_seed(self, seed_id: int, now: datetime) -> None:
         with self.transaction() as conn:
             cur = conn.execute(
