@@ -31,8 +31,8 @@ bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) bench/ingest.py
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check bot tests bench
-	$(VENV)/bin/mypy bot
+	$(VENV)/bin/ruff check bot tests bench testkit
+	$(VENV)/bin/mypy bot testkit
 
 clean:
 	rm -rf $(VENV) build *.egg-info

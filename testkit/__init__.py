@@ -1,1 +1,2 @@
-"""Local stand-ins for chat platform APIs, used by the tests and demos (no network needed)."""
+"""Test helpers that start real servers for the suite and the benches (fake Bot API and Slack API,
+WebSub hub, feed server with fault routes, PostgreSQL); beside the package, never in the wheel."""

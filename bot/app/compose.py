@@ -20,7 +20,8 @@ from bot.pipeline.cycle import Pipeline
 from bot.relevance.embed import Embedder
 from bot.relevance.embed_choice import make_embedder
 from bot.service.bot_service import BotService, build_service
-from bot.store import SqliteStore, Store
+from bot.store import Store
+from bot.store.open import open_store
 from bot.topics.config import load_default_feeds, sync_from_config
 from bot.topics.registry import TopicRegistry
 from bot.topics.seeds import BACKGROUND_DIR
@@ -71,7 +72,9 @@ def compose(
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     # before any client is built: python-telegram-bot logs its base URL, which holds the token
     redact_secrets(secrets_of(settings))
-    store: Store = SqliteStore(settings.db)
+    # SQLite by default, PostgreSQL with THREATWATCH_DATABASE_URL; typed as the protocol, which
+    # both implement (mypy checks the assignment in bot/store/open.py)
+    store: Store = open_store(settings)
     if sync_config:
         sync_from_config(store, settings.config_dir, settings.seeds_dir, clock())
         if settings.load_default_feeds:

@@ -66,12 +66,12 @@ def with_feeds(ctx: Context, fn: Callable[[FeedService], Any]) -> Any:
 
     from bot.core.models import utcnow
     from bot.service.feeds import FeedService
-    from bot.store import SqliteStore
+    from bot.store.open import open_store
     from bot.topics.config import load_default_feeds
 
     async def main() -> Any:
         settings = ctx.settings()
-        store = SqliteStore(settings.db)
+        store = open_store(settings)  # SQLite, or PostgreSQL with THREATWATCH_DATABASE_URL
         try:
             if settings.load_default_feeds:
                 load_default_feeds(store, settings.config_dir, utcnow())

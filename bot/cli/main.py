@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from bot import __version__
-from bot.cli import feeds, learning, queries, run, topics
+from bot.cli import feeds, learning, queries, run, store, topics
 from bot.cli.context import Context, with_app
 from bot.core.errors import ThreatwatchError
 
@@ -49,6 +49,7 @@ learning.register_score(cli, with_app)
 cli.add_command(queries.latest)
 cli.add_command(queries.search)
 cli.add_command(run.demo)
+store.register(cli)
 
 
 def main() -> None:

@@ -76,3 +76,8 @@ class ConfigError(ThreatwatchError):
 
 class StoreError(ThreatwatchError):
     """The database cannot be written (read-only, disk full, locked past the timeout)."""
+
+
+class LeaseLost(StoreError):
+    """This process's lease on a feed ran out (or another took it over): its results for that
+    feed are dropped, the feed's new holder polls it again."""

@@ -23,6 +23,7 @@ SECRET_SETTINGS = (
     "slack_bot_token",
     "slack_app_token",
     "slack_signing_secret",
+    "database_url",  # may carry a password
 )
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import numpy as np
 
-from bot.core.models import FeedItem, Match
+from bot.core.models import Feed, FeedItem, Match
 
 
 @dataclass(frozen=True)
@@ -59,3 +59,11 @@ class OutboxEntry:
     chat_id: str
     thread_id: str
     attempts: int
+
+
+@dataclass(frozen=True)
+class FeedLease:
+    feed: Feed
+    owner: str
+    epoch: int  # the fencing token: the feed's claim counter when this lease was granted
+    until: datetime

@@ -15,6 +15,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="THREATWATCH_", env_file=".env", extra="ignore")
 
     db: Path = Path("threatwatch.db")
+    # postgresql://user:password@host/db selects the PostgreSQL store and wins over ``db`` (no
+    # SQLite file is created then); unset or sqlite:///path keeps SQLite (see bot/store/open.py)
+    database_url: str | None = None
     config_dir: Path = REPO_ROOT / "config"
     seeds_dir: Path = REPO_ROOT / "seeds"
 

@@ -92,12 +92,15 @@ class StoreBase:
     def one_transaction(self) -> Iterator[None]:
         """Make the writes inside (on this thread) one transaction: one commit instead of one
         per write, and all or none of them are kept."""
+        me = threading.get_ident()
+        # inside another one of this thread's: part of it, which goes on after this one
+        outer = me if self._grouping_thread == me else None
         with self.transaction():
-            self._grouping_thread = threading.get_ident()
+            self._grouping_thread = me
             try:
                 yield
             finally:
-                self._grouping_thread = None
+                self._grouping_thread = outer
 
     def _rollback(self) -> None:
         # SQLite may already have rolled back on its own (e.g. SQLITE_FULL): nothing to undo then

@@ -227,4 +227,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX matches_topic_published ON matches (topic, published, id);
     CREATE INDEX matches_published ON matches (published, id);
     """,
+    # 6: feed leases — several processes poll the same feeds; each feed is held by one at a time
+    """
+    -- who polls the feed now and until when; lease_epoch grows with every claim and fences a
+    -- holder whose lease ran out: its results carry the old epoch and are refused
+    ALTER TABLE feeds ADD COLUMN lease_owner TEXT;
+    ALTER TABLE feeds ADD COLUMN lease_until TEXT;
+    ALTER TABLE feeds ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
+    """,
 ]

@@ -25,7 +25,7 @@ from bot.core.models import (
     TopicVersion,
     WebSubSubscription,
 )
-from bot.core.records import NewArticle, NewMatch, OutboxEntry, StoredReport
+from bot.core.records import FeedLease, NewArticle, NewMatch, OutboxEntry, StoredReport
 
 if TYPE_CHECKING:
     import numpy as np
@@ -322,3 +322,12 @@ class Store(Protocol):
     ) -> None: ...
 
     def websub_delivered(self, feed_id: int, now: datetime) -> None: ...
+
+    # --- leases ------------------------------------------------------------------------------
+    def claim_feeds(
+        self, owner: str, now: datetime, *, lease_seconds: float, limit: int
+    ) -> list[FeedLease]: ...
+
+    def release_feed(self, lease: FeedLease) -> None: ...
+
+    def fenced(self, lease: FeedLease, now: datetime) -> AbstractContextManager[None]: ...

@@ -8,6 +8,7 @@ from __future__ import annotations
 from bot.store.articles import ArticlesPart
 from bot.store.delivery import DeliveryPart
 from bot.store.feeds import FeedsPart
+from bot.store.leases import LeasesPart
 from bot.store.lookups import LookupsPart
 from bot.store.topic_edits import TopicEditsPart
 from bot.store.topics import TopicsPart
@@ -24,5 +25,6 @@ class SqliteStore(
     ArticlesPart,
     VectorsPart,
     WebSubPart,
+    LeasesPart,
 ):
     """The one object that reads and writes the database."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from bot.core.records import NewMatch, OutboxEntry
 from bot.deliver.outbox import SEND_CONCURRENCY, Deliverer
 from bot.deliver.ratelimit import Rate
 from bot.deliver.sink import SendOptions
-from bot.store import SqliteStore, Store
+from bot.store import Store
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -81,8 +82,10 @@ async def drain_released(deliverer: Deliverer, platforms: list[SlowPlatform]) ->
     return await drain
 
 
-async def test_chats_are_sent_to_side_by_side_each_in_order(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "t.db")
+async def test_chats_are_sent_to_side_by_side_each_in_order(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
+    store = open_test_store("t")
     chats = [f"c{i}" for i in range(SEND_CONCURRENCY + 4)]
     match_ids = queue_alerts(store, {"console": chats}, alerts=3)
     platform = SlowPlatform("console")
@@ -97,8 +100,10 @@ async def test_chats_are_sent_to_side_by_side_each_in_order(tmp_path: Path) -> N
     assert store.outbox_counts() == {"sent": 3 * len(chats)}
 
 
-async def test_one_platform_waiting_does_not_hold_the_other_back(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "t.db")
+async def test_one_platform_waiting_does_not_hold_the_other_back(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
+    store = open_test_store("t")
     queue_alerts(store, {"telegram": ["1", "2"], "slack": ["C1", "C2"]}, alerts=2)
     telegram, slack = SlowPlatform("telegram"), SlowPlatform("slack")
     deliverer = Deliverer(store, {"telegram": telegram, "slack": slack}, lambda: NOW)
@@ -115,8 +120,10 @@ async def test_one_platform_waiting_does_not_hold_the_other_back(tmp_path: Path)
     assert await drain == 8
 
 
-async def test_a_store_failure_stops_every_chats_next_send(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "t.db")
+async def test_a_store_failure_stops_every_chats_next_send(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
+    store = open_test_store("t")
     queue_alerts(store, {"console": ["a", "b", "c"]}, alerts=3)
     platform = SlowPlatform("console")
     deliverer = Deliverer(store, {"console": platform}, lambda: NOW)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from bot.pipeline.story_links import StoryLinker
 from bot.relevance import stories
 from bot.relevance.embed import HashingEmbedder
 from bot.relevance.scoring import embed_documents
-from bot.store import SqliteStore, Store
+from bot.store import Store
 from bot.store.articles import STORY_CANDIDATES
 
 CORPUS = Path(__file__).resolve().parents[3] / "data" / "dev_corpus.jsonl"
@@ -66,10 +67,12 @@ def save(store: Store, model: str, batch: list, links: list[StoryLink]) -> None:
     )  # fmt: skip
 
 
-def test_links_equal_comparing_every_stored_report(tmp_path: Path) -> None:
+def test_links_equal_comparing_every_stored_report(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
     rows = [json.loads(line) for line in CORPUS.read_text().splitlines()]
     embedder = HashingEmbedder(384)
-    store = SqliteStore(tmp_path / "t.db")
+    store = open_test_store("t")
     pipeline = Pipeline(Settings(db=tmp_path / "t.db"), store, None, embedder, list, lambda: NOW)  # type: ignore[arg-type]
 
     def entries(chunk: list[dict]) -> list:
@@ -88,14 +91,16 @@ def test_links_equal_comparing_every_stored_report(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("limit", [6, 25])
-def test_kept_reports_link_as_reading_the_store_every_round(tmp_path: Path, limit: int) -> None:
+def test_kept_reports_link_as_reading_the_store_every_round(
+    tmp_path: Path, limit: int, open_test_store: Callable[[str], Store]
+) -> None:
     # A window cut at a few reports, so the linker must keep the right ones (and forgets some);
     # republished copies of the reports at the edge of the window and of recent ones, whose
     # scores tie; reports published in the same second (order decides); batches older than the
     # ones before (the window starts earlier); articles saved by someone other than the linker.
     rows = [json.loads(line) for line in CORPUS.read_text().splitlines()]
     embedder, rng = HashingEmbedder(384), random.Random(limit)
-    store = SqliteStore(tmp_path / "t.db")
+    store = open_test_store("t")
     linker = StoryLinker(store, limit=limit)
     recent: list[tuple[str, str, str]] = []
     found: list[StoryLink] = []
@@ -125,13 +130,13 @@ def test_kept_reports_link_as_reading_the_store_every_round(tmp_path: Path, limi
 
 
 def test_a_growing_story_is_not_read_again_for_every_new_report(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, open_test_store: Callable[[str], Store]
 ) -> None:
     # Reports that all join one story, each stating a new toll. Whether one adds facts depends
     # on the story's earlier reports; finding their facts again for every new report made a
     # big story quadratic (20,000 near-identical items took a load run's cycle past 15 minutes).
     embedder = HashingEmbedder(384)
-    store = SqliteStore(tmp_path / "t.db")
+    store = open_test_store("t")
     linker = StoryLinker(store)
     found: list[str] = []
     real_facts = stories.facts

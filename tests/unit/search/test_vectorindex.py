@@ -7,11 +7,14 @@ background through a connection of its own; search and /similar use it."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from store_support import BACKENDS, PG_TEMPLATE
 
 from bot.core.models import FeedItem
 from bot.core.records import NewArticle
@@ -22,6 +25,7 @@ from bot.relevance.scoring import embed_documents
 from bot.search.index import VectorIndex, _nearest, hamming, sign_bits
 from bot.service.bot_service import build_service
 from bot.store import SqliteStore, Store
+from bot.store.postgres import PostgresStore
 from bot.topics.registry import TopicRegistry
 
 CORPUS = Path(__file__).resolve().parents[3] / "data" / "dev_corpus.jsonl"
@@ -84,11 +88,19 @@ def assert_same(hits: list, expected: list[tuple[int, float]]) -> None:
     assert [round(h.score, 5) for h in hits] == [round(s, 5) for _, s in expected]
 
 
-@pytest.fixture(scope="module")
-def hashing_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
-    store = SqliteStore(tmp_path_factory.mktemp("idx") / "t.db")
+@pytest.fixture(scope="module", params=BACKENDS)
+def hashing_store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Store]:
+    """One filled store per backend, shared by the module's read-only tests."""
+    if request.param == "sqlite":
+        store: Any = SqliteStore(tmp_path_factory.mktemp("idx") / "t.db")
+    else:
+        server = request.getfixturevalue("postgres_server")
+        store = PostgresStore(server.url(server.create_database(template=PG_TEMPLATE)))
     save(store, HashingEmbedder(), corpus(157))
-    return store
+    yield store
+    store.close()
 
 
 def test_search_equals_brute_force_when_every_row_is_reranked(hashing_store: Store) -> None:
@@ -147,10 +159,12 @@ def test_the_sign_re_score_sees_the_stored_signs(hashing_store: Store) -> None:
     assert index._words.shape[0] == 256 // 64  # one bit per dimension in 64-bit words
 
 
-def test_the_index_follows_the_store_without_reloading(tmp_path: Path) -> None:
+def test_the_index_follows_the_store_without_reloading(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
     rows = corpus(60)
     embedder = HashingEmbedder()
-    store = SqliteStore(tmp_path / "t.db")
+    store = open_test_store("t")
     save(store, embedder, rows[:40])
     index = VectorIndex(store, embedder.name)
     loaded = index.sync()
@@ -169,10 +183,11 @@ def test_the_index_follows_the_store_without_reloading(tmp_path: Path) -> None:
 
 def test_warm_loads_through_its_own_connection_and_a_sync_adds_only_new_rows(
     tmp_path: Path,
+    open_test_store: Callable[[str], Store],
 ) -> None:
     rows = corpus(40)
     embedder = HashingEmbedder()
-    store = SqliteStore(tmp_path / "t.db")
+    store = open_test_store("t")
     save(store, embedder, rows[:30])
     index = VectorIndex(store, embedder.name)
     assert not index.warmed
@@ -187,12 +202,12 @@ def test_warm_loads_through_its_own_connection_and_a_sync_adds_only_new_rows(
 
 
 async def test_service_search_and_similar_see_articles_saved_after_the_first_query(
-    tmp_path: Path,
+    tmp_path: Path, open_test_store: Callable[[str], Store]
 ) -> None:
     rows = corpus(30)
     embedder = HashingEmbedder()
     settings = Settings(db=tmp_path / "t.db", embedder="hashing", load_default_feeds=False)
-    store = SqliteStore(settings.db)
+    store = open_test_store("t")
     async with Fetcher(FetchLimits()) as fetcher:
         service = build_service(
             settings,
@@ -222,13 +237,15 @@ async def test_service_search_and_similar_see_articles_saved_after_the_first_que
 
 
 @pytest.mark.model
-def test_approximate_stages_keep_the_true_neighbours_with_the_real_model(tmp_path: Path) -> None:
+def test_approximate_stages_keep_the_true_neighbours_with_the_real_model(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
     """Real model vectors of dev-corpus passages of 40 words (~200 rows): with the smallest
     budgets (for the best article: 32 rows shortlisted by Hamming distance, 8 re-ranked exactly)
     search and /similar find the article a brute-force scan ranks first nearly every time, scored
     with an exact cosine; with every row re-ranked they equal the scan."""
     embedder = SentenceTransformerEmbedder("all-MiniLM-L6-v2")
-    store = SqliteStore(tmp_path / "t.db")
+    store = open_test_store("t")
     ids = save(store, embedder, corpus(157)[::6], words=40)
     assert len(store.chunk_matrix(embedder.name)[1]) > 5 * 32
     queries = [(embedder.encode([q])[0], None) for q in QUERIES]

@@ -1,13 +1,16 @@
-"""The store on a real SQLite file: migrations, dedupe on save, outbox, seeds cache."""
+"""The store on both backends (a real SQLite file, a real PostgreSQL database): migrations,
+dedupe on save, outbox, seeds cache."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
+from store_support import in_transaction
 
 from bot.core.errors import NotFound, StoreError
 from bot.core.models import FeedItem, Seed, Topic
@@ -40,8 +43,8 @@ def new(it: FeedItem, digest: str) -> NewArticle:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = SqliteStore(tmp_path / "t.db")
+def store(open_test_store: Callable[[str], Store]) -> Store:
+    s = open_test_store("t")
     s.upsert_topic_default(Topic("t1", "d", 0.5), NOW)
     return s
 
@@ -114,7 +117,7 @@ def test_one_transaction_keeps_all_or_none_of_its_writes(store: Store) -> None:
     with store.one_transaction():
         for feed in feeds:
             store.record_feed_not_modified(feed.id, now=NOW, next_check_at=later)
-    assert store.due_feeds(NOW) == [] and not store._conn.in_transaction
+    assert store.due_feeds(NOW) == [] and not in_transaction(store)
     store.record_feed_not_modified(feeds[0].id, now=NOW, next_check_at=NOW)  # its own again
     assert [f.id for f in store.due_feeds(NOW)] == [feeds[0].id]
 

@@ -1,15 +1,16 @@
-"""`latest` on a real SQLite file: it reads matches through the (topic, published, id) and
+"""`latest` on both backends (a real SQLite file, a real PostgreSQL database): it reads matches through the (topic, published, id) and
 (published, id) indexes and answers exactly what the join over articles answered before."""
 
 from __future__ import annotations
 
 import random
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from store_support import new_article
+from store_support import new_article, query
 
 import bot.store.base
 from bot.core.records import NewMatch
@@ -25,7 +26,7 @@ OLD_LATEST = """SELECT m.*, m.id AS match_id FROM matches m JOIN articles a ON a
 
 def old_latest(store: Store, topic: str | None, limit: int) -> list[int]:
     where, params = ("WHERE m.topic = ?", [topic]) if topic else ("", [])
-    rows = store._conn.execute(OLD_LATEST.format(where=where), [*params, limit]).fetchall()
+    rows = query(store, OLD_LATEST.format(where=where), [*params, limit])
     return [r[0] for r in rows]
 
 
@@ -54,14 +55,14 @@ def fill(store: Store) -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = SqliteStore(tmp_path / "latest.db")
+def store(open_test_store: Callable[[str], Store]) -> Store:
+    s = open_test_store("latest")
     fill(s)
     return s
 
 
 def test_latest_answers_what_the_join_over_articles_answered(store: Store) -> None:
-    total = store._conn.execute("SELECT count(*) FROM matches").fetchone()[0]
+    total = query(store, "SELECT count(*) FROM matches")[0][0]
     for topic in [None, *TOPICS]:
         for limit in (1, 3, 10, 20, total + 1):
             got = store.latest_matches(topic=topic, limit=limit)
@@ -73,8 +74,10 @@ def test_latest_answers_what_the_join_over_articles_answered(store: Store) -> No
     assert keys == sorted(keys, reverse=True)  # newest first; equal dates: the later match first
 
 
-def test_ties_and_undated_articles_sort_as_before(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "ties.db")
+def test_ties_and_undated_articles_sort_as_before(
+    open_test_store: Callable[[str], Store],
+) -> None:
+    store = open_test_store("ties")
     t = NOW - timedelta(hours=2)
     # article 1 and 2 share a date; 3 is undated and saved at t, so it ties with them too
     store.save_articles(
@@ -96,7 +99,9 @@ def test_ties_and_undated_articles_sort_as_before(tmp_path: Path) -> None:
     assert [m.id for m in store.latest_matches(topic="x", limit=2)] == [4, 2]
 
 
-def test_latest_walks_an_index_and_sorts_nothing(store: Store) -> None:
+def test_latest_walks_an_index_and_sorts_nothing(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "plan.db")  # SQLite's query plan
+    fill(store)
     for topic, index in (("rare", "matches_topic_published"), (None, "matches_published")):
         where, params = ("WHERE m.topic = ?", [topic]) if topic else ("", [])
         plan = store._conn.execute(

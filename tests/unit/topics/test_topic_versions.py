@@ -1,15 +1,17 @@
 """Topics that learn and never change silently: every change to a topic's examples or threshold
 is a recorded version (trained when the examples changed), feedback is applied on request, and
-any version can be restored. Real SQLite files, real news texts, the hashing embedder."""
+any version can be restored. Real SQLite files and PostgreSQL databases, real news texts, the hashing embedder."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 from relevance_support import TOPIC, item, sample, seed_file_text, write_topic
+from store_support import query
 
 from bot.core.errors import BadArgument, NotFound
 from bot.core.facets import facets_to_json
@@ -17,7 +19,7 @@ from bot.core.models import FeedItem
 from bot.core.records import NewArticle, NewMatch
 from bot.relevance.embed import HashingEmbedder
 from bot.relevance.scoring import embed_documents
-from bot.store import SqliteStore
+from bot.store import Store
 from bot.topics.config import sync_from_config
 from bot.topics.registry import build_indexes
 from bot.topics.seeds import seed_from_text
@@ -40,7 +42,14 @@ class Topic:
     """A store with the sample topic loaded: related items as seeds, hard negatives as
     counter-examples, unrelated news as background."""
 
-    def __init__(self, tmp_path: Path, *, counters: bool = True, threshold: str = '"auto"'):
+    def __init__(
+        self,
+        tmp_path: Path,
+        open_store: Callable[[str], Store],
+        *,
+        counters: bool = True,
+        threshold: str = '"auto"',
+    ):
         config, self.seeds_dir = write_topic(
             tmp_path,
             positives=sample(label="related"),
@@ -48,7 +57,7 @@ class Topic:
             background=sample(label="negative"),
             threshold=threshold,
         )
-        self.store = SqliteStore(tmp_path / "tw.db")
+        self.store = open_store("tw")
         sync_from_config(self.store, config, self.seeds_dir, NOW)
         self.background = self.seeds_dir / "_background"
 
@@ -91,8 +100,10 @@ def weights(scorer) -> np.ndarray:  # type: ignore[no-untyped-def]
 # --- versions as examples and thresholds change ---------------------------------------------------
 
 
-def test_first_version_is_trained_with_the_cross_validated_threshold(tmp_path: Path) -> None:
-    t = Topic(tmp_path)
+def test_first_version_is_trained_with_the_cross_validated_threshold(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
+    t = Topic(tmp_path, open_test_store)
     outcome = t.current()
     (version,) = t.versions()
     snap = version.snapshot
@@ -108,8 +119,10 @@ def test_first_version_is_trained_with_the_cross_validated_threshold(tmp_path: P
     assert snap["scorer"]["facets"] == facets_to_json(t.topic.facets)
 
 
-def test_unchanged_examples_record_no_new_version(tmp_path: Path) -> None:
-    t = Topic(tmp_path)
+def test_unchanged_examples_record_no_new_version(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
+    t = Topic(tmp_path, open_test_store)
     first = t.current()
     again = t.current(NOW + timedelta(hours=1))
     build_indexes(t.store, EMBEDDER, background_dir=t.background, now=NOW + timedelta(hours=2))
@@ -117,10 +130,12 @@ def test_unchanged_examples_record_no_new_version(tmp_path: Path) -> None:
     assert np.array_equal(weights(first.scorer), weights(again.scorer))
 
 
-def test_scorer_used_right_after_training_is_the_one_later_loaded(tmp_path: Path) -> None:
+def test_scorer_used_right_after_training_is_the_one_later_loaded(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
     """The cycle that trains a topic and every later process (the CLI, a restart) must score
     with the same weights, or `threatwatch score` and alerts could disagree."""
-    t = Topic(tmp_path)
+    t = Topic(tmp_path, open_test_store)
     trained = t.current().scorer
     loaded = t.current(NOW + timedelta(hours=1)).scorer
     assert np.array_equal(trained.embedding_weights, loaded.embedding_weights)
@@ -131,10 +146,12 @@ def test_scorer_used_right_after_training_is_the_one_later_loaded(tmp_path: Path
     )
 
 
-def test_a_change_of_background_news_retrains_and_the_version_says_so(tmp_path: Path) -> None:
+def test_a_change_of_background_news_retrains_and_the_version_says_so(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
     # an upgrade that ships more or less background news (as it can ship more seeds) is a
     # change of what the topic matches too
-    t = Topic(tmp_path)
+    t = Topic(tmp_path, open_test_store)
     t.current()
     one = sorted(t.background.glob("*.txt"))[0]
     text = one.read_text(encoding="utf-8")
@@ -149,10 +166,11 @@ def test_a_change_of_background_news_retrains_and_the_version_says_so(tmp_path: 
 
 def test_a_facet_edit_in_config_reaches_an_existing_database_as_a_new_version(
     tmp_path: Path,
+    open_test_store: Callable[[str], Store],
 ) -> None:
     # facets are edited in config only: an upgrade that ships better ones must reach databases
     # made before it, and say what moved
-    t = Topic(tmp_path)
+    t = Topic(tmp_path, open_test_store)
     t.current()
     config = tmp_path / "config" / "topics.toml"
     shipped = config.read_text(encoding="utf-8")
@@ -185,9 +203,10 @@ def test_a_facet_edit_in_config_reaches_an_existing_database_as_a_new_version(
 
 def test_an_auto_threshold_that_left_its_version_is_set_right_as_a_version(
     tmp_path: Path,
+    open_test_store: Callable[[str], Store],
 ) -> None:
     # databases where a rollback once restored an old auto threshold beside a newer scorer
-    t = Topic(tmp_path)
+    t = Topic(tmp_path, open_test_store)
     first = t.current().topic
     t.store.set_threshold_mode(TOPIC, "auto", 0.123, NOW)
     repaired = t.current(NOW + timedelta(minutes=5)).topic
@@ -199,8 +218,10 @@ def test_an_auto_threshold_that_left_its_version_is_set_right_as_a_version(
     assert len(t.versions()) == 2
 
 
-def test_a_new_seed_retrains_and_the_version_says_so(tmp_path: Path) -> None:
-    t = Topic(tmp_path)
+def test_a_new_seed_retrains_and_the_version_says_so(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
+    t = Topic(tmp_path, open_test_store)
     before = t.current().scorer
     t.add_seed(NEW_ATTACK)
     after = t.current(NOW + timedelta(minutes=5))
@@ -213,8 +234,10 @@ def test_a_new_seed_retrains_and_the_version_says_so(tmp_path: Path) -> None:
     assert ("threshold" in latest.reason) == moved
 
 
-def test_removing_a_counter_example_is_recorded(tmp_path: Path) -> None:
-    t = Topic(tmp_path)
+def test_removing_a_counter_example_is_recorded(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
+    t = Topic(tmp_path, open_test_store)
     t.current()
     counter = t.store.seeds(TOPIC, kind="counter")[0]
     t.store.remove_seed(counter.id, NOW)
@@ -223,8 +246,10 @@ def test_removing_a_counter_example_is_recorded(tmp_path: Path) -> None:
     assert counter.content_hash not in t.versions()[0].snapshot["counters"]
 
 
-def test_manual_threshold_keeps_the_scorer_and_records_the_change(tmp_path: Path) -> None:
-    t = Topic(tmp_path)
+def test_manual_threshold_keeps_the_scorer_and_records_the_change(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
+    t = Topic(tmp_path, open_test_store)
     first = t.current()
     auto = first.topic.threshold
     t.store.set_threshold_mode(TOPIC, "manual", 0.8, NOW)
@@ -241,16 +266,20 @@ def test_manual_threshold_keeps_the_scorer_and_records_the_change(tmp_path: Path
     assert "(manual) →" in t.versions()[0].reason
 
 
-def test_numeric_threshold_in_config_is_manual(tmp_path: Path) -> None:
-    t = Topic(tmp_path, threshold="0.7")
+def test_numeric_threshold_in_config_is_manual(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
+    t = Topic(tmp_path, open_test_store, threshold="0.7")
     outcome = t.current()
     assert outcome.topic.threshold_mode == "manual" and outcome.topic.threshold == 0.7
     assert outcome.scorer is not None  # still trained; only the threshold is fixed
 
 
-def test_a_topic_too_small_to_train_falls_back_to_similarity(tmp_path: Path) -> None:
+def test_a_topic_too_small_to_train_falls_back_to_similarity(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
     config, seeds = write_topic(tmp_path, positives=[item("dev-rel-001"), item("dev-rel-008")])
-    store = SqliteStore(tmp_path / "tw.db")
+    store = open_test_store("tw")
     sync_from_config(store, config, seeds, NOW)
     outcome = ensure_current(store, EMBEDDER, store.topic(TOPIC), seeds / "_background", NOW)
     (version,) = store.topic_versions(TOPIC)
@@ -261,8 +290,10 @@ def test_a_topic_too_small_to_train_falls_back_to_similarity(tmp_path: Path) -> 
     assert index.scorer is None and index.seed_count == 2
 
 
-def test_topic_version_that_does_not_exist_is_not_found(tmp_path: Path) -> None:
-    t = Topic(tmp_path)
+def test_topic_version_that_does_not_exist_is_not_found(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
+    t = Topic(tmp_path, open_test_store)
     t.current()
     with pytest.raises(NotFound, match="no version 9"):
         t.store.topic_version(TOPIC, 9)
@@ -271,8 +302,10 @@ def test_topic_version_that_does_not_exist_is_not_found(tmp_path: Path) -> None:
 # --- feedback ---------------------------------------------------------------------------------------
 
 
-def test_feedback_votes_are_net_per_alert_and_zero_is_left_out(tmp_path: Path) -> None:
-    t = Topic(tmp_path)
+def test_feedback_votes_are_net_per_alert_and_zero_is_left_out(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
+    t = Topic(tmp_path, open_test_store)
     up, tied = t.alert(NEW_ATTACK), t.alert(NEW_LOOKALIKE)
     for user, vote in (("a", 1), ("b", 1), ("c", -1)):
         t.store.record_feedback(up, "telegram", user, vote, NOW)
@@ -283,27 +316,33 @@ def test_feedback_votes_are_net_per_alert_and_zero_is_left_out(tmp_path: Path) -
     assert t.store.feedback_votes(TOPIC, applied_only=True) == []
 
 
-def test_mark_feedback_applied_keeps_earlier_versions(tmp_path: Path) -> None:
-    t = Topic(tmp_path)
+def test_mark_feedback_applied_keeps_earlier_versions(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
+    t = Topic(tmp_path, open_test_store)
     first, second = t.alert(NEW_ATTACK), t.alert(NEW_LOOKALIKE)
     t.store.record_feedback(first, "slack", "u", 1, NOW)
     t.store.mark_feedback_applied([first], version=2)
     t.store.record_feedback(second, "slack", "u", -1, NOW)
     t.store.mark_feedback_applied([first, second], version=3)
-    rows = dict(t.store._conn.execute("SELECT match_id, applied_version FROM feedback"))
+    rows = dict(query(t.store, "SELECT match_id, applied_version FROM feedback"))
     assert rows == {first: 2, second: 3}
 
 
-def test_apply_feedback_without_pending_votes_is_refused(tmp_path: Path) -> None:
-    t = Topic(tmp_path)
+def test_apply_feedback_without_pending_votes_is_refused(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
+    t = Topic(tmp_path, open_test_store)
     t.current()
     with pytest.raises(BadArgument, match="no pending feedback"):
         apply_feedback(t.store, EMBEDDER, t.topic, t.background, NOW)
     assert len(t.versions()) == 1
 
 
-def test_applied_feedback_becomes_training_examples_in_a_new_version(tmp_path: Path) -> None:
-    t = Topic(tmp_path)
+def test_applied_feedback_becomes_training_examples_in_a_new_version(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
+    t = Topic(tmp_path, open_test_store)
     t.current()
     up, down = t.alert(NEW_ATTACK), t.alert(NEW_LOOKALIKE)
     t.store.record_feedback(up, "telegram", "1", 1, NOW)
@@ -321,8 +360,10 @@ def test_applied_feedback_becomes_training_examples_in_a_new_version(tmp_path: P
     assert sorted((m, net) for m, _, net in applied) == sorted([(up, 1), (down, -1)])
 
 
-def test_train_report_compares_figures_before_and_after_pending_feedback(tmp_path: Path) -> None:
-    t = Topic(tmp_path)
+def test_train_report_compares_figures_before_and_after_pending_feedback(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
+    t = Topic(tmp_path, open_test_store)
     t.current()
     up = t.alert(NEW_ATTACK)
     t.store.record_feedback(up, "telegram", "1", 1, NOW)
@@ -337,8 +378,10 @@ def test_train_report_compares_figures_before_and_after_pending_feedback(tmp_pat
 # --- rollback ---------------------------------------------------------------------------------------
 
 
-def test_rollback_restores_seeds_and_scorer_and_records_a_version(tmp_path: Path) -> None:
-    t = Topic(tmp_path)
+def test_rollback_restores_seeds_and_scorer_and_records_a_version(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
+    t = Topic(tmp_path, open_test_store)
     v1 = t.current()
     seed_id = t.add_seed(NEW_ATTACK)
     t.current()
@@ -352,8 +395,10 @@ def test_rollback_restores_seeds_and_scorer_and_records_a_version(tmp_path: Path
     assert outcome.topic.active_version == 3
 
 
-def test_rollback_restores_the_threshold_and_its_mode(tmp_path: Path) -> None:
-    t = Topic(tmp_path)
+def test_rollback_restores_the_threshold_and_its_mode(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
+    t = Topic(tmp_path, open_test_store)
     auto = t.current().topic.threshold
     t.store.set_threshold_mode(TOPIC, "manual", 0.9, NOW)
     t.current()
@@ -364,8 +409,10 @@ def test_rollback_restores_the_threshold_and_its_mode(tmp_path: Path) -> None:
     )
 
 
-def test_rollback_brings_back_a_removed_seed_and_unapplies_later_feedback(tmp_path: Path) -> None:
-    t = Topic(tmp_path)
+def test_rollback_brings_back_a_removed_seed_and_unapplies_later_feedback(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
+    t = Topic(tmp_path, open_test_store)
     t.current()
     removed = t.store.seeds(TOPIC, kind="positive")[0]
     t.store.remove_seed(removed.id, NOW)
@@ -380,8 +427,10 @@ def test_rollback_brings_back_a_removed_seed_and_unapplies_later_feedback(tmp_pa
     assert t.versions()[0].reason.startswith("rolled back to v1: +1 seed, -1 feedback")
 
 
-def test_rollback_to_a_missing_version_changes_nothing(tmp_path: Path) -> None:
-    t = Topic(tmp_path)
+def test_rollback_to_a_missing_version_changes_nothing(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
+    t = Topic(tmp_path, open_test_store)
     t.current()
     with pytest.raises(NotFound):
         rollback(t.store, EMBEDDER, t.topic, 5, t.background, NOW)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from bot.core.errors import BadArgument, ConfigError
 from bot.core.models import Topic
 from bot.relevance.embed import HashingEmbedder, passages
 from bot.relevance.match import TopicIndex, score_article
-from bot.store import SqliteStore
+from bot.store import Store
 from bot.topics.config import load_topics_file, sync_from_config
 from bot.topics.registry import build_indexes
 from bot.topics.seeds import seed_title
@@ -31,8 +32,10 @@ class CountingEmbedder(HashingEmbedder):
         return super().encode(texts)
 
 
-def test_shipped_config_loads_and_keeps_the_five_seed_files(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "t.db")
+def test_shipped_config_loads_and_keeps_the_five_seed_files(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
+    store = open_test_store("t")
     sync_from_config(store, REPO / "config", REPO / "seeds", NOW)
     topic = store.topic("militia-attacks-us-forces")
     assert topic.enabled and 0 < topic.threshold < 1
@@ -43,8 +46,10 @@ def test_shipped_config_loads_and_keeps_the_five_seed_files(tmp_path: Path) -> N
     assert len(store.seeds(topic.name, kind="positive")) == len(origins)
 
 
-def test_seed_vectors_are_cached_and_a_new_seed_embeds_only_itself(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "t.db")
+def test_seed_vectors_are_cached_and_a_new_seed_embeds_only_itself(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
+    store = open_test_store("t")
     sync_from_config(store, REPO / "config", REPO / "seeds", NOW)
     embedder = CountingEmbedder()
     build_indexes(store, embedder)
