@@ -17,6 +17,7 @@ import click
 from pydantic import ValidationError
 
 from bot import __version__
+from bot.cli_ops import register as register_ops_commands
 from bot.cli_relevance import register as register_topic_commands
 from bot.cli_relevance import register_score
 from bot.compose import App, compose
@@ -229,6 +230,7 @@ def topics_list(ctx: Context, as_json: bool) -> None:
 
 register_topic_commands(cli, topics, with_app)
 register_score(cli, with_app)
+register_ops_commands(cli)
 
 
 @cli.group()

@@ -13,6 +13,7 @@ from bot.cycle import Pipeline, utcnow
 from bot.deliver.console import CONSOLE, ConsoleSink
 from bot.deliver.outbox import Deliverer, Sink
 from bot.logsafe import redact_secrets, secrets_of
+from bot.ops.wiring import Ops
 from bot.pipeline.embed import Embedder, make_embedder
 from bot.pipeline.fetch import Fetcher, FetchLimits
 from bot.service import BotService
@@ -43,6 +44,7 @@ class App:
     clock: Callable[[], datetime] = field(default=utcnow)
     adapters: list[ChatAdapter] = field(default_factory=list)
     websub: WebSubReceiver | None = None  # with THREATWATCH_WEBSUB_CALLBACK_URL
+    ops: Ops | None = None  # metrics and health, with THREATWATCH_METRICS_PORT
 
     async def aclose(self) -> None:
         await self.fetcher.aclose()
@@ -78,8 +80,13 @@ def compose(
         precision=settings.embed_precision,
         compile_model=settings.embed_compile,
     )
+    ops = Ops.from_settings(settings) if settings.metrics_port is not None else None
+    if ops is not None:
+        embedder = ops.embedder(embedder)
     service = BotService(settings, store, embedder, fetcher, clock)
     pipeline = Pipeline(settings, store, fetcher, embedder, service.indexes, clock)
+    if ops is not None:
+        pipeline.observers.append(ops.observe_cycle)
     adapters: list[ChatAdapter] = []
     if sinks is None:
         sinks = {}
@@ -105,7 +112,7 @@ def compose(
         store.subscribe(channel, [t.name for t in store.topics()], clock())
     deliverer = Deliverer(
         store,
-        sinks,
+        ops.sinks(sinks) if ops is not None else sinks,
         clock,
         retry_base=settings.delivery_retry_base,
         max_retry_delay=settings.delivery_max_retry_delay,
@@ -114,5 +121,15 @@ def compose(
     if settings.websub_callback_url:
         websub = WebSubReceiver(WebSubSubscriber(settings, store, clock), pipeline)
     return App(
-        settings, store, fetcher, embedder, service, pipeline, deliverer, clock, adapters, websub
+        settings,
+        store,
+        fetcher,
+        embedder,
+        service,
+        pipeline,
+        deliverer,
+        clock,
+        adapters,
+        websub,
+        ops,
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,11 @@ QUEUE_FEEDS = 64  # feeds being fetched or waiting to be ingested at once (bound
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def error_kind(error: Exception) -> str:
+    """``FetchTooLarge`` → ``fetch_too_large``: a metric label for a failed fetch."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(error).__name__).lower()
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,7 @@ class Pipeline:
         self.clock = clock
         self._lock = asyncio.Lock()  # one cycle at a time, whoever triggers it
         self._story_linker = StoryLinker(store)
+        self.observers: list[Callable[[CycleReport], None]] = []  # metrics, readiness
 
     async def poll_once(self, *, all_feeds: bool = False) -> CycleReport:
         async with self._lock:
@@ -111,7 +118,15 @@ class Pipeline:
             )
             # the scheduler looks for due feeds every few seconds: an empty look is not news
             log.log(logging.INFO if report.feeds_due else logging.DEBUG, report.line())
+            self._tell_observers(report)
             return report
+
+    def _tell_observers(self, report: CycleReport) -> None:
+        for observe in self.observers:
+            try:
+                observe(report)
+            except Exception:  # counting must never fail a cycle
+                log.exception("a cycle observer failed")
 
     async def _ingest_as_they_come(
         self,
@@ -136,6 +151,8 @@ class Pipeline:
             for outcome in outcomes:
                 if outcome.error is not None:
                     report.failed += 1
+                    kind = error_kind(outcome.error)
+                    report.failed_by[kind] = report.failed_by.get(kind, 0) + 1
                     report.errors.append(f"feed {outcome.feed.id}: {outcome.error}")
                 elif outcome.result is not None and outcome.result.not_modified:
                     report.not_modified += 1
@@ -254,6 +271,7 @@ class Pipeline:
         failed = [(o.feed, o.error) for o in outcomes if o.error is not None]
         await self._ingest([(o.feed, item) for o in outcomes for item in o.fresh], report)
         report.fetched, report.seconds = len(outcomes) - len(failed), time.perf_counter() - t0
+        self._tell_observers(report)
         return report, failed
 
     # --- new items → stored articles and matches --------------------------------------------------
@@ -329,6 +347,8 @@ class Pipeline:
         report.new += len(saved)
         report.duplicates += len(batch) - len(saved)
         report.matched += len(new_matches)
+        for m in new_matches:
+            report.matched_by_topic[m.topic] = report.matched_by_topic.get(m.topic, 0) + 1
         report.queued += sum(self.store.outbox_rows_for(m.id) for m in new_matches)
 
     def _link_stories(self, entries: Sequence[tuple[FeedItem, Embedded]]) -> list[StoryLink]:

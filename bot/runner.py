@@ -32,6 +32,8 @@ async def run(app: App, *, stop: asyncio.Event | None = None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
             loop.add_signal_handler(sig, stop.set)
+    if app.ops is not None:  # health and metrics answer from the start, before the model loads
+        await app.ops.server.start()
     # chat adapters answer commands from the start (connecting may take retries, so it runs
     # beside everything else); the model and the vector index load in the background meanwhile,
     # and commands that need them wait for them
@@ -43,12 +45,17 @@ async def run(app: App, *, stop: asyncio.Event | None = None) -> None:
     try:
         # a missing or broken model package stops start-up with its fix, before any poll cycle,
         # instead of failing every cycle later (raises ConfigError)
+        loading = time.monotonic()
         await asyncio.to_thread(app.embedder.encode, ["threatwatch start-up check"])
     except BaseException:
         index.stop_loading()
         warming.cancel()
         await _stop_adapters(app, starts)
+        if app.ops is not None:
+            await app.ops.server.stop()
         raise
+    if app.ops is not None:
+        app.ops.model_loaded(time.monotonic() - loading)
     warming.add_done_callback(_report_warm)
 
     scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC")
@@ -87,6 +94,8 @@ async def run(app: App, *, stop: asyncio.Event | None = None) -> None:
         index.stop_loading()
         await _stop_adapters(app, starts)
         await app.deliverer.drain()
+        if app.ops is not None:
+            await app.ops.server.stop()
         log.info("threatwatch stopped")
 
 

@@ -91,6 +91,23 @@ class Settings(BaseSettings):
     delivery_retry_base: float = Field(default=1.0, gt=0)
     delivery_max_retry_delay: float = Field(default=300.0, gt=0)
 
+    # --- operations: Prometheus metrics and health on their own port (off without a port) ---
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)  # 0: any free port (logged)
+    metrics_listen: str = "0.0.0.0"
+    metrics_allowed_networks: Annotated[list[str], NoDecode] = []  # CIDRs; empty: anyone
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("metrics_allowed_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.replace(";", ",").split(",") if v.strip()]
+        if isinstance(value, list):
+            from bot.ops.server import parse_networks
+
+            parse_networks([str(v) for v in value])  # a bad CIDR is a clear error at start-up
+        return value
+
     @field_validator("telegram_admins", mode="before")
     @classmethod
     def _split_ints(cls, value: object) -> object:

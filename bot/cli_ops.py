@@ -1,0 +1,51 @@
+"""Operations commands: `threatwatch health` (exit 0 when the running bot's /readyz says ready,
+1 otherwise: for container HEALTHCHECKs, where the slim image has no curl). Registered on the
+CLI in bot/cli.py."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+import httpx
+
+from bot.errors import ThreatwatchError
+
+HEALTH_TIMEOUT = 5.0
+
+
+def register(cli: click.Group) -> None:
+    @cli.command("health")
+    @click.option("--url", default=None, help="Readiness URL (default: from the metrics settings).")
+    @click.option("--live", is_flag=True, help="Check liveness (/healthz) instead of readiness.")
+    @click.pass_obj
+    def health(ctx: Any, url: str | None, live: bool) -> None:
+        """Ask the running bot whether it is ready (exit 0) or not (exit 1, with why)."""
+        settings = ctx.settings()
+        if url is None:
+            if settings.metrics_port is None or settings.metrics_port == 0:
+                raise ThreatwatchError(
+                    "THREATWATCH_METRICS_PORT is not set: the bot serves no health endpoint"
+                )
+            host = settings.metrics_listen
+            host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+            host = f"[{host}]" if ":" in host else host
+            url = f"http://{host}:{settings.metrics_port}/{'healthz' if live else 'readyz'}"
+        try:
+            with httpx.Client(timeout=HEALTH_TIMEOUT, trust_env=False) as client:
+                response = client.get(url)
+        except httpx.HTTPError as exc:
+            raise ThreatwatchError(f"health: no answer from {url}: {exc}") from exc
+        if response.status_code == 200:
+            click.echo(f"ok: {url}")
+            return
+        raise ThreatwatchError(f"not ready ({response.status_code}): {_why(response.text)}")
+
+
+def _why(body: str) -> str:
+    try:
+        failed = json.loads(body).get("failed", {})
+    except (ValueError, AttributeError):
+        return body.strip()[:300]
+    return "; ".join(f"{k}: {v}" for k, v in failed.items()) or body.strip()[:300]
