@@ -7,6 +7,7 @@ import inspect
 import io
 import json
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from bot.compose import App, compose
 from bot.errors import BadArgument, ThreatwatchError
 from bot.logsafe import redact_configured
 from bot.models import Match
+from bot.ops.jsonlog import configure_logging, log_format_from_env
 from bot.settings import Settings
 
 
@@ -72,10 +74,8 @@ def with_app(ctx: Context, fn: Callable[[App], Any]) -> Any:
 @click.pass_context
 def cli(click_ctx: click.Context, db: Path | None, verbose: bool) -> None:
     """Threatwatch: watches news feeds for reporting related to seed threat reports."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    configure_logging(
+        logging.DEBUG if verbose else logging.INFO, log_format_from_env(dict(os.environ))
     )
     for noisy in ("httpx", "httpcore", "apscheduler", "sentence_transformers", "trafilatura"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)

@@ -154,6 +154,12 @@ class Pipeline:
                     kind = error_kind(outcome.error)
                     report.failed_by[kind] = report.failed_by.get(kind, 0) + 1
                     report.errors.append(f"feed {outcome.feed.id}: {outcome.error}")
+                    log.info(
+                        "feed %d failed: %s",
+                        outcome.feed.id,
+                        outcome.error,
+                        extra={"feed_id": outcome.feed.id, "feed_url": outcome.feed.url},
+                    )
                 elif outcome.result is not None and outcome.result.not_modified:
                     report.not_modified += 1
                 elif outcome.parsed is not None:
@@ -189,7 +195,7 @@ class Pipeline:
         except ThreatwatchError as exc:
             return FeedOutcome(feed, error=exc)
         except Exception as exc:  # a bug in one feed's path must not stop the cycle
-            log.exception("unexpected error polling feed %s", feed.id)
+            log.exception("unexpected error polling feed %s", feed.id, extra={"feed_id": feed.id})
             return FeedOutcome(
                 feed, error=ThreatwatchError(f"internal error: {exc.__class__.__name__}")
             )
@@ -349,6 +355,14 @@ class Pipeline:
         report.matched += len(new_matches)
         for m in new_matches:
             report.matched_by_topic[m.topic] = report.matched_by_topic.get(m.topic, 0) + 1
+            log.info(
+                "alert %d: article %d matched %s (%.3f)",
+                m.id,
+                m.article.id,
+                m.topic,
+                m.score,
+                extra={"alert_id": m.id, "article_id": m.article.id, "topic": m.topic},
+            )
         report.queued += sum(self.store.outbox_rows_for(m.id) for m in new_matches)
 
     def _link_stories(self, entries: Sequence[tuple[FeedItem, Embedded]]) -> list[StoryLink]:
