@@ -230,7 +230,7 @@ def topics_list(ctx: Context, as_json: bool) -> None:
 
 register_topic_commands(cli, topics, with_app)
 register_score(cli, with_app)
-register_ops_commands(cli)
+register_ops_commands(cli, with_app)
 
 
 @cli.group()

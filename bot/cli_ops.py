@@ -1,10 +1,13 @@
 """Operations commands: `threatwatch health` (exit 0 when the running bot's /readyz says ready,
-1 otherwise: for container HEALTHCHECKs, where the slim image has no curl). Registered on the
-CLI in bot/cli.py."""
+1 otherwise: for container HEALTHCHECKs, where the slim image has no curl) and `threatwatch
+trend` (a topic's trend chart as a PNG file). Registered on the CLI in bot/cli.py."""
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import click
@@ -15,7 +18,27 @@ from bot.errors import ThreatwatchError
 HEALTH_TIMEOUT = 5.0
 
 
-def register(cli: click.Group) -> None:
+def register(cli: click.Group, with_app: Any) -> None:
+    @cli.command("trend")
+    @click.argument("topic")
+    @click.option("--days", default=30, show_default=True, type=int, help="Days to show (2-365).")
+    @click.option(
+        "--out",
+        required=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="PNG file to write.",
+    )
+    @click.pass_obj
+    def trend(ctx: Any, topic: str, days: int, out: Path) -> None:
+        """Write a topic's trend chart (matches and stories per day, 7-day average, top sources)."""
+        chart = with_app(ctx, lambda app: app.service.trend_chart(topic, days))
+        write_atomically(out, chart.png)
+        t = chart.trend
+        click.echo(
+            f"{out}: {t.topic}, last {len(t.days)} days, {t.total_matches} matches, "
+            f"{t.total_stories} stories"
+        )
+
     @cli.command("health")
     @click.option("--url", default=None, help="Readiness URL (default: from the metrics settings).")
     @click.option("--live", is_flag=True, help="Check liveness (/healthz) instead of readiness.")
@@ -49,3 +72,18 @@ def _why(body: str) -> str:
     except (ValueError, AttributeError):
         return body.strip()[:300]
     return "; ".join(f"{k}: {v}" for k, v in failed.items()) or body.strip()[:300]
+
+
+def write_atomically(path: Path, content: bytes) -> None:
+    """The whole file or none of it: written beside the target, then renamed over it."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ThreatwatchError(f"cannot write {path}: no folder {folder}")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -21,6 +21,7 @@ from bot.service_admin import AdminServiceMixin
 from bot.service_chat import ChatServiceMixin
 from bot.service_learning import LearningServiceMixin
 from bot.service_query import QueryEncoder
+from bot.service_trends import TrendServiceMixin
 from bot.settings import Settings
 from bot.store import Store
 from bot.topics import BACKGROUND_DIR, build_indexes, seed_from_text, validate_topic_name
@@ -58,7 +59,7 @@ def check_limit(limit: int) -> int:
     return limit
 
 
-class BotService(ChatServiceMixin, AdminServiceMixin, LearningServiceMixin):
+class BotService(ChatServiceMixin, AdminServiceMixin, LearningServiceMixin, TrendServiceMixin):
     def __init__(
         self,
         settings: Settings,

@@ -12,6 +12,7 @@ from bot.store.lookups import LookupsPart
 from bot.store.records import NewArticle, NewMatch, OutboxEntry
 from bot.store.topic_edits import TopicEditsPart
 from bot.store.topics import TopicsPart
+from bot.store.trends import TrendsPart
 from bot.store.vectors import VectorsPart
 from bot.store.websub import WebSubPart
 
@@ -27,5 +28,6 @@ class Store(
     ArticlesPart,
     VectorsPart,
     WebSubPart,
+    TrendsPart,
 ):
     """The one object that reads and writes the database."""
