@@ -33,6 +33,7 @@ from bot.errors import BadArgument, Refused, ThreatwatchError
 from bot.service import BotService
 from bot.settings import Settings
 from bot.slack.incoming import split_command, without_mention
+from bot.slack.photos import upload_photo
 from bot.slack.render import PREFIX, parse_action, render
 from bot.slack.sink import SLACK, error_code, post_reply
 from bot.slack.transport import Transport, make_transport
@@ -218,9 +219,14 @@ class SlackAdapter:
         )
         await self._send_document(ctx, reply)
 
-    async def _send_document(self, ctx: CommandContext, reply: Reply) -> None:
+    async def _send_document(
+        self, ctx: CommandContext, reply: Reply, thread_ts: str | None = None
+    ) -> None:
         """A file (the OPML export) goes to the asker's direct messages with the bot: it is
-        for them, and a command's response cannot carry a file."""
+        for them, and a command's response cannot carry a file. A picture (the trend chart)
+        is uploaded into the channel (or thread) the command came from, for everyone there."""
+        if reply.photo is not None:
+            await upload_photo(self.client, ctx.chat.chat_id, reply.photo, thread_ts)
         if reply.document is None or ctx.user_id is None:
             return
         try:
@@ -271,7 +277,9 @@ class SlackAdapter:
                 await self.client.chat_postEphemeral(
                     channel=channel, user=user, thread_ts=event.get("thread_ts"), **message
                 )
-            await self._send_document(ctx, reply)
+            await self._send_document(
+                ctx, reply, thread if ctx.chat_kind is not ChatKind.PRIVATE else None
+            )
         except SLACK_ERRORS as exc:
             log.warning("slack: answer to %s in %s failed: %s", user, channel, exc)
 
