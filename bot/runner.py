@@ -13,6 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.compose import App, ChatAdapter
 from bot.errors import ThreatwatchError
+from bot.trends.alerts import SpikeWatcher
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,17 @@ async def run(app: App, *, stop: asyncio.Event | None = None) -> None:
         max_instances=1,
         misfire_grace_time=None,
     )
+    if app.settings.spike_check_interval:
+        spikes = SpikeWatcher(app.service, app.deliverer)
+        scheduler.add_job(
+            spikes.check,
+            "interval",
+            seconds=app.settings.spike_check_interval,
+            id="spikes",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
     log.info(
         "threatwatch running: db=%s feeds=%d topics=%d poll_interval=%ss",
         app.settings.db,

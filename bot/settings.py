@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     metrics_listen: str = "0.0.0.0"
     metrics_allowed_networks: Annotated[list[str], NoDecode] = []  # CIDRs; empty: anyone
     log_format: Literal["text", "json"] = "text"
+    # how often each topic's last 24 hours are checked for an activity spike (0: never)
+    spike_check_interval: int = Field(default=300, ge=0)
 
     @field_validator("metrics_allowed_networks", mode="before")
     @classmethod

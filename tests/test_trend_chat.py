@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from PIL import Image
-from slack_support import CHANNEL, USER, slack_bot
-from telegram_support import ADMIN, GROUP, TOPIC, running_bot
-from trend_support import add_history
+from slack_support import CHANNEL, slack_bot
+from slack_support import USER as SLACK_USER
+from telegram_support import ADMIN, GROUP, TOPIC, USER, running_bot
+from trend_support import add_history, add_topic
 
 from bot.store import Store
+from bot.trends.alerts import SpikeWatcher
 
 
 def png_size(content: bytes | None) -> tuple[int, int]:
@@ -64,7 +66,7 @@ def test_trend_in_slack_uploads_the_chart_into_the_channel(tmp_path: Path) -> No
         store = Store(tmp_path / "bot.db")
         add_history(store, "militia-attacks", [2, 1, 4], end=datetime.now(UTC))
         store.close()
-        answer = bot.command("trend militia-attacks 14", USER)
+        answer = bot.command("trend militia-attacks 14", SLACK_USER)
         assert answer.response_type == "in_channel"
         assert "Trend · militia-attacks" in answer.mrkdwn and "7 matches" in answer.mrkdwn
         deadline = time.monotonic() + 30
@@ -73,6 +75,32 @@ def test_trend_in_slack_uploads_the_chart_into_the_channel(tmp_path: Path) -> No
         upload = bot.api.files[-1]
         assert upload["channel"] == CHANNEL
         assert png_size(upload["content"]) == (1080, 1440)
-        refused = bot.command("trend militia-attacks 999", USER)
+        refused = bot.command("trend militia-attacks 999", SLACK_USER)
         assert "days must be a whole number from 2 to 365" in refused.mrkdwn
         assert len(bot.api.files) == 1  # no picture for a refusal
+
+
+async def test_a_spike_alerts_subscribed_chats_once_with_the_chart(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as bot:
+        now = datetime.now(UTC)
+        store = bot.app.store
+        add_history(store, TOPIC, [1, 0, 0, 2, 1, 0, 1, 0, 1, 1] * 3 + [9], end=now)
+        add_topic(store, "quiet-topic", now)
+        add_history(store, "quiet-topic", [0] * 30 + [1], end=now)
+        await bot.command(GROUP, "/subscribe", user_id=ADMIN)
+        await bot.command(USER, "/subscribe", user_id=USER)
+        await bot.command(USER, "/settings spikes off", user_id=USER)
+        before = len(bot.api.sent_to(USER))
+
+        watcher = SpikeWatcher(bot.app.service, bot.app.deliverer)
+        notices = await watcher.check()
+        assert [(n.topic, n.chats) for n in notices] == [(TOPIC, 1)]
+        assert notices[0].spike.count == 9
+        photo = bot.api.sent_to(GROUP)[-1]
+        assert photo.method == "sendPhoto" and png_size(photo.document) == (1080, 1440)
+        assert (
+            f"Activity spike · {TOPIC}" in photo.text and "9 matches in the last 24" in photo.text
+        )
+        assert photo.text.count("• ") == 5  # the stories behind it
+        assert len(bot.api.sent_to(USER)) == before  # turned off there
+        assert await watcher.check() == []  # once per day, not once per check

@@ -8,7 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from bot.channels import Channel
 from bot.store.base import StoreBase, _iso
+from bot.store.channels import _channel
 
 WHEN = "m.published"
 
@@ -103,3 +105,12 @@ class TrendsPart(StoreBase):
             RecentReport(int(r[0]), str(r[1]), r[2], r[3], datetime.fromisoformat(r[4]))
             for r in rows
         ]
+
+    def topic_channels(self, topic: str) -> list[Channel]:
+        """Chats with an active subscription to ``topic`` (spike alerts go to them)."""
+        rows = self._rows(
+            """SELECT c.* FROM channels c JOIN subscriptions s ON s.channel_id = c.id
+               WHERE s.topic = ? AND s.status = 'active' ORDER BY c.id""",
+            [topic],
+        )
+        return [_channel(r) for r in rows]
