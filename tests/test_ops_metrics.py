@@ -4,6 +4,8 @@ from the real client libraries' errors, who may scrape, what readiness reports a
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +23,8 @@ from bot.ops.metrics import Metrics, error_code
 from bot.ops.server import OpsServer, allowed, parse_networks
 from bot.store import Store
 from bot.store.store import NewMatch
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def wrapped(error: Exception, cause: Exception) -> Exception:
@@ -148,3 +152,25 @@ def test_a_bad_allowed_network_is_a_clear_error(monkeypatch: pytest.MonkeyPatch)
     assert result.exit_code != 0
     assert "METRICS_ALLOWED_NETWORKS" in str(result.exception)
     assert "not-a-net" in str(result.exception)
+
+
+def test_every_metric_the_sample_dashboard_uses_exists(tmp_path: Path) -> None:
+    Store(tmp_path / "d.db").close()
+    metrics = Metrics(tmp_path / "d.db")
+    metrics.observe_cycle(CycleReport(fetched=1))
+    metrics.observe_send("slack", None)
+    metrics.observe_embedding(2, 0.1)
+    metrics.observe_model_load(1.5)
+    text = metrics.render().decode()
+    # samples, and the families declared with no sample yet (a labelled counter before its
+    # first event, feeds by status in an empty database)
+    exposed = {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line[:1] != "#"}
+    exposed |= set(re.findall(r"^# HELP (\S+)", text, re.M))
+    dashboard = json.loads((REPO / "docs" / "grafana-dashboard.json").read_text())
+    used = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"threatwatch_[a-z_]+", target["expr"])
+    }
+    assert used and used - exposed == set()
