@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from bot.channels import ChannelKey
 from bot.errors import BadArgument, NotFound
 from bot.topics import validate_topic_name
-from bot.trends.chart import render_trend
 from bot.trends.series import DEFAULT_DAYS, Trend, check_days, load_trend
 
 if TYPE_CHECKING:
@@ -54,6 +53,8 @@ class TrendServiceMixin:
     async def trend_chart(
         self, topic: str | None, days: int | None = None, key: ChannelKey | None = None
     ) -> TrendChart:
+        from bot.trends.chart import render_trend  # matplotlib: loaded by the first chart only
+
         name = self.trend_topic(topic, key)
         trend = load_trend(
             self.store, name, check_days(DEFAULT_DAYS if days is None else days), self.clock()

@@ -24,10 +24,7 @@ class MeteredEmbedder:
     def __init__(self, inner: Embedder, metrics: Metrics):
         self.inner = inner
         self.metrics = metrics
-
-    @property
-    def name(self) -> str:  # type: ignore[override]
-        return self.inner.name
+        self.name = inner.name  # the vector space: the same as the wrapped model's
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         started = time.perf_counter()
