@@ -1,9 +1,11 @@
 """`threatwatch run` as a real process with THREATWATCH_METRICS_PORT: /metrics moves with a poll
 cycle and a delivery, /healthz answers, /readyz turns 503 (naming the database) while the
-database file is gone and 200 once it is back; `threatwatch health` says the same."""
+database file is unreadable (mode 000, or moved away when the tests run as root, who reads any
+file) and 200 once it is back; `threatwatch health` says the same."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -57,7 +59,7 @@ def test_metrics_and_readiness_of_a_running_bot(tmp_path: Path) -> None:
     _, _, www = write_watch_config(tmp_path)
     env = local_env(tmp_path, THREATWATCH_METRICS_PORT="0", THREATWATCH_METRICS_LISTEN="127.0.0.1")
     db = Path(env["THREATWATCH_DB"])
-    full_env = {**__import__("os").environ, **env}
+    full_env = {**os.environ, **env}
     with RecordedFeedServer(www) as feeds:
         added = subprocess.run(
             [sys.executable, "-m", "bot", "feeds", "add", feeds.url("wire.xml")],
@@ -108,8 +110,13 @@ def test_metrics_and_readiness_of_a_running_bot(tmp_path: Path) -> None:
             assert wait_until(lambda: client.get(f"{base}/readyz").status_code == 200, 30)
             assert health(full_env, f"{base}/readyz").returncode == 0
 
+            # unreadable: permissions where they bind (root reads any file), else moved away;
+            # either way the bot's own open connection does not notice, a fresh one does
             moved = db.with_name("elsewhere.db")
-            db.rename(moved)  # the bot's own connection does not notice; a fresh one does
+            if os.geteuid() != 0:
+                db.chmod(0)
+            else:
+                db.rename(moved)
             try:
                 answer = client.get(f"{base}/readyz")
                 assert answer.status_code == 503
@@ -120,7 +127,9 @@ def test_metrics_and_readiness_of_a_running_bot(tmp_path: Path) -> None:
                 assert refused.returncode == 1
                 assert "database" in refused.stderr and "\n" not in refused.stderr.strip()
             finally:
-                moved.rename(db)
+                if moved.exists():
+                    moved.rename(db)
+                db.chmod(0o644)
             assert wait_until(lambda: client.get(f"{base}/readyz").status_code == 200, 30)
             client.close()
         finally:

@@ -104,3 +104,22 @@ async def test_a_spike_alerts_subscribed_chats_once_with_the_chart(tmp_path: Pat
         assert photo.text.count("• ") == 5  # the stories behind it
         assert len(bot.api.sent_to(USER)) == before  # turned off there
         assert await watcher.check() == []  # once per day, not once per check
+
+
+def test_a_running_bot_posts_a_spike_to_a_slack_channel(tmp_path: Path) -> None:
+    env = {"THREATWATCH_SPIKE_CHECK_INTERVAL": "1"}
+    with slack_bot(tmp_path, extra_env=env) as bot:
+        assert "Subscribed" in bot.command("subscribe", SLACK_USER).mrkdwn
+        store = Store(tmp_path / "bot.db")
+        add_history(store, "militia-attacks", [0, 1, 0, 0, 1] * 6 + [7], end=datetime.now(UTC))
+        store.close()
+        deadline = time.monotonic() + 60
+        while not bot.api.files and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert bot.api.files, bot.process.output[-3000:]
+        upload = bot.api.files[0]
+        assert upload["channel"] == CHANNEL and png_size(upload["content"]) == (1080, 1440)
+        assert "Activity spike · militia-attacks" in upload["comment"]
+        assert "7 matches in the last 24 hours" in upload["comment"]
+        time.sleep(2.5)  # two more checks: still one alert
+        assert len(bot.api.files) == 1
