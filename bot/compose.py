@@ -87,6 +87,7 @@ def compose(
     pipeline = Pipeline(settings, store, fetcher, embedder, service.indexes, clock)
     if ops is not None:
         pipeline.observers.append(ops.observe_cycle)
+        pipeline.push_observers.append(ops.metrics.observe_push)
     adapters: list[ChatAdapter] = []
     if sinks is None:
         sinks = {}

@@ -79,7 +79,8 @@ class Pipeline:
         self.clock = clock
         self._lock = asyncio.Lock()  # one cycle at a time, whoever triggers it
         self._story_linker = StoryLinker(store)
-        self.observers: list[Callable[[CycleReport], None]] = []  # metrics, readiness
+        self.observers: list[Callable[[CycleReport], None]] = []  # poll cycles: metrics, readiness
+        self.push_observers: list[Callable[[CycleReport], None]] = []  # WebSub pushes: metrics
 
     async def poll_once(self, *, all_feeds: bool = False) -> CycleReport:
         async with self._lock:
@@ -118,11 +119,14 @@ class Pipeline:
             )
             # the scheduler looks for due feeds every few seconds: an empty look is not news
             log.log(logging.INFO if report.feeds_due else logging.DEBUG, report.line())
-            self._tell_observers(report)
+            self._tell_observers(report, self.observers)
             return report
 
-    def _tell_observers(self, report: CycleReport) -> None:
-        for observe in self.observers:
+    @staticmethod
+    def _tell_observers(
+        report: CycleReport, observers: Sequence[Callable[[CycleReport], None]]
+    ) -> None:
+        for observe in observers:
             try:
                 observe(report)
             except Exception:  # counting must never fail a cycle
@@ -277,7 +281,7 @@ class Pipeline:
         failed = [(o.feed, o.error) for o in outcomes if o.error is not None]
         await self._ingest([(o.feed, item) for o in outcomes for item in o.fresh], report)
         report.fetched, report.seconds = len(outcomes) - len(failed), time.perf_counter() - t0
-        self._tell_observers(report)
+        self._tell_observers(report, self.push_observers)
         return report, failed
 
     # --- new items → stored articles and matches --------------------------------------------------

@@ -46,12 +46,17 @@ def test_cycle_and_send_counters_follow_prometheus_names(tmp_path: Path) -> None
         "telegram",
         RateLimited("slow", retry_after=3),
     )
+    pushed = CycleReport(fetched=2, new=3)
+    pushed.matched_by_topic["t"] = 1
+    metrics.observe_push(pushed)
     text = metrics.render().decode()
     for line in (
         'threatwatch_fetches_total{outcome="ok"} 1.0',
         'threatwatch_fetches_total{outcome="failed_feed_unavailable"} 1.0',
-        "threatwatch_articles_ingested_total 4.0",
-        'threatwatch_matches_total{topic="t"} 2.0',
+        "threatwatch_articles_ingested_total 7.0",
+        'threatwatch_matches_total{topic="t"} 3.0',
+        "threatwatch_websub_pushes_total 2.0",
+        "threatwatch_poll_cycles_total 1.0",
         'threatwatch_alerts_total{platform="telegram",status="sent"} 1.0',
         'threatwatch_alerts_total{platform="telegram",status="failed"} 1.0',
         'threatwatch_api_errors_total{code="429",platform="telegram"} 1.0',

@@ -65,6 +65,9 @@ class Metrics:
             "Unix time the last poll cycle ended.",
             registry=r,
         )
+        self.pushes = Counter(
+            f"{PREFIX}_websub_pushes", "Feed documents pushed by WebSub hubs.", registry=r
+        )
         self.articles = Counter(f"{PREFIX}_articles_ingested", "New articles stored.", registry=r)
         self.matches = Counter(
             f"{PREFIX}_matches", "Articles matched, by topic.", ["topic"], registry=r
@@ -127,6 +130,14 @@ class Metrics:
         self.fetches.labels("not_modified").inc(report.not_modified)
         for error_class, count in report.failed_by.items():
             self.fetches.labels(f"failed_{error_class}").inc(count)
+        self.articles.inc(report.new)
+        for topic, count in report.matched_by_topic.items():
+            self.matches.labels(topic).inc(count)
+        self.queued.inc(report.queued)
+
+    def observe_push(self, report: CycleReport) -> None:
+        """Feed documents a WebSub hub pushed: not a poll cycle, not a fetch."""
+        self.pushes.inc(report.fetched)
         self.articles.inc(report.new)
         for topic, count in report.matched_by_topic.items():
             self.matches.labels(topic).inc(count)
