@@ -68,13 +68,13 @@ def trend_from(
 ) -> Trend:
     """``activity`` covers ``days`` + 6 days: the extra leading days only feed the average.
     ``sources``: the top sources of the shown days (default: the activity's)."""
-    lead = len(activity.days) - days
-    average = trailing_mean(activity.matches)[lead:]
+    extra = len(activity.days) - days
+    average = trailing_mean(activity.matches)[extra:]
     return Trend(
         topic=activity.topic,
-        days=activity.days[lead:],
-        matches=activity.matches[lead:],
-        stories=activity.stories[lead:],
+        days=activity.days[extra:],
+        matches=activity.matches[extra:],
+        stories=activity.stories[extra:],
         average=tuple(average),
         sources=tuple(activity.sources if sources is None else sources),
     )
