@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTHON ?= python3
 
-.PHONY: run test demo bench lint install clean
+.PHONY: run test demo bench lint install clean image image-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,18 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check bot tests bench testkit
 	$(VENV)/bin/mypy bot testkit
+
+# The container image, built with buildah (no Docker daemon): the base from Debian packages when
+# no registry is reachable, the CPU torch wheel from $(WHEELS) when it is there (this machine
+# keeps torch-2.13.0+cpu in /opt/wheels; PyTorch's CPU index is not reachable from here).
+IMAGE  ?= localhost/threatwatch:latest
+WHEELS ?= /opt/wheels
+image:
+	WHEELS=$(WHEELS) nice -n 15 image/build.sh $(IMAGE)
+
+# runs `threatwatch --help` and `threatwatch health` inside the image
+image-test: $(STAMP)
+	THREATWATCH_IMAGE=$(IMAGE) $(VENV)/bin/pytest -q -m image tests/process/test_image.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

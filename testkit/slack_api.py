@@ -336,6 +336,7 @@ class FakeSlackAPI(LocalServer):
                 "id": f["id"],
                 "title": f.get("title"),
                 "channel": params.get("channel_id"),
+                "thread_ts": params.get("thread_ts"),
                 "content": self._uploads.get(f["id"], b""),
                 "comment": params.get("initial_comment"),
             }

@@ -2,6 +2,7 @@
 
 It speaks the Bot API's HTTP protocol well enough for the real python-telegram-bot client:
 getMe, getUpdates (offset + long-poll timeout), sendMessage, editMessageText, sendDocument,
+sendPhoto (the picture's bytes kept in ``Sent.document``),
 getFile + file download, answerCallbackQuery, setMyCommands, deleteWebhook, setWebhook,
 getChatMember, getChatAdministrators. Tests push updates (messages, commands, documents, button
 presses) and read what the bot sent. Faults: ``fail(method, 429, retry_after=…)``, 403, 5xx,

@@ -197,7 +197,11 @@ class TelegramObjects:
         }
         if thread is not None:
             msg |= {"message_thread_id": thread, "is_topic_message": True}
-        if document is not None:
+        if document is not None and method == "sendPhoto":
+            size = {"file_id": "sent", "file_unique_id": "sent", "width": 1, "height": 1}
+            msg["photo"] = [size]
+            msg["caption"] = text
+        elif document is not None:
             msg["document"] = {
                 "file_id": "sent",
                 "file_unique_id": "sent",
@@ -235,6 +239,18 @@ class TelegramObjects:
     def api_sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:
         return self._bot_message(
             "sendDocument", params, str(params.get("caption", "")), params["document"]["content"]
+        )
+
+    def api_sendPhoto(self, params: dict[str, Any]) -> dict[str, Any] | tuple[int, dict[str, Any]]:
+        photo = params.get("photo")
+        if not isinstance(photo, dict) or not photo.get("content"):
+            return 400, {
+                "ok": False,
+                "error_code": 400,
+                "description": "Bad Request: there is no photo in the request",
+            }
+        return self._bot_message(
+            "sendPhoto", params, str(params.get("caption", "")), photo["content"]
         )
 
     def api_editMessageText(

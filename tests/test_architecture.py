@@ -29,7 +29,9 @@ ALLOWED: dict[str, set[str]] = {
     "pipeline": {"core", "ingest", "relevance", "store", "topics"},
     "websub": {"core", "ingest", "store", "pipeline"},
     "deliver": {"core", "messages", "store"},
-    "service": {"core", "ingest", "relevance", "store", "search", "topics", "messages"},
+    "trends": {"core", "store"},
+    "ops": {"core", "store", "deliver", "relevance", "messages"},
+    "service": {"core", "ingest", "relevance", "store", "search", "topics", "messages", "trends"},
     "adapters": {"core", "messages", "service", "deliver"},
     "app": {
         "core",
@@ -44,8 +46,10 @@ ALLOWED: dict[str, set[str]] = {
         "service",
         "adapters",
         "messages",
+        "trends",
+        "ops",
     },
-    "cli": {"core", "app", "service", "topics", "relevance", "store", "demo"},
+    "cli": {"core", "app", "service", "topics", "relevance", "store", "demo", "ops", "trends"},
     "demo": {"core", "app"},
 }
 # Top-level modules of bot/ besides the packages (the cap is six).

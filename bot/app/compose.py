@@ -16,6 +16,7 @@ from bot.deliver.console import CONSOLE, ConsoleSink
 from bot.deliver.outbox import Deliverer
 from bot.deliver.sink import Sink
 from bot.ingest.fetch import Fetcher, FetchLimits
+from bot.ops.wiring import Ops
 from bot.pipeline.cycle import Pipeline
 from bot.relevance.embed import Embedder
 from bot.relevance.embed_choice import make_embedder
@@ -50,6 +51,7 @@ class App:
     clock: Callable[[], datetime] = field(default=utcnow)
     adapters: list[ChatAdapter] = field(default_factory=list)
     websub: WebSubReceiver | None = None  # with THREATWATCH_WEBSUB_CALLBACK_URL
+    ops: Ops | None = None  # metrics and health, with THREATWATCH_METRICS_PORT
 
     async def aclose(self) -> None:
         await self.fetcher.aclose()
@@ -88,6 +90,10 @@ def compose(
         compile_model=settings.embed_compile,
         cache_dir=settings.model_cache_dir or settings.db.parent / "model-cache",
     )
+    # metrics and health, with THREATWATCH_METRICS_PORT: the embedder and sinks are counted
+    ops = Ops.from_settings(settings) if settings.metrics_port is not None else None
+    if ops is not None:
+        embedder = ops.embedder(embedder)
     # one registry of topic indexes, shared by the poll cycle and the services: built once,
     # rebuilt for a topic only when it changes
     registry = TopicRegistry(
@@ -95,6 +101,9 @@ def compose(
     )
     service = build_service(settings, store, embedder, fetcher, registry, clock)
     pipeline = Pipeline(settings, store, fetcher, embedder, registry.indexes, clock)
+    if ops is not None:
+        pipeline.observers.append(ops.observe_cycle)
+        pipeline.push_observers.append(ops.metrics.observe_push)
     adapters: list[ChatAdapter] = []
     if sinks is None:
         sinks = {}
@@ -120,7 +129,7 @@ def compose(
         store.subscribe(channel, [t.name for t in store.topics()], clock())
     deliverer = Deliverer(
         store,
-        sinks,
+        ops.sinks(sinks) if ops is not None else sinks,
         clock,
         retry_base=settings.delivery_retry_base,
         max_retry_delay=settings.delivery_max_retry_delay,
@@ -140,4 +149,5 @@ def compose(
         clock,
         adapters,
         websub,
+        ops,
     )

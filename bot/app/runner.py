@@ -12,6 +12,7 @@ from collections.abc import Callable
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app.compose import App, ChatAdapter
+from bot.app.spikes import SpikeWatcher
 from bot.core.errors import ThreatwatchError
 from bot.relevance.embed_choice import describe as describe_embedder
 
@@ -33,6 +34,8 @@ async def run(app: App, *, stop: asyncio.Event | None = None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
             loop.add_signal_handler(sig, stop.set)
+    if app.ops is not None:  # health and metrics answer from the start, before the model loads
+        await app.ops.server.start()
     # chat adapters answer commands from the start (connecting may take retries, so it runs
     # beside everything else); the model and the vector index load in the background meanwhile,
     # and commands that need them wait for them
@@ -44,12 +47,17 @@ async def run(app: App, *, stop: asyncio.Event | None = None) -> None:
     try:
         # a missing or broken model package stops start-up with its fix, before any poll cycle,
         # instead of failing every cycle later (raises ConfigError)
+        loading = time.monotonic()
         await asyncio.to_thread(app.embedder.encode, ["threatwatch start-up check"])
     except BaseException:
         index.stop_loading()
         warming.cancel()
         await _stop_adapters(app, starts)
+        if app.ops is not None:
+            await app.ops.server.stop()
         raise
+    if app.ops is not None:
+        app.ops.model_loaded(time.monotonic() - loading)
     warming.add_done_callback(_report_warm)
     log.info("embedding: %s", describe_embedder(app.embedder))
 
@@ -63,6 +71,17 @@ async def run(app: App, *, stop: asyncio.Event | None = None) -> None:
         max_instances=1,
         misfire_grace_time=None,
     )
+    if app.settings.spike_check_interval:
+        spikes = SpikeWatcher(app.service.trends, app.deliverer)
+        scheduler.add_job(
+            spikes.check,
+            "interval",
+            seconds=app.settings.spike_check_interval,
+            id="spikes",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
     log.info(
         "threatwatch running: db=%s feeds=%d topics=%d poll_interval=%ss",
         app.settings.db,
@@ -89,6 +108,8 @@ async def run(app: App, *, stop: asyncio.Event | None = None) -> None:
         index.stop_loading()
         await _stop_adapters(app, starts)
         await app.deliverer.drain()
+        if app.ops is not None:
+            await app.ops.server.stop()
         log.info("threatwatch stopped")
 
 

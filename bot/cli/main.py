@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import click
 
 from bot import __version__
-from bot.cli import feeds, learning, queries, run, store, topics
+from bot.cli import feeds, learning, ops, queries, run, store, topics
 from bot.cli.context import Context, with_app
 from bot.core.errors import ThreatwatchError
 
@@ -29,10 +30,11 @@ from bot.core.errors import ThreatwatchError
 @click.pass_context
 def cli(click_ctx: click.Context, db: Path | None, verbose: bool) -> None:
     """Threatwatch: watches news feeds for reporting related to seed threat reports."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    from bot.ops.jsonlog import configure_logging, log_format_from_env
+
+    # THREATWATCH_LOG_FORMAT=json: one JSON object a line, secrets redacted as in text logs
+    configure_logging(
+        logging.DEBUG if verbose else logging.INFO, log_format_from_env(dict(os.environ))
     )
     for noisy in ("httpx", "httpcore", "apscheduler", "sentence_transformers", "trafilatura"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
@@ -50,6 +52,7 @@ cli.add_command(queries.latest)
 cli.add_command(queries.search)
 cli.add_command(run.demo)
 store.register(cli)
+ops.register(cli, with_app)
 
 
 def main() -> None:

@@ -60,6 +60,7 @@ class ChatSettings:
     quiet: str | None = None  # "22:00-07:00": alerts arrive silently (no notification)
     threading: Threading = Threading.REPLY
     last_digest_at: str | None = None  # ISO time of the last digest sent
+    spikes: bool = True  # activity spike alerts (with the trend chart) for subscribed topics
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ChatSettings:
@@ -129,8 +130,13 @@ def apply_setting(settings: ChatSettings, key: str, values: list[str]) -> ChatSe
             return replace(settings, threading=Threading(value))
         except ValueError as exc:
             raise BadArgument("threading is 'reply' or 'fold'") from exc
+    if key == "spikes":
+        if value not in ("on", "off"):
+            raise BadArgument("spikes is 'on' or 'off'")
+        return replace(settings, spikes=value == "on")
     raise BadArgument(
-        f"unknown setting {key[:30]!r}: use mode, digest, timezone, min_score, quiet or threading"
+        f"unknown setting {key[:30]!r}: use mode, digest, timezone, min_score, quiet, "
+        "threading or spikes"
     )
 
 

@@ -6,6 +6,8 @@ they are caught, so callers above the I/O seams only ever handle this tree.
 
 from __future__ import annotations
 
+import re
+
 
 class ThreatwatchError(Exception):
     """Base of every error this package raises on purpose."""
@@ -81,3 +83,8 @@ class StoreError(ThreatwatchError):
 class LeaseLost(StoreError):
     """This process's lease on a feed ran out (or another took it over): its results for that
     feed are dropped, the feed's new holder polls it again."""
+
+
+def error_kind(error: Exception) -> str:
+    """``FetchTooLarge`` → ``fetch_too_large``: a metric label for a failed fetch."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(error).__name__).lower()

@@ -232,6 +232,8 @@ class CycleReport:
     queued: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    failed_by: dict[str, int] = field(default_factory=dict)  # failed fetches by error class
+    matched_by_topic: dict[str, int] = field(default_factory=dict)
 
     def line(self) -> str:
         return (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import numpy as np
 
@@ -67,3 +67,21 @@ class FeedLease:
     owner: str
     epoch: int  # the fencing token: the feed's claim counter when this lease was granted
     until: datetime
+
+
+@dataclass(frozen=True)
+class TopicActivity:
+    topic: str
+    days: tuple[date, ...]  # every UTC day of the window, oldest first
+    matches: tuple[int, ...]  # matches published that day
+    stories: tuple[int, ...]  # distinct stories (events) among them
+    sources: tuple[tuple[str, int], ...]  # top sources over the window, most first
+
+
+@dataclass(frozen=True)
+class RecentReport:
+    match_id: int
+    title: str
+    url: str | None
+    source: str | None
+    published: datetime

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -98,6 +100,23 @@ class Settings(BaseSettings):
     delivery_retry_base: float = Field(default=1.0, gt=0)
     delivery_max_retry_delay: float = Field(default=300.0, gt=0)
 
+    # --- operations: Prometheus metrics and health on their own port (off without a port) ---
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)  # 0: any free port (logged)
+    metrics_listen: str = "0.0.0.0"
+    metrics_allowed_networks: Annotated[list[str], NoDecode] = []  # CIDRs; empty: anyone
+    log_format: Literal["text", "json"] = "text"
+    # how often each topic's last 24 hours are checked for an activity spike (0: never)
+    spike_check_interval: int = Field(default=300, ge=0)
+
+    @field_validator("metrics_allowed_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.replace(";", ",").split(",") if v.strip()]
+        if isinstance(value, list):
+            parse_networks([str(v) for v in value])  # a bad CIDR is a clear error at start-up
+        return value
+
     @field_validator("telegram_admins", mode="before")
     @classmethod
     def _split_ints(cls, value: object) -> object:
@@ -111,3 +130,17 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [v.strip() for v in value.replace(";", ",").split(",") if v.strip()]
         return value
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(values: Sequence[str]) -> list[Network]:
+    """CIDR strings → networks; raises ValueError naming the bad one."""
+    out: list[Network] = []
+    for value in values:
+        try:
+            out.append(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a network (e.g. 10.0.0.0/8): {exc}") from exc
+    return out

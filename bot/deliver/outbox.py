@@ -177,6 +177,7 @@ class Deliverer:
                 channel.chat_id + (f"/{channel.thread_id}" if channel.thread_id else ""),
                 exc,
                 paused,
+                extra={"platform": channel.platform, "chat": channel.chat_id},
             )
             return
         attempts = max((e.attempts for e in entries), default=0)
@@ -193,6 +194,11 @@ class Deliverer:
             channel.chat_id,
             delay,
             exc,
+            extra={
+                "platform": channel.platform,
+                "chat": channel.chat_id,
+                "alert_id": ",".join(str(e.match.id) for e in entries),
+            },
         )
         for entry in entries:
             self.store.mark_retry(

@@ -57,6 +57,7 @@ class Reply:
     buttons: tuple[Button, ...] = ()
     document: Document | None = None
     is_error: bool = False
+    photo: Document | None = None  # a PNG shown as a picture (the trend chart), text its caption
 
     def plain_text(self) -> str:
         return "\n".join("".join(s.text for s in line) for line in self.lines)
@@ -90,8 +91,8 @@ class ReplyBuilder:
     def blank(self) -> ReplyBuilder:
         return self.line()
 
-    def build(self, document: Document | None = None) -> Reply:
-        return Reply(tuple(self.lines), tuple(self.buttons), document)
+    def build(self, document: Document | None = None, photo: Document | None = None) -> Reply:
+        return Reply(tuple(self.lines), tuple(self.buttons), document, photo=photo)
 
 
 def text_reply(*lines: str | Sequence[str | Span]) -> Reply:

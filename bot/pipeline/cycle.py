@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.core.errors import FeedUnavailable, ThreatwatchError
+from bot.core.errors import FeedUnavailable, ThreatwatchError, error_kind
 from bot.core.models import CycleReport, Feed, FeedItem, FetchResult, ParsedFeed, utcnow
 from bot.core.records import NewArticle, NewMatch
 from bot.core.settings import Settings
@@ -69,6 +69,8 @@ class Pipeline:
         self.clock = clock
         self._lock = asyncio.Lock()  # one cycle at a time, whoever triggers it
         self._story_linker = StoryLinker(store)
+        self.observers: list[Callable[[CycleReport], None]] = []  # poll cycles: metrics, readiness
+        self.push_observers: list[Callable[[CycleReport], None]] = []  # WebSub pushes: metrics
 
     async def poll_once(self, *, all_feeds: bool = False) -> CycleReport:
         async with self._lock:
@@ -107,7 +109,18 @@ class Pipeline:
             )
             # the scheduler looks for due feeds every few seconds: an empty look is not news
             log.log(logging.INFO if report.feeds_due else logging.DEBUG, report.line())
+            self._tell_observers(report, self.observers)
             return report
+
+    @staticmethod
+    def _tell_observers(
+        report: CycleReport, observers: Sequence[Callable[[CycleReport], None]]
+    ) -> None:
+        for observe in observers:
+            try:
+                observe(report)
+            except Exception:  # counting must never fail a cycle
+                log.exception("a cycle observer failed")
 
     async def _ingest_as_they_come(
         self,
@@ -132,7 +145,15 @@ class Pipeline:
             for outcome in outcomes:
                 if outcome.error is not None:
                     report.failed += 1
+                    kind = error_kind(outcome.error)
+                    report.failed_by[kind] = report.failed_by.get(kind, 0) + 1
                     report.errors.append(f"feed {outcome.feed.id}: {outcome.error}")
+                    log.info(
+                        "feed %d failed: %s",
+                        outcome.feed.id,
+                        outcome.error,
+                        extra={"feed_id": outcome.feed.id, "feed_url": outcome.feed.url},
+                    )
                 elif outcome.result is not None and outcome.result.not_modified:
                     report.not_modified += 1
                 elif outcome.parsed is not None:
@@ -166,7 +187,7 @@ class Pipeline:
         except ThreatwatchError as exc:
             return FeedOutcome(feed, error=exc)
         except Exception as exc:  # a bug in one feed's path must not stop the cycle
-            log.exception("unexpected error polling feed %s", feed.id)
+            log.exception("unexpected error polling feed %s", feed.id, extra={"feed_id": feed.id})
             return FeedOutcome(
                 feed, error=ThreatwatchError(f"internal error: {exc.__class__.__name__}")
             )
@@ -248,6 +269,7 @@ class Pipeline:
         failed = [(o.feed, o.error) for o in outcomes if o.error is not None]
         await self._ingest([(o.feed, item) for o in outcomes for item in o.fresh], report)
         report.fetched, report.seconds = len(outcomes) - len(failed), time.perf_counter() - t0
+        self._tell_observers(report, self.push_observers)
         return report, failed
 
     def _not_stored(self, items: Sequence[FeedItem], report: CycleReport) -> list[FeedItem]:
@@ -333,6 +355,16 @@ class Pipeline:
         report.new += len(saved)
         report.duplicates += len(batch) - len(saved)
         report.matched += len(new_matches)
+        for m in new_matches:
+            report.matched_by_topic[m.topic] = report.matched_by_topic.get(m.topic, 0) + 1
+            log.info(
+                "alert %d: article %d matched %s (%.3f)",
+                m.id,
+                m.article.id,
+                m.topic,
+                m.score,
+                extra={"alert_id": m.id, "article_id": m.article.id, "topic": m.topic},
+            )
         report.queued += sum(self.store.outbox_rows_for(m.id) for m in new_matches)
 
     def _link_stories(self, entries: Sequence[tuple[FeedItem, Embedded]]) -> list[StoryLink]:

@@ -18,6 +18,7 @@ from bot.service.learning import LearningService
 from bot.service.pages import PageReader
 from bot.service.queries import QueryService
 from bot.service.topics import TopicService
+from bot.service.trends import TrendService
 from bot.store import Store
 from bot.topics.registry import TopicRegistry
 from bot.topics.seeds import BACKGROUND_DIR
@@ -30,6 +31,7 @@ class BotService:
     learning: LearningService
     chats: ChatService
     queries: QueryService
+    trends: TrendService
 
 
 def build_service(
@@ -47,4 +49,5 @@ def build_service(
         learning=LearningService(store, embedder, settings.seeds_dir / BACKGROUND_DIR, clock),
         chats=ChatService(store, embedder, clock),
         queries=QueryService(store, embedder, registry, VectorIndex(store, embedder.name), pages),
+        trends=TrendService(store, clock),
     )

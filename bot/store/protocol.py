@@ -25,7 +25,15 @@ from bot.core.models import (
     TopicVersion,
     WebSubSubscription,
 )
-from bot.core.records import FeedLease, NewArticle, NewMatch, OutboxEntry, StoredReport
+from bot.core.records import (
+    FeedLease,
+    NewArticle,
+    NewMatch,
+    OutboxEntry,
+    RecentReport,
+    StoredReport,
+    TopicActivity,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -331,3 +339,18 @@ class Store(Protocol):
     def release_feed(self, lease: FeedLease) -> None: ...
 
     def fenced(self, lease: FeedLease, now: datetime) -> AbstractContextManager[None]: ...
+
+    # --- trends ------------------------------------------------------------------------------
+    def topic_activity(
+        self, topic: str, *, days: int, until: datetime, top_sources: int = 5
+    ) -> TopicActivity: ...
+
+    def window_counts(
+        self, topic: str, *, until: datetime, windows: int, hours: int = 24
+    ) -> list[tuple[int, int]]: ...
+
+    def recent_reports(
+        self, topic: str, *, since: datetime, limit: int = 5
+    ) -> list[RecentReport]: ...
+
+    def topic_channels(self, topic: str) -> list[Channel]: ...

@@ -12,6 +12,7 @@ from bot.store.leases import LeasesPart
 from bot.store.lookups import LookupsPart
 from bot.store.topic_edits import TopicEditsPart
 from bot.store.topics import TopicsPart
+from bot.store.trends import TrendsPart
 from bot.store.vectors import VectorsPart
 from bot.store.websub import WebSubPart
 
@@ -26,5 +27,6 @@ class SqliteStore(
     VectorsPart,
     WebSubPart,
     LeasesPart,
+    TrendsPart,
 ):
     """The one object that reads and writes the database."""

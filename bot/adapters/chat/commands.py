@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from bot.adapters.chat import admin_handlers as admin
 from bot.adapters.chat import handlers as h
+from bot.adapters.chat import trend_handlers as trends
 from bot.adapters.chat.context import CommandContext
 from bot.adapters.chat.handlers import Args
 from bot.messages.replies import Reply, ReplyBuilder, bold, code, italic
@@ -91,7 +92,8 @@ COMMANDS: tuple[Command, ...] = (
     C(
         "settings",
         "[key value…]",
-        "show or change mode (instant/digest HH:MM), time zone, min score, quiet hours, threading",
+        "show or change mode (instant/digest HH:MM), time zone, min score, quiet hours, "
+        "threading, spike alerts",
         h.settings,
         max_args=3,
         for_chat=True,
@@ -120,6 +122,14 @@ COMMANDS: tuple[Command, ...] = (
         h.similar,
         min_args=1,
         max_args=1,
+    ),
+    C(
+        "trend",
+        "[topic] [days]",
+        "a chart of a topic's matches and stories per day, 7-day average, top sources",
+        trends.trend,
+        max_args=2,
+        for_chat=True,
     ),
     C("status", "", "feed health, last poll cycle, queue length, version", h.status),
     C("topic_add", "<name> <description>", "add a watch topic", admin.topic_add, True, 2, None),

@@ -94,6 +94,7 @@ async def settings(ctx: CommandContext, args: Args) -> Reply:
     )
     b.line("quiet hours (sent silently): ", code(current.quiet or "off"))
     b.line("later reports of a story: ", code(current.threading.value))
+    b.line("activity spike alerts: ", code("on" if current.spikes else "off"))
     b.line(
         "subscriptions: ",
         ", ".join(f"{s.topic}" + ("" if s.status == "active" else f" ({s.status})") for s in subs)
@@ -102,7 +103,7 @@ async def settings(ctx: CommandContext, args: Args) -> Reply:
     b.blank().line(
         italic(
             "Change: /settings mode instant | mode digest 08:00 | timezone Europe/Berlin | "
-            "min_score 0.6 | quiet 22:00-07:00 | threading reply|fold"
+            "min_score 0.6 | quiet 22:00-07:00 | threading reply|fold | spikes on|off"
         )
     )
     return b.build()

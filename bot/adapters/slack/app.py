@@ -28,6 +28,7 @@ from bot.adapters.chat.commands import BY_NAME
 from bot.adapters.chat.context import ChatKind, CommandContext
 from bot.adapters.chat.dispatch import act, dispatch
 from bot.adapters.slack.incoming import split_command, without_mention
+from bot.adapters.slack.photos import upload_photo
 from bot.adapters.slack.render import PREFIX, parse_action, render
 from bot.adapters.slack.sink import SLACK, error_code, post_reply
 from bot.adapters.slack.transport import Transport, make_transport
@@ -219,9 +220,14 @@ class SlackAdapter:
         )
         await self._send_document(ctx, reply)
 
-    async def _send_document(self, ctx: CommandContext, reply: Reply) -> None:
+    async def _send_document(
+        self, ctx: CommandContext, reply: Reply, thread_ts: str | None = None
+    ) -> None:
         """A file (the OPML export) goes to the asker's direct messages with the bot: it is
-        for them, and a command's response cannot carry a file."""
+        for them, and a command's response cannot carry a file. A picture (the trend chart)
+        is uploaded into the channel (or thread) the command came from, for everyone there."""
+        if reply.photo is not None:
+            await upload_photo(self.client, ctx.chat.chat_id, reply.photo, thread_ts)
         if reply.document is None or ctx.user_id is None:
             return
         try:
@@ -272,7 +278,9 @@ class SlackAdapter:
                 await self.client.chat_postEphemeral(
                     channel=channel, user=user, thread_ts=event.get("thread_ts"), **message
                 )
-            await self._send_document(ctx, reply)
+            await self._send_document(
+                ctx, reply, thread if ctx.chat_kind is not ChatKind.PRIVATE else None
+            )
         except SLACK_ERRORS as exc:
             log.warning("slack: answer to %s in %s failed: %s", user, channel, exc)
 

@@ -82,6 +82,16 @@ async def post_reply(
     """Post a neutral reply to a channel (a document is uploaded as a file with the reply as
     its comment); returns the message's ts."""
     message = render(reply)
+    if reply.photo is not None:  # Slack shows an uploaded PNG inline, the reply its comment
+        await client.files_upload_v2(
+            channel=channel,
+            thread_ts=thread_ts,
+            content=reply.photo.content,
+            filename=reply.photo.filename,
+            title=reply.photo.filename,
+            initial_comment=clip_escaped(reply.plain_text(), 3000),
+        )
+        return ""
     if reply.document is not None:
         await client.files_upload_v2(
             channel=channel,

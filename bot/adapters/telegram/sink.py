@@ -100,6 +100,9 @@ async def post_reply(
             else None
         ),
     }
+    if reply.photo is not None:  # a picture with the reply as its caption
+        photo = InputFile(reply.photo.content, filename=reply.photo.filename)
+        return await bot.send_photo(photo=photo, caption=message.html[:1024], **common)  # type: ignore[arg-type]
     if reply.document is not None:
         doc = InputFile(reply.document.content, filename=reply.document.filename)
         return await bot.send_document(document=doc, caption=message.html[:1024], **common)  # type: ignore[arg-type]

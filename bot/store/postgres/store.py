@@ -7,11 +7,18 @@ from bot.store.postgres.channels import PgDeliveryPart
 from bot.store.postgres.feeds import PgFeedsPart
 from bot.store.postgres.leases import PgLeasesPart
 from bot.store.postgres.topics import PgTopicsPart
+from bot.store.postgres.trends import PgTrendsPart
 from bot.store.postgres.vectors import PgVectorsPart
 from bot.store.postgres.websub import PgWebSubPart
 
 
 class PostgresStore(
-    PgFeedsPart, PgTopicsPart, PgDeliveryPart, PgVectorsPart, PgWebSubPart, PgLeasesPart
+    PgFeedsPart,
+    PgTopicsPart,
+    PgDeliveryPart,
+    PgVectorsPart,
+    PgWebSubPart,
+    PgLeasesPart,
+    PgTrendsPart,
 ):
     """The one object that reads and writes a PostgreSQL database (``postgresql://`` URL)."""

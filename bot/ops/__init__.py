@@ -1,0 +1,1 @@
+"""Running Threatwatch as a service: Prometheus metrics, health endpoints, structured logs."""
