@@ -28,11 +28,13 @@ from functools import cached_property
 import numpy as np
 
 from bot.errors import ConfigError
+from bot.relevance.arabic_terms import arabic_term_regex, is_arabic_script
 
 ROLES = ("core", "support", "contrast")
 LEAD_SENTENCES = 4
 MAX_TERMS = 300
-# a sentence ends at . ! ? … before a capital — but not after "U.S.", "Gen." and the like
+# a sentence ends at . ! ? … ؟ before a capital or an Arabic-script letter — but not after "U.S.",
+# "Gen." and the like
 _ABBREVIATIONS = (
     "U.S.",
     "U.N.",
@@ -65,7 +67,8 @@ _ABBREVIATIONS = (
     "Dec.",
 )
 _SENTENCE_SPLIT = re.compile(
-    "".join(f"(?<!{re.escape(a)})" for a in _ABBREVIATIONS) + r"(?<=[.!?…])\s+(?=[\"'“(A-Z0-9])|\n+"
+    "".join(f"(?<!{re.escape(a)})" for a in _ABBREVIATIONS)
+    + r"(?<=[.!?…؟])\s+(?=[\"'“(A-Z0-9\u0621-\u064a\u067e-\u06cc])|\n+"
 )
 
 
@@ -84,6 +87,8 @@ class Facet:
 def _term_regex(term: str) -> str:
     # apostrophes and hyphens vary between outlets: Kata'ib / Kata’ib / Kataib, Iran-backed / Iran backed
     out = []
+    if is_arabic_script(term):
+        return arabic_term_regex(term.strip())
     for ch in term.strip():
         if ch == "*":
             out.append(r"\w*")
