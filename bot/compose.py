@@ -15,10 +15,12 @@ from bot.deliver.outbox import Deliverer, Sink
 from bot.logsafe import redact_secrets, secrets_of
 from bot.pipeline.embed import Embedder, make_embedder
 from bot.pipeline.fetch import Fetcher, FetchLimits
+from bot.relevance.multilingual import MultilingualEmbedder
 from bot.service import BotService
 from bot.settings import Settings
 from bot.store import Store
-from bot.topics import load_default_feeds, sync_from_config
+from bot.topic_multilingual import MultilingualTopics
+from bot.topics import BACKGROUND_DIR, load_default_feeds, sync_from_config
 from bot.websub.receiver import WebSubReceiver
 from bot.websub.subscriber import WebSubSubscriber
 
@@ -79,7 +81,15 @@ def compose(
         compile_model=settings.embed_compile,
     )
     service = BotService(settings, store, embedder, fetcher, clock)
-    pipeline = Pipeline(settings, store, fetcher, embedder, service.indexes, clock)
+    pipeline = Pipeline(
+        settings,
+        store,
+        fetcher,
+        embedder,
+        service.indexes,
+        clock,
+        multilingual_topics(settings, store),
+    )
     adapters: list[ChatAdapter] = []
     if sinks is None:
         sinks = {}
@@ -116,3 +126,14 @@ def compose(
     return App(
         settings, store, fetcher, embedder, service, pipeline, deliverer, clock, adapters, websub
     )
+
+
+def multilingual_topics(settings: Settings, store: Store) -> MultilingualTopics | None:
+    """The multilingual path, unless switched off; with "eager" its model is loaded now."""
+    if settings.multilingual == "off":
+        return None
+    embedder = MultilingualEmbedder(threads=settings.multilingual_threads)
+    if settings.multilingual == "eager":
+        embedder.load()
+    background = settings.seeds_dir / BACKGROUND_DIR
+    return MultilingualTopics(store, embedder, background, mode=settings.multilingual)

@@ -26,12 +26,14 @@ from bot.pipeline.embed import Embedder
 from bot.pipeline.fetch import HTML_ACCEPT, Fetcher
 from bot.pipeline.match import TopicIndex
 from bot.pipeline.parse import parse_feed
+from bot.relevance.language import detect_language, normalise
 from bot.relevance.summary import summarize
 from bot.scoring import Embedded, embed_documents, score_document
 from bot.settings import Settings
 from bot.store import Store
 from bot.store.store import NewArticle, NewMatch
 from bot.story_links import StoryLink, StoryLinker
+from bot.topic_multilingual import MultilingualTopics
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,7 @@ class Pipeline:
         embedder: Embedder,
         indexes: Callable[[], Sequence[TopicIndex]],
         clock: Callable[[], datetime] = utcnow,
+        multilingual: MultilingualTopics | None = None,
     ):
         self.settings = settings
         self.store = store
@@ -71,6 +74,7 @@ class Pipeline:
         self.embedder = embedder
         self.indexes = indexes
         self.clock = clock
+        self.multilingual = multilingual  # None: every article takes the English path
         self._lock = asyncio.Lock()  # one cycle at a time, whoever triggers it
         self._story_linker = StoryLinker(store)
 
@@ -283,18 +287,48 @@ class Pipeline:
             hashed.append((item, feed_id, digest))
         if not hashed:
             return
+        languages = await asyncio.to_thread(
+            lambda: [detect_language(item.title, item.text) for item, _, _ in hashed]
+        )
+        foreign = self.multilingual
+        for in_foreign_space in (False, True):
+            rows = [
+                (entry, language)
+                for entry, language in zip(hashed, languages, strict=True)
+                if (foreign is not None and foreign.handles(language)) == in_foreign_space
+            ]
+            if rows:
+                await self._ingest_in_space(rows, report, foreign if in_foreign_space else None)
+
+    async def _ingest_in_space(
+        self,
+        rows: Sequence[tuple[tuple[FeedItem, int | None, str], str]],
+        report: CycleReport,
+        foreign: MultilingualTopics | None,
+    ) -> None:
+        """Embed, score and save items of one space: English (and undetermined) items with the
+        English model against the topics, others (``foreign``) with the multilingual model
+        against the topics' multilingual copies."""
+        hashed = [entry for entry, _ in rows]
+        embedder = foreign.embedder if foreign else self.embedder
         docs = await asyncio.to_thread(
-            embed_documents, self.embedder, [(item.title, item.text) for item, _, _ in hashed]
+            embed_documents,
+            embedder,
+            [(normalise(i.title, lang), normalise(i.text, lang)) for (i, _, _), lang in rows],
         )
         indexes = await asyncio.to_thread(self.indexes)
+        if foreign is not None:
+            indexes = await asyncio.to_thread(foreign.indexes, indexes)
         facets_of = {i.topic.name: i.topic.facets for i in indexes}
-        links = self._link_stories(
-            [(item, doc) for (item, _, _), doc in zip(hashed, docs, strict=True)]
+        links = self._story_linker.link(
+            [(item, doc) for (item, _, _), doc in zip(hashed, docs, strict=True)],
+            model=embedder.name,
+            now=self.clock(),
         )
         batch: list[NewArticle] = []
         matches: list[NewMatch] = []
-        for index, ((item, feed_id, digest), doc, link) in enumerate(
-            zip(hashed, docs, links, strict=True)
+        for index, ((item, feed_id, digest), doc, link, (_, language)) in enumerate(
+            zip(hashed, docs, links, rows, strict=True)
         ):
             batch.append(
                 NewArticle(
@@ -306,6 +340,7 @@ class Pipeline:
                     story_of=link.stored,
                     story_of_index=link.in_batch,
                     adds_facts=link.adds_facts,
+                    language=language,
                 )
             )
             for s in score_document(doc, indexes):
@@ -320,11 +355,14 @@ class Pipeline:
                             s.seed_title,
                             s.passage,
                             similarity=s.similarity,
-                            summary=summarize(item.text, facets_of[s.topic], title=item.title),
+                            # a non-English alert shows the passage in the original instead
+                            summary=""
+                            if foreign
+                            else summarize(item.text, facets_of[s.topic], title=item.title),
                         )
                     )
         saved, new_matches = self.store.save_articles(
-            batch, matches, model=self.embedder.name, now=self.clock()
+            batch, matches, model=embedder.name, now=self.clock()
         )
         report.new += len(saved)
         report.duplicates += len(batch) - len(saved)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from bot.channels import DeliveryMode
 from bot.chat import args as check
-from bot.chat.alerts import when, why_reply
+from bot.chat.alerts import foreign, title_of, when, why_reply
 from bot.chat.context import CommandContext
 from bot.chat.replies import Reply, ReplyBuilder, bold, clip, code, italic, link, text_reply
 from bot.errors import BadArgument, Refused
@@ -123,10 +123,11 @@ async def latest(ctx: CommandContext, args: Args) -> Reply:
     b = ReplyBuilder().line(bold(f"Latest matches{' · ' + topic if topic else ''}"))
     for m in matches:
         a = m.article
-        b.blank().line(code(f"#{m.id}"), " ", link(clip(a.title, 200), a.url))
+        b.blank().line(code(f"#{m.id}"), " ", link(title_of(a, 200), a.url))
         b.line(
             italic(f"{a.source or 'unknown source'} · {when(a.published)}"),
             f" · {m.topic} {m.score:.2f}",
+            f" · {foreign(a)}" if foreign(a) else "",
         )
     b.blank().line(italic("Details: /why <alert id>"))
     return b.build()

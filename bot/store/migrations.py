@@ -227,4 +227,8 @@ MIGRATIONS: list[str] = [
     CREATE INDEX matches_topic_published ON matches (topic, published, id);
     CREATE INDEX matches_published ON matches (published, id);
     """,
+    # 6: the language each article is written in (ISO 639-1, 'und' when unsure; '' before this)
+    """
+    ALTER TABLE articles ADD COLUMN language TEXT NOT NULL DEFAULT '';
+    """,
 ]

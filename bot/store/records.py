@@ -23,6 +23,7 @@ class NewArticle:
     story_of: int | None = None  # a stored article this is another report of
     story_of_index: int | None = None  # …or an earlier article of the same batch
     adds_facts: bool = False  # states facts the story's earlier reports did not
+    language: str = ""  # ISO 639-1 code the article was detected in ("und" when unsure)
 
 
 @dataclass(frozen=True)

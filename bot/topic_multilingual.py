@@ -1,0 +1,147 @@
+"""Each topic's multilingual copy: its examples in the multilingual embedder's space, with its
+own trained scorer and threshold, for articles the language detector says are not English.
+
+The copy is trained from the same examples as the English scorer (seeds, counter-examples,
+applied feedback whose article has vectors in this space, the shared background), embedded in
+the multilingual space and cached by content hash like the English ones. Its threshold is the
+one grouped cross-validation picks in this space when the topic's threshold is "auto" (cosines
+and scores here sit in another band: an English threshold means nothing here), or the admin's
+threshold when it is manual. The trained copy is kept in the store's meta table under the
+examples' signature, so a restart does not retrain; any change of examples retrains it on the
+next non-English article.
+
+Nothing here runs, and the multilingual model is not loaded, until a non-English article
+arrives (or ``THREATWATCH_MULTILINGUAL=eager`` asks at start-up).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.models import Topic
+from bot.pipeline.embed import Embedder
+from bot.pipeline.match import TopicIndex
+from bot.relevance.scorer import TopicScorer
+from bot.relevance.train import train
+from bot.store import Store
+from bot.topic_training import can_train, gather, signature
+
+log = logging.getLogger(__name__)
+
+# no trained copy (too few examples): non-English articles are stored and searchable, but a raw
+# cosine in this space is no evidence of relevance, so nothing alerts
+NO_ALERT = 1.01
+MODES = ("auto", "eager", "off")
+ENGLISH = frozenset({"", "en", "und"})
+
+
+def meta_key(topic: str) -> str:
+    return f"multilingual_scorer:{topic}"
+
+
+class MultilingualTopics:
+    """Builds and caches every topic's multilingual copy."""
+
+    def __init__(
+        self, store: Store, embedder: Embedder, background_dir: Path | None, *, mode: str = "auto"
+    ):
+        self.store = store
+        self.embedder = embedder
+        self.background_dir = background_dir
+        self.mode = mode
+        self._lock = threading.Lock()
+        self._built: dict[str, tuple[str, TopicIndex]] = {}  # topic → (signature, index)
+
+    def handles(self, language: str) -> bool:
+        """Whether an article in this language goes to the multilingual space."""
+        return self.mode != "off" and language not in ENGLISH
+
+    def indexes(self, english: Sequence[TopicIndex]) -> list[TopicIndex]:
+        """The multilingual copy of each topic the English indexes hold (same topics, same
+        order). Blocking (may embed examples and train): run off the event loop."""
+        with self._lock:
+            return [self._index(i.topic) for i in english]
+
+    def _index(self, topic: Topic) -> TopicIndex:
+        ids_only = gather(self.store, self.embedder, topic, self.background_dir, with_vectors=False)
+        sig = signature(topic, ids_only, self.embedder.name)
+        built = self._built.get(topic.name)
+        if built and built[0] == sig and _same_setting(built[1].topic, topic):
+            return built[1]
+        scorer, picked = self._scorer(topic, sig)
+        threshold = topic.threshold if topic.threshold_mode == "manual" else picked
+        index = self._seed_index(dataclasses.replace(topic, threshold=threshold), scorer)
+        self._built[topic.name] = (sig, index)
+        return index
+
+    def _scorer(self, topic: Topic, sig: str) -> tuple[TopicScorer | None, float]:
+        """The copy's scorer and the threshold cross-validation picked, from the store when
+        its examples have not changed, else trained now and kept."""
+        stored = _load(self.store.meta(meta_key(topic.name)))
+        if stored and stored.get("signature") == sig:
+            data = stored.get("scorer")
+            return (TopicScorer.from_json(data) if data else None), float(stored["threshold"])
+        training = gather(self.store, self.embedder, topic, self.background_dir)
+        if not can_train(training):
+            scorer, picked, cv = None, NO_ALERT, None
+        else:
+            trained = train(training.examples, topic.facets, model=self.embedder.name)
+            scorer, picked, cv = trained.scorer, trained.threshold, vars(trained.cv)
+            log.info(
+                "topic %s: multilingual copy trained (%s), threshold %.3f",
+                topic.name,
+                training.describe(),
+                picked,
+            )
+        record = {
+            "signature": sig,
+            "scorer": scorer.to_json() if scorer else None,
+            "threshold": picked,
+            "cv": cv,
+        }
+        self.store.set_meta(meta_key(topic.name), json.dumps(record))
+        # score with the scorer as stored (weights rounded in its JSON), as a restart would
+        return (TopicScorer.from_json(record["scorer"]) if scorer else None), picked
+
+    def _seed_index(self, topic: Topic, scorer: TopicScorer | None) -> TopicIndex:
+        from bot.topics import seed_passages  # topics imports topic_training, as this does
+
+        seeds = self.store.seeds(topic.name, kind="positive")
+        cached = seed_passages(self.store, self.embedder, seeds)
+        rows, ids, titles = [], [], []
+        for seed in seeds:
+            vectors = cached[seed.content_hash][1]
+            rows.append(vectors)
+            ids += [seed.id] * len(vectors)
+            titles += [seed.title] * len(vectors)
+        return TopicIndex(
+            topic=topic,
+            model=self.embedder.name,
+            vectors=np.vstack(rows) if rows else np.zeros((0, 1), np.float32),
+            seed_ids=tuple(ids),
+            seed_titles=tuple(titles),
+            scorer=scorer,
+        )
+
+
+def _same_setting(built: Topic, current: Topic) -> bool:
+    same_mode = built.threshold_mode == current.threshold_mode
+    return same_mode and (current.threshold_mode == "auto" or built.threshold == current.threshold)
+
+
+def _load(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:  # a damaged record is retrained, not trusted
+        return None
+    return data if isinstance(data, dict) else None
