@@ -48,6 +48,7 @@ from relevance_stages import training_pool  # noqa: E402
 from bot.pipeline.embed import SentenceTransformerEmbedder, passages  # noqa: E402
 from bot.relevance.facets import parse_facets  # noqa: E402
 from bot.relevance.language import normalise  # noqa: E402
+from bot.relevance.language_shift import mean_vector, shift  # noqa: E402
 from bot.relevance.metrics import average_precision  # noqa: E402
 from bot.relevance.multilingual import LEAD_WORDS, MultilingualEmbedder  # noqa: E402
 from bot.relevance.scorer import document_text  # noqa: E402
@@ -99,36 +100,43 @@ def figures(labels: np.ndarray, scores: np.ndarray, thresholds: np.ndarray) -> d
     }
 
 
-def evaluate(rows, pool, facets, pool_vecs, row_vecs, row_texts) -> dict:
+def evaluate(rows, pool, facets, pool_vecs, row_vecs, row_texts, *, center: bool) -> dict:
+    """Both regimes over the same 5 folds by event. With ``center``, each language's vectors
+    are moved by the difference of means (bot.relevance.language_shift): the language's mean
+    from the other folds' items (their text only, never their labels), English's from the
+    topic's examples."""
     labels = np.array([r["label"] == "related" for r in rows])
     base = [
         Example(label, pool_vecs[h], text, group, h)
         for (h, label, group, _, _), text in zip(pool, pool_texts(pool), strict=True)
     ]
+    english_mean = mean_vector([pool_vecs[h] for h, *_ in pool])
+    groups = [r.get("event") or r["id"] for r in rows]
+    folds = [t for _, t in GroupKFold(n_splits=5).split(rows, labels, groups)]
+    english_only = train(base, facets, model="bench")
     out = {}
     for regime in ("english-only", "with-dev"):
         scores, thresholds = np.zeros(len(rows)), np.zeros(len(rows))
-        if regime == "english-only":
-            tests = [np.arange(len(rows))]
-        else:
-            groups = [r.get("event") or r["id"] for r in rows]
-            tests = [t for _, t in GroupKFold(n_splits=5).split(rows, labels, groups)]
-        for test in tests:
+        for test in folds:
             held = set(test.tolist())
-            extra = [
-                Example(
-                    bool(labels[i]),
-                    row_vecs[i],
-                    row_texts[i],
-                    rows[i].get("event") or rows[i]["id"],
-                    rows[i]["id"],
-                )
-                for i in range(len(rows))
-                if regime == "with-dev" and i not in held
-            ]
-            trained = train(base + extra, facets, model="bench")
+            vecs = list(row_vecs)
+            if center:
+                for lang in LANGUAGES:
+                    mine = [i for i, r in enumerate(rows) if r["lang"] == lang]
+                    mean = mean_vector([row_vecs[i] for i in mine if i not in held])
+                    for i in mine:
+                        vecs[i] = shift(row_vecs[i], mean, english_mean)
+            if regime == "english-only":
+                trained = english_only
+            else:
+                extra = [
+                    Example(bool(labels[i]), vecs[i], row_texts[i], groups[i], rows[i]["id"])
+                    for i in range(len(rows))
+                    if i not in held
+                ]
+                trained = train(base + extra, facets, model="bench")
             for i in test:
-                scores[i] = trained.scorer.judge(row_vecs[i], row_texts[i]).probability
+                scores[i] = trained.scorer.judge(vecs[i], row_texts[i]).probability
                 thresholds[i] = trained.threshold
         out[regime] = {
             lang: figures(labels[m], scores[m], thresholds[m])
@@ -151,6 +159,11 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--query-prefix", action="store_true", help="also e5 with 'query: '")
+    parser.add_argument(
+        "--center",
+        action="store_true",
+        help="move each language's e5 vectors by the difference of language means",
+    )
     args = parser.parse_args()
     rows = load(args.corpus)
     pool = training_pool(REPO / "seeds")
@@ -185,7 +198,9 @@ def main() -> None:
         }
         vecs, rate = embed_all(embedder.name, embedder, docs)
         row_vecs = [vecs[f"{r['id']}:{'lead' if lead else 'full'}"] for r in rows]
-        results[label] = evaluate(rows, pool, facets, vecs, row_vecs, row_texts)
+        results[label] = evaluate(
+            rows, pool, facets, vecs, row_vecs, row_texts, center=args.center and kind != "minilm"
+        )
         results[label]["passages_per_s_new"] = None if np.isnan(rate) else round(rate, 2)
         print(f"done: {label}", file=sys.stderr)
     report = {
