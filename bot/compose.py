@@ -81,14 +81,9 @@ def compose(
         compile_model=settings.embed_compile,
     )
     service = BotService(settings, store, embedder, fetcher, clock)
+    service.multilingual = multilingual_topics(settings, store)
     pipeline = Pipeline(
-        settings,
-        store,
-        fetcher,
-        embedder,
-        service.indexes,
-        clock,
-        multilingual_topics(settings, store),
+        settings, store, fetcher, embedder, service.indexes, clock, service.multilingual
     )
     adapters: list[ChatAdapter] = []
     if sinks is None:

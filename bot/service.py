@@ -16,13 +16,14 @@ from bot.pipeline.embed import Embedder
 from bot.pipeline.fetch import HTML_ACCEPT, Fetcher
 from bot.pipeline.match import TopicIndex
 from bot.relevance import stories
-from bot.scoring import embed_documents, score_document
+from bot.scoring import embed_documents
 from bot.service_admin import AdminServiceMixin
 from bot.service_chat import ChatServiceMixin
 from bot.service_learning import LearningServiceMixin
 from bot.service_query import QueryEncoder
 from bot.settings import Settings
 from bot.store import Store
+from bot.topic_multilingual import MultilingualTopics, score_in_spaces
 from bot.topics import BACKGROUND_DIR, build_indexes, seed_from_text, validate_topic_name
 from bot.vectorindex import VectorIndex
 
@@ -75,6 +76,8 @@ class BotService(ChatServiceMixin, AdminServiceMixin, LearningServiceMixin):
         # loaded in the background at start-up (bot/runner.py), else by the first query
         self.vector_index = VectorIndex(store, embedder.name)
         self.query_encoder = QueryEncoder(embedder)
+        # non-English articles' path (bot/topic_multilingual.py); set by compose, None: English only
+        self.multilingual: MultilingualTopics | None = None
 
     # --- topics ---------------------------------------------------------------------------------
     def indexes(self, *, only: str | None = None, enabled_only: bool = True) -> list[TopicIndex]:
@@ -209,4 +212,4 @@ class BotService(ChatServiceMixin, AdminServiceMixin, LearningServiceMixin):
         indexes = self.indexes(only=topic)
         if topic and not indexes:
             raise NotFound(f"no enabled topic {topic!r}")
-        return [score_document(doc, indexes) for doc in embed_documents(self.embedder, docs)]
+        return score_in_spaces(docs, self.embedder, indexes, self.multilingual)

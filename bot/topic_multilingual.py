@@ -26,11 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from bot.models import Topic
+from bot.models import Topic, TopicScore
 from bot.pipeline.embed import Embedder
 from bot.pipeline.match import TopicIndex
+from bot.relevance.language import detect_language, normalise
 from bot.relevance.scorer import TopicScorer
 from bot.relevance.train import train
+from bot.scoring import embed_documents, score_document
 from bot.store import Store
 from bot.topic_training import can_train, gather, signature
 
@@ -145,3 +147,33 @@ def _load(text: str | None) -> dict[str, Any] | None:
     except ValueError:  # a damaged record is retrained, not trusted
         return None
     return data if isinstance(data, dict) else None
+
+
+def score_in_spaces(
+    docs: Sequence[tuple[str, str]],
+    embedder: Embedder,
+    indexes: Sequence[TopicIndex],
+    multilingual: MultilingualTopics | None,
+) -> list[list[TopicScore]]:
+    """Score (title, text) documents as the poll cycle does: English (and undetermined) ones
+    with the English model against ``indexes``, the others with the multilingual model against
+    the topics' multilingual copies. Blocking; results in the order of ``docs``."""
+    languages = [detect_language(title, text) for title, text in docs]
+    out: list[list[TopicScore]] = [[] for _ in docs]
+    for foreign in (False, True):
+        rows = [
+            i
+            for i, lang in enumerate(languages)
+            if (multilingual is not None and multilingual.handles(lang)) == foreign
+        ]
+        if not rows:
+            continue
+        space = multilingual.embedder if foreign and multilingual else embedder
+        space_indexes = multilingual.indexes(indexes) if foreign and multilingual else indexes
+        embedded = embed_documents(
+            space,
+            [tuple(normalise(part, languages[i]) for part in docs[i]) for i in rows],  # type: ignore[misc]
+        )
+        for i, doc in zip(rows, embedded, strict=True):
+            out[i] = score_document(doc, space_indexes)
+    return out
