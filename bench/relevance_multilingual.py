@@ -100,7 +100,9 @@ def figures(labels: np.ndarray, scores: np.ndarray, thresholds: np.ndarray) -> d
     }
 
 
-def evaluate(rows, pool, facets, pool_vecs, row_vecs, row_texts, *, center: bool) -> dict:
+def evaluate(
+    rows, pool, facets, pool_vecs, row_vecs, row_texts, *, center: bool, beta: float
+) -> dict:
     """Both regimes over the same 5 folds by event. With ``center``, each language's vectors
     are moved by the difference of means (bot.relevance.language_shift): the language's mean
     from the other folds' items (their text only, never their labels), English's from the
@@ -113,7 +115,7 @@ def evaluate(rows, pool, facets, pool_vecs, row_vecs, row_texts, *, center: bool
     english_mean = mean_vector([pool_vecs[h] for h, *_ in pool])
     groups = [r.get("event") or r["id"] for r in rows]
     folds = [t for _, t in GroupKFold(n_splits=5).split(rows, labels, groups)]
-    english_only = train(base, facets, model="bench")
+    english_only = train(base, facets, model="bench", beta=beta)
     out = {}
     for regime in ("english-only", "with-dev"):
         scores, thresholds = np.zeros(len(rows)), np.zeros(len(rows))
@@ -134,7 +136,7 @@ def evaluate(rows, pool, facets, pool_vecs, row_vecs, row_texts, *, center: bool
                     for i in range(len(rows))
                     if i not in held
                 ]
-                trained = train(base + extra, facets, model="bench")
+                trained = train(base + extra, facets, model="bench", beta=beta)
             for i in test:
                 scores[i] = trained.scorer.judge(vecs[i], row_texts[i]).probability
                 thresholds[i] = trained.threshold
@@ -159,6 +161,9 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--query-prefix", action="store_true", help="also e5 with 'query: '")
+    parser.add_argument(
+        "--beta", type=float, default=0.5, help="F-beta the threshold is picked with (0.5 ships)"
+    )
     parser.add_argument(
         "--center",
         action="store_true",
@@ -199,7 +204,14 @@ def main() -> None:
         vecs, rate = embed_all(embedder.name, embedder, docs)
         row_vecs = [vecs[f"{r['id']}:{'lead' if lead else 'full'}"] for r in rows]
         results[label] = evaluate(
-            rows, pool, facets, vecs, row_vecs, row_texts, center=args.center and kind != "minilm"
+            rows,
+            pool,
+            facets,
+            vecs,
+            row_vecs,
+            row_texts,
+            center=args.center and kind != "minilm",
+            beta=args.beta,
         )
         results[label]["passages_per_s_new"] = None if np.isnan(rate) else round(rate, 2)
         print(f"done: {label}", file=sys.stderr)

@@ -20,7 +20,7 @@ from bot.service import BotService
 from bot.settings import Settings
 from bot.store import Store
 from bot.topic_multilingual import MultilingualTopics
-from bot.topics import BACKGROUND_DIR, load_default_feeds, sync_from_config
+from bot.topics import load_default_feeds, sync_from_config
 from bot.websub.receiver import WebSubReceiver
 from bot.websub.subscriber import WebSubSubscriber
 
@@ -130,5 +130,4 @@ def multilingual_topics(settings: Settings, store: Store) -> MultilingualTopics 
     embedder = MultilingualEmbedder(threads=settings.multilingual_threads)
     if settings.multilingual == "eager":
         embedder.load()
-    background = settings.seeds_dir / BACKGROUND_DIR
-    return MultilingualTopics(store, embedder, background, mode=settings.multilingual)
+    return MultilingualTopics(store, embedder, settings.seeds_dir, mode=settings.multilingual)

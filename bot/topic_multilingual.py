@@ -17,6 +17,7 @@ arrives (or ``THREATWATCH_MULTILINGUAL=eager`` asks at start-up).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import threading
@@ -30,11 +31,12 @@ from bot.models import Topic, TopicScore
 from bot.pipeline.embed import Embedder
 from bot.pipeline.match import TopicIndex
 from bot.relevance.language import detect_language, normalise
-from bot.relevance.scorer import TopicScorer
-from bot.relevance.train import train
+from bot.relevance.scorer import TopicScorer, document_text
+from bot.relevance.train import Example, train
 from bot.scoring import embed_documents, score_document
 from bot.store import Store
-from bot.topic_training import can_train, gather, signature
+from bot.topic_multilingual_examples import LabeledSeed, example_seeds
+from bot.topic_training import can_train, example_group, gather, signature
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +55,12 @@ class MultilingualTopics:
     """Builds and caches every topic's multilingual copy."""
 
     def __init__(
-        self, store: Store, embedder: Embedder, background_dir: Path | None, *, mode: str = "auto"
+        self, store: Store, embedder: Embedder, seeds_dir: Path | None, *, mode: str = "auto"
     ):
         self.store = store
         self.embedder = embedder
-        self.background_dir = background_dir
+        self.seeds_dir = seeds_dir
+        self.background_dir = seeds_dir / "_background" if seeds_dir else None
         self.mode = mode
         self._lock = threading.Lock()
         self._built: dict[str, tuple[str, TopicIndex]] = {}  # topic → (signature, index)
@@ -74,17 +77,20 @@ class MultilingualTopics:
 
     def _index(self, topic: Topic) -> TopicIndex:
         ids_only = gather(self.store, self.embedder, topic, self.background_dir, with_vectors=False)
-        sig = signature(topic, ids_only, self.embedder.name)
+        extra = example_seeds(self.seeds_dir, topic.name)
+        sig = _with_examples(signature(topic, ids_only, self.embedder.name), extra)
         built = self._built.get(topic.name)
         if built and built[0] == sig and _same_setting(built[1].topic, topic):
             return built[1]
-        scorer, picked = self._scorer(topic, sig)
+        scorer, picked = self._scorer(topic, sig, extra)
         threshold = topic.threshold if topic.threshold_mode == "manual" else picked
         index = self._seed_index(dataclasses.replace(topic, threshold=threshold), scorer)
         self._built[topic.name] = (sig, index)
         return index
 
-    def _scorer(self, topic: Topic, sig: str) -> tuple[TopicScorer | None, float]:
+    def _scorer(
+        self, topic: Topic, sig: str, extra: Sequence[LabeledSeed]
+    ) -> tuple[TopicScorer | None, float]:
         """The copy's scorer and the threshold cross-validation picked, from the store when
         its examples have not changed, else trained now and kept."""
         stored = _load(self.store.meta(meta_key(topic.name)))
@@ -92,6 +98,7 @@ class MultilingualTopics:
             data = stored.get("scorer")
             return (TopicScorer.from_json(data) if data else None), float(stored["threshold"])
         training = gather(self.store, self.embedder, topic, self.background_dir)
+        training.examples.extend(self._examples(extra))
         if not can_train(training):
             scorer, picked, cv = None, NO_ALERT, None
         else:
@@ -113,6 +120,17 @@ class MultilingualTopics:
         # score with the scorer as stored (weights rounded in its JSON), as a restart would
         return (TopicScorer.from_json(record["scorer"]) if scorer else None), picked
 
+    def _examples(self, extra: Sequence[LabeledSeed]) -> list[Example]:
+        from bot.topics import seed_passages  # topics imports topic_training, as this does
+
+        cached = seed_passages(self.store, self.embedder, [e.seed for e in extra])
+        out = []
+        for e in extra:
+            parts, vectors = cached[e.seed.content_hash]
+            group = example_group(e.seed.origin, e.ref)
+            out.append(Example(e.label, vectors, document_text(parts), group, e.ref))
+        return out
+
     def _seed_index(self, topic: Topic, scorer: TopicScorer | None) -> TopicIndex:
         from bot.topics import seed_passages  # topics imports topic_training, as this does
 
@@ -132,6 +150,14 @@ class MultilingualTopics:
             seed_titles=tuple(titles),
             scorer=scorer,
         )
+
+
+def _with_examples(sig: str, extra: Sequence[LabeledSeed]) -> str:
+    """The copy's signature: the English examples' and the multilingual example files'."""
+    if not extra:
+        return sig
+    hashes = ",".join(sorted(f"{e.ref.split(':')[0]}:{e.seed.content_hash}" for e in extra))
+    return hashlib.sha256(f"{sig}|{hashes}".encode()).hexdigest()[:24]
 
 
 def _same_setting(built: Topic, current: Topic) -> bool:

@@ -15,6 +15,7 @@ from relevance_support import sample, write_topic
 from bot.pipeline.embed import HashingEmbedder
 from bot.store import Store
 from bot.topic_multilingual import NO_ALERT, MultilingualTopics, meta_key
+from bot.topic_multilingual_examples import example_seeds
 from bot.topics import build_indexes, seed_from_text, sync_from_config
 
 NOW = datetime(2026, 1, 5, tzinfo=UTC)
@@ -54,7 +55,7 @@ def test_copy_is_trained_once_and_reused_after_a_restart(trained_store) -> None:
     store, seeds = trained_store
     english = build_indexes(store, HashingEmbedder(), background_dir=seeds / "_background", now=NOW)
     first = CountingEmbedder()
-    [copy] = MultilingualTopics(store, first, seeds / "_background").indexes(english)
+    [copy] = MultilingualTopics(store, first, seeds).indexes(english)
     assert copy.model == "multilingual-test-space" and copy.scorer is not None
     assert 0.0 < copy.topic.threshold < 1.0  # picked by cross-validation in this space
     assert copy.seed_count == 6
@@ -63,7 +64,7 @@ def test_copy_is_trained_once_and_reused_after_a_restart(trained_store) -> None:
 
     # a new process: vectors come from the store's cache, the scorer from the stored record
     again = CountingEmbedder()
-    [reused] = MultilingualTopics(store, again, seeds / "_background").indexes(english)
+    [reused] = MultilingualTopics(store, again, seeds).indexes(english)
     assert again.texts == 0
     assert reused.topic.threshold == copy.topic.threshold
     assert reused.scorer is not None and copy.scorer is not None
@@ -73,7 +74,7 @@ def test_copy_is_trained_once_and_reused_after_a_restart(trained_store) -> None:
 def test_new_seed_retrains_the_copy(trained_store) -> None:  # type: ignore[no-untyped-def]
     store, seeds = trained_store
     english = build_indexes(store, HashingEmbedder(), background_dir=seeds / "_background", now=NOW)
-    topics = MultilingualTopics(store, CountingEmbedder(), seeds / "_background")
+    topics = MultilingualTopics(store, CountingEmbedder(), seeds)
     [before] = topics.indexes(english)
     row = sample(label="related")[7]
     seed = seed_from_text(before.topic.name, f"{row['title']}\n{row['text']}", origin="new")
@@ -87,9 +88,9 @@ def test_new_seed_retrains_the_copy(trained_store) -> None:  # type: ignore[no-u
 def test_damaged_record_is_retrained(trained_store) -> None:  # type: ignore[no-untyped-def]
     store, seeds = trained_store
     english = build_indexes(store, HashingEmbedder(), background_dir=seeds / "_background", now=NOW)
-    [copy] = MultilingualTopics(store, CountingEmbedder(), seeds / "_background").indexes(english)
+    [copy] = MultilingualTopics(store, CountingEmbedder(), seeds).indexes(english)
     store.set_meta(meta_key(copy.topic.name), "{not json")
-    [again] = MultilingualTopics(store, CountingEmbedder(), seeds / "_background").indexes(english)
+    [again] = MultilingualTopics(store, CountingEmbedder(), seeds).indexes(english)
     assert again.scorer is not None and copy.scorer is not None
     assert again.scorer.to_json() == copy.scorer.to_json()
     assert json.loads(store.meta(meta_key(copy.topic.name)) or "{}")["signature"]
@@ -98,7 +99,7 @@ def test_damaged_record_is_retrained(trained_store) -> None:  # type: ignore[no-
 def test_too_few_examples_never_alert(tmp_path: Path) -> None:
     store, seeds = make_store(tmp_path, positives=sample(label="related")[:1])
     english = build_indexes(store, HashingEmbedder(), background_dir=seeds / "_background", now=NOW)
-    [copy] = MultilingualTopics(store, CountingEmbedder(), seeds / "_background").indexes(english)
+    [copy] = MultilingualTopics(store, CountingEmbedder(), seeds).indexes(english)
     assert copy.scorer is None and copy.topic.threshold == NO_ALERT
 
 
@@ -110,7 +111,7 @@ def test_manual_threshold_applies_in_both_spaces(tmp_path: Path) -> None:
         threshold="0.62",
     )
     english = build_indexes(store, HashingEmbedder(), background_dir=seeds / "_background", now=NOW)
-    [copy] = MultilingualTopics(store, CountingEmbedder(), seeds / "_background").indexes(english)
+    [copy] = MultilingualTopics(store, CountingEmbedder(), seeds).indexes(english)
     assert copy.topic.threshold == 0.62 and copy.scorer is not None
 
 
@@ -131,3 +132,51 @@ def test_which_languages_take_the_multilingual_path(
 ) -> None:
     topics = MultilingualTopics(Store(tmp_path / "x.db"), CountingEmbedder(), None, mode=mode)
     assert topics.handles(language) is handled
+
+
+def test_multilingual_example_files_train_only_the_copy(trained_store) -> None:  # type: ignore[no-untyped-def]
+    store, seeds = trained_store
+    english = build_indexes(store, HashingEmbedder(), background_dir=seeds / "_background", now=NOW)
+    topics = MultilingualTopics(store, CountingEmbedder(), seeds)
+    [before] = topics.indexes(english)
+    before_signature = json.loads(store.meta(meta_key(before.topic.name)) or "{}")["signature"]
+    folder = seeds / english[0].topic.name / "multilingual"
+    (folder / "counter").mkdir(parents=True)
+    (seeds / "_background" / "multilingual").mkdir()
+    (folder / "k1__ar-1.txt").write_text(
+        "هجوم صاروخي على قاعدة كي وان\nقتل متعاقد أمريكي في هجوم صاروخي على قاعدة عسكرية في كركوك تستضيف قوات أمريكية.\n"
+    )
+    (folder / "k1__ar-2.txt").write_text(
+        "\nأعلنت كتائب حزب الله مسؤوليتها عن استهداف القوات الأمريكية في العراق بطائرات مسيرة وصواريخ.\n"
+    )
+    (folder / "counter" / "ar-3.txt").write_text(
+        "غارة إسرائيلية على دمشق\nدمرت غارة إسرائيلية مبنى القنصلية الإيرانية في دمشق وقتلت قادة في الحرس الثوري.\n"
+    )
+    (seeds / "_background" / "multilingual" / "ar-4.txt").write_text(
+        "الأرجنتين بطلة العالم\nفاز المنتخب الأرجنتيني بكأس العالم بعد الفوز على فرنسا بركلات الترجيح في النهائي.\n"
+    )
+    [after] = topics.indexes(english)
+    record = json.loads(store.meta(meta_key(after.topic.name)) or "{}")
+    assert after.scorer is not None and before.scorer is not None
+    assert after.scorer.to_json() != before.scorer.to_json()  # retrained with the new files
+    assert record["signature"] != before_signature
+    # the English topic does not see them: same English index, no new seeds in the store
+    again = build_indexes(store, HashingEmbedder(), background_dir=seeds / "_background", now=NOW)
+    assert again[0].seed_count == english[0].seed_count == after.seed_count
+    assert again[0].scorer is not None and english[0].scorer is not None
+    assert again[0].scorer.to_json() == english[0].scorer.to_json()
+
+
+def test_unusable_example_file_is_skipped_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "seeds" / "t" / "multilingual"
+    folder.mkdir(parents=True)
+    (folder / "short.txt").write_text("عنوان\nقصير\n")
+    (folder / "ok.txt").write_text(
+        "\nأعلنت كتائب حزب الله مسؤوليتها عن استهداف القوات الأمريكية.\n"
+    )
+    seeds = example_seeds(tmp_path / "seeds", "t")
+    assert [s.ref for s in seeds] == ["ml-positive:ok.txt"]
+    assert "short.txt skipped" in caplog.text
+    assert example_seeds(None, "t") == ()
