@@ -145,6 +145,12 @@ def evaluate(
             for lang in LANGUAGES
             if (m := np.array([r["lang"] == lang for r in rows])).any()
         }
+        out[regime]["wrong"] = [
+            f"{r['id']}{' (medium)' if r.get('label_confidence') == 'medium' else ''} "
+            f"{scores[i]:.2f}/{thresholds[i]:.2f}"
+            for i, r in enumerate(rows)
+            if (scores[i] >= thresholds[i]) != labels[i]
+        ]
     return out
 
 
@@ -230,10 +236,13 @@ def main() -> None:
     for label, res in results.items():
         for regime in ("english-only", "with-dev"):
             for lang, f in res[regime].items():
+                if lang == "wrong":
+                    continue
                 print(
                     f"{label:48} {regime:13} {lang:4} {f['ap']:6.3f} {f['precision']:6.3f} "
                     f"{f['recall']:6.3f} {f['threshold']:6.3f}"
                 )
+            print(f"{'':48} {regime:13} wrong: {', '.join(res[regime]['wrong'])}")
 
 
 if __name__ == "__main__":
