@@ -2,6 +2,7 @@
 reporting, in the multilingual space and, as the baseline, in the English-only MiniLM space.
 
     python bench/relevance_multilingual.py [--corpus PATH] [--json] [--query-prefix]
+                                           [--beta B] [--no-center]
 
 For each space the topic's examples (seeds/, counter/, _background/: all English) and the corpus
 are embedded as the product embeds them (passages of 160 words; vectors cached by content hash in
@@ -12,7 +13,12 @@ the training examples). Two regimes:
 - english-only: trained on the English examples alone; every corpus item is held out.
 - with-dev: nested cross-validation by event over the corpus (5 folds; reports of one event in
   one fold): each fold's topic is trained on the English examples plus the other folds' Arabic
-  and Persian items, and its threshold is picked inside that training set.
+  and Persian items, and its threshold is picked inside that training set. This is what ships:
+  the development set is the topic's multilingual example files (scripts/multilingual_examples.py).
+
+As in the product (bot/topic_multilingual.py), the threshold is the best F1 (--beta) and each
+language's e5 vectors are moved by English's mean minus the language's mean (means of the
+training side's passages only, labels unused; --no-center turns it off).
 
 Figures per language (ar, fa): AP, and precision/recall at the threshold each trained topic
 chose ("shipped"). Spaces: MiniLM (baseline), e5 on full text, e5 on the lead only (title and the
@@ -53,6 +59,7 @@ from bot.relevance.metrics import average_precision  # noqa: E402
 from bot.relevance.multilingual import LEAD_WORDS, MultilingualEmbedder  # noqa: E402
 from bot.relevance.scorer import document_text  # noqa: E402
 from bot.relevance.train import Example, train  # noqa: E402
+from bot.topic_multilingual import THRESHOLD_BETA as COPY_BETA  # noqa: E402
 
 CORPUS = Path("/work/shared/data/multilingual_dev.jsonl")
 CACHE = REPO / "bench" / ".cache"
@@ -168,12 +175,18 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--query-prefix", action="store_true", help="also e5 with 'query: '")
     parser.add_argument(
-        "--beta", type=float, default=0.5, help="F-beta the threshold is picked with (0.5 ships)"
+        "--beta",
+        type=float,
+        default=COPY_BETA,
+        help=f"F-beta the threshold is picked with (the multilingual copy ships {COPY_BETA}; "
+        "the English scorer 0.5)",
     )
     parser.add_argument(
-        "--center",
-        action="store_true",
-        help="move each language's e5 vectors by the difference of language means",
+        "--no-center",
+        dest="center",
+        action="store_false",
+        help="do not move each language's e5 vectors by the difference of language means "
+        "(the product does)",
     )
     args = parser.parse_args()
     rows = load(args.corpus)

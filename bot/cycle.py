@@ -343,7 +343,8 @@ class Pipeline:
                     language=language,
                 )
             )
-            for s in score_document(doc, indexes):
+            scores = foreign.score(doc, language, indexes) if foreign else None
+            for s in scores if scores is not None else score_document(doc, indexes):
                 if s.is_match:
                     matches.append(
                         NewMatch(

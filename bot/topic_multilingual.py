@@ -29,11 +29,12 @@ import numpy as np
 
 from bot.models import Topic, TopicScore
 from bot.pipeline.embed import Embedder
-from bot.pipeline.match import TopicIndex
+from bot.pipeline.match import TopicIndex, score_article
 from bot.relevance.language import detect_language, normalise
+from bot.relevance.language_shift import language_shifts, move
 from bot.relevance.scorer import TopicScorer, document_text
 from bot.relevance.train import Example, train
-from bot.scoring import embed_documents, score_document
+from bot.scoring import Embedded, embed_documents, score_document
 from bot.store import Store
 from bot.topic_multilingual_examples import LabeledSeed, example_seeds
 from bot.topic_training import can_train, example_group, gather, signature
@@ -43,6 +44,10 @@ log = logging.getLogger(__name__)
 # no trained copy (too few examples): non-English articles are stored and searchable, but a raw
 # cosine in this space is no evidence of relevance, so nothing alerts
 NO_ALERT = 1.01
+# the copy's threshold: best F1 (the English scorer's is F0.5). Its precision on the Arabic and
+# Persian development set stayed at 0.97-1.00 while F0.5 lost a third of the Arabic reports,
+# which come hours before English ones (bench/relevance_multilingual.py, docs/BENCHMARKS.md)
+THRESHOLD_BETA = 1.0
 MODES = ("auto", "eager", "off")
 ENGLISH = frozenset({"", "en", "und"})
 
@@ -64,6 +69,8 @@ class MultilingualTopics:
         self.mode = mode
         self._lock = threading.Lock()
         self._built: dict[str, tuple[str, TopicIndex]] = {}  # topic → (signature, index)
+        # topic → language → the vector added to that language's passages before scoring
+        self._shifts: dict[str, dict[str, np.ndarray]] = {}
 
     def handles(self, language: str) -> bool:
         """Whether an article in this language goes to the multilingual space."""
@@ -75,6 +82,18 @@ class MultilingualTopics:
         with self._lock:
             return [self._index(i.topic) for i in english]
 
+    def score(
+        self, doc: Embedded, language: str, indexes: Sequence[TopicIndex]
+    ) -> list[TopicScore]:
+        """A non-English document against the copies (from ``indexes()``): its passages moved
+        by the language's shift where the topic has one (bot/relevance/language_shift.py)."""
+        out = []
+        for index in indexes:
+            delta = self._shifts.get(index.topic.name, {}).get(language)
+            vectors = doc.vectors if delta is None else move(doc.vectors, delta)
+            out.append(score_article(vectors, doc.passages, index))
+        return out
+
     def _index(self, topic: Topic) -> TopicIndex:
         ids_only = gather(self.store, self.embedder, topic, self.background_dir, with_vectors=False)
         extra = example_seeds(self.seeds_dir, topic.name)
@@ -82,7 +101,7 @@ class MultilingualTopics:
         built = self._built.get(topic.name)
         if built and built[0] == sig and _same_setting(built[1].topic, topic):
             return built[1]
-        scorer, picked = self._scorer(topic, sig, extra)
+        scorer, picked, self._shifts[topic.name] = self._scorer(topic, sig, extra)
         threshold = topic.threshold if topic.threshold_mode == "manual" else picked
         index = self._seed_index(dataclasses.replace(topic, threshold=threshold), scorer)
         self._built[topic.name] = (sig, index)
@@ -90,19 +109,24 @@ class MultilingualTopics:
 
     def _scorer(
         self, topic: Topic, sig: str, extra: Sequence[LabeledSeed]
-    ) -> tuple[TopicScorer | None, float]:
-        """The copy's scorer and the threshold cross-validation picked, from the store when
-        its examples have not changed, else trained now and kept."""
+    ) -> tuple[TopicScorer | None, float, dict[str, np.ndarray]]:
+        """The copy's scorer, the threshold cross-validation picked and the languages' shifts,
+        from the store when its examples have not changed, else trained now and kept."""
         stored = _load(self.store.meta(meta_key(topic.name)))
         if stored and stored.get("signature") == sig:
-            data = stored.get("scorer")
-            return (TopicScorer.from_json(data) if data else None), float(stored["threshold"])
+            return _from_record(stored)
         training = gather(self.store, self.embedder, topic, self.background_dir)
-        training.examples.extend(self._examples(extra))
+        shifts = language_shifts(
+            [e.passage_vectors for e in training.examples],
+            [(e.language, v) for e, v in zip(extra, self._vectors(extra), strict=True)],
+        )
+        training.examples.extend(self._examples(extra, shifts))
         if not can_train(training):
             scorer, picked, cv = None, NO_ALERT, None
         else:
-            trained = train(training.examples, topic.facets, model=self.embedder.name)
+            trained = train(
+                training.examples, topic.facets, model=self.embedder.name, beta=THRESHOLD_BETA
+            )
             scorer, picked, cv = trained.scorer, trained.threshold, vars(trained.cv)
             log.info(
                 "topic %s: multilingual copy trained (%s), threshold %.3f",
@@ -115,18 +139,29 @@ class MultilingualTopics:
             "scorer": scorer.to_json() if scorer else None,
             "threshold": picked,
             "cv": cv,
+            "shifts": {lang: [round(float(x), 6) for x in d] for lang, d in shifts.items()},
         }
         self.store.set_meta(meta_key(topic.name), json.dumps(record))
         # score with the scorer as stored (weights rounded in its JSON), as a restart would
-        return (TopicScorer.from_json(record["scorer"]) if scorer else None), picked
+        return _from_record(record)
 
-    def _examples(self, extra: Sequence[LabeledSeed]) -> list[Example]:
+    def _vectors(self, extra: Sequence[LabeledSeed]) -> list[np.ndarray]:
         from bot.topics import seed_passages  # topics imports topic_training, as this does
+
+        cached = seed_passages(self.store, self.embedder, [e.seed for e in extra])
+        return [cached[e.seed.content_hash][1] for e in extra]
+
+    def _examples(
+        self, extra: Sequence[LabeledSeed], shifts: dict[str, np.ndarray]
+    ) -> list[Example]:
+        from bot.topics import seed_passages
 
         cached = seed_passages(self.store, self.embedder, [e.seed for e in extra])
         out = []
         for e in extra:
             parts, vectors = cached[e.seed.content_hash]
+            if e.language in shifts:
+                vectors = move(vectors, shifts[e.language])
             group = example_group(e.seed.origin, e.ref)
             out.append(Example(e.label, vectors, document_text(parts), group, e.ref))
         return out
@@ -158,6 +193,14 @@ def _with_examples(sig: str, extra: Sequence[LabeledSeed]) -> str:
         return sig
     hashes = ",".join(sorted(f"{e.ref.split(':')[0]}:{e.seed.content_hash}" for e in extra))
     return hashlib.sha256(f"{sig}|{hashes}".encode()).hexdigest()[:24]
+
+
+def _from_record(record: dict[str, Any]) -> tuple[TopicScorer | None, float, dict[str, np.ndarray]]:
+    data = record.get("scorer")
+    shifts = {
+        str(lang): np.asarray(d, np.float32) for lang, d in (record.get("shifts") or {}).items()
+    }
+    return (TopicScorer.from_json(data) if data else None), float(record["threshold"]), shifts
 
 
 def _same_setting(built: Topic, current: Topic) -> bool:
@@ -201,5 +244,8 @@ def score_in_spaces(
             [tuple(normalise(part, languages[i]) for part in docs[i]) for i in rows],  # type: ignore[misc]
         )
         for i, doc in zip(rows, embedded, strict=True):
-            out[i] = score_document(doc, space_indexes)
+            if foreign and multilingual:
+                out[i] = multilingual.score(doc, languages[i], space_indexes)
+            else:
+                out[i] = score_document(doc, space_indexes)
     return out

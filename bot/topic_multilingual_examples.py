@@ -32,6 +32,7 @@ class LabeledSeed:
     seed: Seed
     label: bool
     ref: str  # "ml-positive:<file>", "ml-counter:<file>", "ml-background:<file>"
+    language: str  # as detected
 
 
 def example_seeds(seeds_dir: Path | None, topic: str) -> tuple[LabeledSeed, ...]:
@@ -74,5 +75,5 @@ def _read(topic: str, stamp: tuple[tuple[str, str, int], ...]) -> tuple[LabeledS
         except BadArgument as exc:  # one unusable file must not stop the topic
             log.warning("multilingual example %s skipped: %s", path, exc)
             continue
-        out.append(LabeledSeed(seed, kind == "ml-positive", f"{kind}:{path.name}"))
+        out.append(LabeledSeed(seed, kind == "ml-positive", f"{kind}:{path.name}", language))
     return tuple(out)

@@ -27,3 +27,33 @@ def shift(vectors: np.ndarray, source_mean: np.ndarray, target_mean: np.ndarray)
     moved = vectors - source_mean + target_mean
     norms = np.linalg.norm(moved, axis=1, keepdims=True)
     return (moved / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
+# a language's mean is taken only from this many example documents or more
+MIN_EXAMPLES = 5
+
+
+def move(vectors: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """Rows moved by ``delta`` (English mean minus the language's), L2-normalised again."""
+    moved = vectors + delta
+    norms = np.linalg.norm(moved, axis=1, keepdims=True)
+    return (moved / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
+def language_shifts(
+    english: Sequence[np.ndarray], others: Sequence[tuple[str, np.ndarray]]
+) -> dict[str, np.ndarray]:
+    """language → English mean minus that language's mean, for every language with at least
+    MIN_EXAMPLES example documents (``others``: (language, passage vectors) each). Labels play
+    no part: the means are of all the examples' passages, related or not."""
+    if not english or not any(m.size for m in english):
+        return {}
+    target = mean_vector(english)
+    by_language: dict[str, list[np.ndarray]] = {}
+    for language, vectors in others:
+        by_language.setdefault(language, []).append(vectors)
+    return {
+        language: (target - mean_vector(rows)).astype(np.float32)
+        for language, rows in by_language.items()
+        if len(rows) >= MIN_EXAMPLES and language not in ("en", "und", "")
+    }
