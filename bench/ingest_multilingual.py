@@ -57,6 +57,8 @@ def main() -> None:
     rows = [json.loads(x) for x in CORPUS.read_text(encoding="utf-8").splitlines() if x.strip()]
     english = SentenceTransformerEmbedder("all-MiniLM-L6-v2")
     english.encode(["warm up the English model as a running bot has it"])
+    with_english = rss_mb()
+    detect_language("", "the language detector runs on every article, English ones too")
     before = rss_mb()
     embedder = MultilingualEmbedder(threads=args.threads)
     embedder.load()
@@ -75,7 +77,8 @@ def main() -> None:
         "articles": len(rows),
         "articles_per_s": {k: round(v, 2) for k, v in rates.items()},
         "rss_mb": {
-            "english_model_loaded": round(before),
+            "english_model_loaded": round(with_english),
+            "language_detector_loaded": round(before),
             "multilingual_loaded": round(loaded),
             "after_embedding": round(after),
             "adds": round(after - before),
