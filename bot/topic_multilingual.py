@@ -21,7 +21,7 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -116,10 +116,18 @@ class MultilingualTopics:
         if stored and stored.get("signature") == sig:
             return _from_record(stored)
         training = gather(self.store, self.embedder, topic, self.background_dir)
+        language_of = self._feedback_languages(topic)
         shifts = language_shifts(
-            [e.passage_vectors for e in training.examples],
+            [e.passage_vectors for e in training.examples if language_of(e) in ENGLISH],
             [(e.language, v) for e, v in zip(extra, self._vectors(extra), strict=True)],
         )
+        # feedback on a non-English alert is an example in that language: moved like one
+        training.examples[:] = [
+            dataclasses.replace(e, passage_vectors=move(e.passage_vectors, shifts[lang]))
+            if (lang := language_of(e)) in shifts
+            else e
+            for e in training.examples
+        ]
         training.examples.extend(self._examples(extra, shifts))
         if not can_train(training):
             scorer, picked, cv = None, NO_ALERT, None
@@ -144,6 +152,14 @@ class MultilingualTopics:
         self.store.set_meta(meta_key(topic.name), json.dumps(record))
         # score with the scorer as stored (weights rounded in its JSON), as a restart would
         return _from_record(record)
+
+    def _feedback_languages(self, topic: Topic) -> Callable[[Example], str]:
+        """An example's language: English for curated ones, the article's for feedback."""
+        votes = self.store.feedback_votes(topic.name, applied_only=True)
+        by_match = {
+            f"feedback:{match}": self.store.article(article).language for match, article, _ in votes
+        }
+        return lambda e: by_match.get(e.ref, "en")
 
     def _vectors(self, extra: Sequence[LabeledSeed]) -> list[np.ndarray]:
         from bot.topics import seed_passages  # topics imports topic_training, as this does
