@@ -144,3 +144,34 @@ async def test_arabic_report_alerts_telegram_and_slack_with_isolated_rtl_text(
     assert "Arabic (ar)" in blocks_text and "Nearest seed" in blocks_text
     assert "&lt;عاجل&gt; &amp;" in blocks_text  # Slack's escaping, inside the isolate
     assert blocks_text.count(FSI) == blocks_text.count(PDI) >= 2
+
+
+async def test_english_news_never_loads_the_multilingual_model(tmp_path: Path) -> None:
+    from telegram_support import ITEMS, write_watch_config
+
+    _, _, www = write_watch_config(tmp_path, ITEMS)
+    with FakeBotAPI(TOKEN) as tg, RecordedFeedServer(www) as feeds:
+        app = compose(settings_for(tmp_path, tg.api_url))
+        try:
+            await app.service.add_feed(feeds.url("wire.xml"))
+            report = await app.pipeline.poll_once(all_feeds=True)
+            languages = {a.language for a in app.store.articles_by_ids([1, 2, 3, 4]).values()}
+            assert app.pipeline.multilingual is not None
+            loaded = app.pipeline.multilingual.embedder.loaded
+        finally:
+            await app.aclose()
+    assert report.new == 4 and report.matched >= 1, report.line()
+    assert languages == {"en"} and not loaded
+
+
+@pytest.mark.parametrize(("mode", "loaded"), [("eager", True), ("off", None)])
+def test_the_setting_loads_the_model_at_start_or_switches_the_path_off(
+    tmp_path: Path, mode: str, loaded: bool | None
+) -> None:
+    write_config(tmp_path)
+    app = compose(settings_for(tmp_path, "http://127.0.0.1:9/bot", multilingual=mode))
+    try:
+        path = app.pipeline.multilingual
+        assert (path.embedder.loaded if path else None) is loaded
+    finally:
+        asyncio.run(app.aclose())
