@@ -180,3 +180,28 @@ def test_unusable_example_file_is_skipped_with_a_warning(
     assert [s.ref for s in seeds] == ["ml-positive:ok.txt"]
     assert "short.txt skipped" in caplog.text
     assert example_seeds(None, "t") == ()
+
+
+def test_feedback_on_a_non_english_alert_trains_the_copy(trained_store) -> None:  # type: ignore[no-untyped-def]
+    from bot.models import FeedItem
+    from bot.store.store import NewArticle, NewMatch
+
+    store, seeds = trained_store
+    english = build_indexes(store, HashingEmbedder(), background_dir=seeds / "_background", now=NOW)
+    embedder = CountingEmbedder()
+    topics = MultilingualTopics(store, embedder, seeds)
+    [before] = topics.indexes(english)
+    topic = before.topic.name
+    text = "أعلنت كتائب حزب الله مسؤوليتها عن استهداف القوات الأمريكية في العراق بطائرات مسيرة."
+    item = FeedItem(
+        guid="ar-1", url="https://news.example/ar-1", title="هجوم", text=text, published=NOW
+    )
+    article = NewArticle(item, None, "h-ar-1", [text], embedder.encode([text]), language="ar")
+    match = NewMatch(0, topic, 0.9, 0.5, None, None, text)
+    _, [saved] = store.save_articles([article], [match], model=embedder.name, now=NOW)
+    store.record_feedback(saved.id, "telegram", "42", 1, NOW)
+    store.mark_feedback_applied([saved.id], version=1)
+    [after] = topics.indexes(english)
+    assert after.scorer is not None and before.scorer is not None
+    assert after.scorer.to_json() != before.scorer.to_json()  # the 👍 is a new example
+    assert store.article(saved.article.id).language == "ar"
