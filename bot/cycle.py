@@ -320,10 +320,12 @@ class Pipeline:
         if foreign is not None:
             indexes = await asyncio.to_thread(foreign.indexes, indexes)
         facets_of = {i.topic.name: i.topic.facets for i in indexes}
-        links = self._story_linker.link(
-            [(item, doc) for (item, _, _), doc in zip(hashed, docs, strict=True)],
-            model=embedder.name,
-            now=self.clock(),
+        # story thresholds are tuned on English-model cosines: a non-English report starts its
+        # own story until stories across languages are calibrated in the multilingual space
+        links = (
+            [StoryLink()] * len(hashed)
+            if foreign
+            else self._link_stories([(i, doc) for (i, _, _), doc in zip(hashed, docs, strict=True)])
         )
         batch: list[NewArticle] = []
         matches: list[NewMatch] = []
