@@ -126,6 +126,7 @@ async def test_arabic_report_alerts_telegram_and_slack_with_isolated_rtl_text(
 
     assert report.new == 2 and report.matched == 1, report.line()
     assert {a.language for a in stored.values()} == {"ar"}
+    assert len({a.story_id for a in stored.values()}) == 2  # each starts its own story
     assert [m.article.title for m in latest] == [ARABIC_TITLE]  # the sports story did not alert
     assert latest[0].seed_title in {t.split("\n")[0] for t in POSITIVES.values()}
 
