@@ -73,6 +73,10 @@ def example_files(seeds: Path) -> dict[str, Path]:
         *seeds.glob(f"{TOPIC}/*.txt"),
         *seeds.glob(f"{TOPIC}/counter/*.txt"),
         *seeds.glob("_background/*.txt"),
+        # Arabic and Persian examples only the topic's multilingual copy trains on
+        *seeds.glob(f"{TOPIC}/multilingual/*.txt"),
+        *seeds.glob(f"{TOPIC}/multilingual/counter/*.txt"),
+        *seeds.glob("_background/multilingual/*.txt"),
     ]:
         seed = seed_from_text(TOPIC, path.read_text(encoding="utf-8"), origin=path.name)
         out[seed.content_hash] = path
@@ -248,6 +252,14 @@ def main() -> None:
         results[name] = {
             "all": figures(labels, scores, alerts),
             "related_vs_hard_negative": figures(labels[hard], scores[hard], alerts[hard]),
+        }
+    for lang in sorted({r["lang"] for r in rows if r.get("lang")}):  # multilingual corpora
+        mine = np.array([r.get("lang") == lang for r in rows])
+        results[f"threatwatch · {lang}"] = {
+            "all": figures(labels[mine], project[mine], (project >= thresholds)[mine]),
+            "related_vs_hard_negative": figures(
+                labels[mine & hard], project[mine & hard], (project >= thresholds)[mine & hard]
+            ),
         }
     errors = errors_by_confidence(rows, labels, project >= thresholds)
     story = story_figures(rows, seeds)

@@ -20,10 +20,12 @@ from bot.ops.wiring import Ops
 from bot.pipeline.cycle import Pipeline
 from bot.relevance.embed import Embedder
 from bot.relevance.embed_choice import make_embedder
+from bot.relevance.multilingual import MultilingualEmbedder
 from bot.service.bot_service import BotService, build_service
 from bot.store import Store
 from bot.store.open import open_store
 from bot.topics.config import load_default_feeds, sync_from_config
+from bot.topics.multilingual import MultilingualTopics
 from bot.topics.registry import TopicRegistry
 from bot.topics.seeds import BACKGROUND_DIR
 from bot.websub.receiver import WebSubReceiver
@@ -99,8 +101,11 @@ def compose(
     registry = TopicRegistry(
         store, embedder, background_dir=settings.seeds_dir / BACKGROUND_DIR, clock=clock
     )
-    service = build_service(settings, store, embedder, fetcher, registry, clock)
-    pipeline = Pipeline(settings, store, fetcher, embedder, registry.indexes, clock)
+    # Arabic, Persian and other non-English reporting: the multilingual model and each topic's
+    # copy in its space (bot/topics/multilingual.py); None with THREATWATCH_MULTILINGUAL=off
+    multilingual = multilingual_topics(settings, store)
+    service = build_service(settings, store, embedder, fetcher, registry, clock, multilingual)
+    pipeline = Pipeline(settings, store, fetcher, embedder, registry.indexes, clock, multilingual)
     if ops is not None:
         pipeline.observers.append(ops.observe_cycle)
         pipeline.push_observers.append(ops.metrics.observe_push)
@@ -151,3 +156,13 @@ def compose(
         websub,
         ops,
     )
+
+
+def multilingual_topics(settings: Settings, store: Store) -> MultilingualTopics | None:
+    """The multilingual path, unless switched off; with "eager" its model is loaded now."""
+    if settings.multilingual == "off":
+        return None
+    embedder = MultilingualEmbedder(threads=settings.multilingual_threads)
+    if settings.multilingual == "eager":
+        embedder.load()
+    return MultilingualTopics(store, embedder, settings.seeds_dir, mode=settings.multilingual)

@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+from bot.core.arabic_terms import arabic_term_regex, is_arabic_script
+
 ROLES = ("core", "support", "contrast")
 
 
@@ -28,6 +30,8 @@ class Facet:
 
 def _term_regex(term: str) -> str:
     # apostrophes and hyphens vary between outlets: Kata'ib / Kata’ib / Kataib, Iran-backed / Iran backed
+    if is_arabic_script(term):  # attached prefixes, hamza/yeh/kaf variants, zero-width joiners
+        return arabic_term_regex(term.strip())
     out = []
     for ch in term.strip():
         if ch == "*":

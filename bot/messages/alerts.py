@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.core.models import Match
+from bot.core.languages import language_name
+from bot.core.models import Article, Match
+from bot.messages.bidi import isolate
 from bot.messages.replies import (
     Action,
     Button,
@@ -30,6 +32,18 @@ def summary_of(match: Match) -> str:
     return clip(match.summary or match.passage, SUMMARY_CHARS)
 
 
+def foreign(article: Article) -> str | None:
+    """The language's name when the article is not in English (nor undetermined)."""
+    if article.language in ("", "en", "und"):
+        return None
+    return f"{language_name(article.language)} ({article.language})"
+
+
+def title_of(article: Article, limit: int) -> str:
+    """The title as shown in a left-to-right line: right-to-left titles isolated."""
+    return isolate(clip(article.title, limit)) or "(untitled)"
+
+
 def when(value: datetime) -> str:
     return f"{value:%Y-%m-%d %H:%M} UTC"
 
@@ -49,8 +63,9 @@ def alert_reply(match: Match, *, also: Sequence[Match] = ()) -> Reply:
     a = match.article
     b = ReplyBuilder()
     marker = "🔄 Update" if match.story_role == "update" else "🚨"
-    b.line(marker, " ", link(clip(a.title, TITLE_CHARS) or "(untitled)", a.url))
+    b.line(marker, " ", link(title_of(a, TITLE_CHARS), a.url))
     b.line(italic(f"{a.source or 'unknown source'} · {when(a.published)}"))
+    language = foreign(a)
     b.line(
         "Topic ",
         bold(match.topic),
@@ -58,14 +73,18 @@ def alert_reply(match: Match, *, also: Sequence[Match] = ()) -> Reply:
         " · alert ",
         code(f"#{match.id}"),
     )
-    b.blank().line(summary_of(match))
+    if language:  # the passage that matched, in the original, marked with its language
+        b.blank().line(bold(f"Matched passage · {language}:"))
+        b.line(isolate(clip(match.passage, SUMMARY_CHARS)))
+    else:
+        b.blank().line(summary_of(match))
     if match.seed_title:
         b.blank().line("Nearest seed: ", italic(clip(match.seed_title, SEED_CHARS)))
     if also:
         b.blank().line(bold(f"Also reported by ({len(also)}):"))
         for other in also[:MAX_ALSO]:
             oa = other.article
-            b.line("• ", link(clip(oa.source or oa.title, 80), oa.url), f" · #{other.id}")
+            b.line("• ", link(isolate(clip(oa.source or oa.title, 80)), oa.url), f" · #{other.id}")
         if len(also) > MAX_ALSO:
             b.line(f"… and {len(also) - MAX_ALSO} more")
     b.buttons.extend(alert_buttons(match.id))
@@ -103,7 +122,9 @@ def why_reply(match: Match, votes_up: int, votes_down: int) -> Reply:
     a = match.article
     verdict = "match" if match.score >= match.threshold else "below threshold"
     b = ReplyBuilder()
-    b.line(bold(f"Why alert #{match.id} matched"), " ", link(clip(a.title, 200), a.url))
+    b.line(bold(f"Why alert #{match.id} matched"), " ", link(title_of(a, 200), a.url))
+    if language := foreign(a):
+        b.line(f"Language: {language} · scored in the multilingual model's space")
     b.line(
         "Topic ",
         bold(match.topic),
@@ -113,9 +134,9 @@ def why_reply(match: Match, votes_up: int, votes_down: int) -> Reply:
         b.line(f"Raw similarity to the nearest seed: {match.similarity:.3f}")
     b.line("Nearest seed: ", italic(clip(match.seed_title or "-", SEED_CHARS)))
     b.blank().line(bold("Passage that matched best:"))
-    b.line(clip(match.passage, 900))
+    b.line(isolate(clip(match.passage, 900)))
     if match.summary:
-        b.blank().line(bold("Summary: "), clip(match.summary, SUMMARY_CHARS))
+        b.blank().line(bold("Summary: "), isolate(clip(match.summary, SUMMARY_CHARS)))
     if match.story_id is not None:
         b.blank().line(f"Story #{match.story_id} · this report: {match.story_role}")
     b.blank().line(f"Feedback: 👍 {votes_up} · 👎 {votes_down}")

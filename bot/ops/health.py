@@ -11,7 +11,8 @@ from pathlib import Path
 
 from bot.core.errors import StoreError
 from bot.core.models import CycleReport
-from bot.store.probe import DatabaseProbe, probe_database
+from bot.core.records import DatabaseProbe
+from bot.store.probe import probe_database
 
 CYCLES_LATE = 3  # the last cycle may be this many poll intervals old
 STUCK_MIN_SECONDS = 600.0  # an alert due this long without a send attempt: the outbox is stuck

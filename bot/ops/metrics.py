@@ -27,7 +27,8 @@ from prometheus_client.registry import Collector
 
 from bot.core.errors import ChatGone, DeliveryError, RateLimited, StoreError
 from bot.core.models import CycleReport
-from bot.store.probe import DatabaseProbe, probe_database
+from bot.core.records import DatabaseProbe
+from bot.store.probe import probe_database
 
 PREFIX = "threatwatch"
 CYCLE_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)

@@ -16,37 +16,30 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
-from bot.core.errors import FeedUnavailable, ThreatwatchError, error_kind
-from bot.core.models import CycleReport, Feed, FeedItem, FetchResult, ParsedFeed, utcnow
+from bot.core.errors import ThreatwatchError, error_kind
+from bot.core.models import CycleReport, Feed, FeedItem, FetchResult, utcnow
 from bot.core.records import NewArticle, NewMatch
 from bot.core.settings import Settings
-from bot.ingest import dedupe, extract, schedule
+from bot.ingest import dedupe, extract
 from bot.ingest.fetch import HTML_ACCEPT, Fetcher
 from bot.ingest.parse import parse_feed
+from bot.pipeline.feed_states import FeedOutcome, record_feed_states
 from bot.pipeline.story_links import StoryLink, StoryLinker
 from bot.relevance.embed import Embedder
+from bot.relevance.language import detect_language, normalise
 from bot.relevance.match import TopicIndex
 from bot.relevance.scoring import Embedded, embed_documents, score_document
 from bot.relevance.summary import summarize
 from bot.store import Store
+from bot.topics.multilingual import MultilingualTopics
 
 log = logging.getLogger(__name__)
 
 SAVE_BATCH = 64
 INGEST_MAX_ITEMS = 4 * SAVE_BATCH  # the most items one consumer round takes from the queue
 QUEUE_FEEDS = 64  # feeds being fetched or waiting to be ingested at once (bounds memory)
-
-
-@dataclass(frozen=True)
-class FeedOutcome:
-    feed: Feed
-    result: FetchResult | None = None
-    parsed: ParsedFeed | None = None
-    error: ThreatwatchError | None = None
-    fresh: tuple[FeedItem, ...] = ()  # parsed items not stored before, with full text
 
 
 class Pipeline:
@@ -60,6 +53,7 @@ class Pipeline:
         embedder: Embedder,
         indexes: Callable[[], Sequence[TopicIndex]],
         clock: Callable[[], datetime] = utcnow,
+        multilingual: MultilingualTopics | None = None,
     ):
         self.settings = settings
         self.store = store
@@ -67,6 +61,7 @@ class Pipeline:
         self.embedder = embedder
         self.indexes = indexes
         self.clock = clock
+        self.multilingual = multilingual  # None: every article takes the English path
         self._lock = asyncio.Lock()  # one cycle at a time, whoever triggers it
         self._story_linker = StoryLinker(store)
         self.observers: list[Callable[[CycleReport], None]] = []  # poll cycles: metrics, readiness
@@ -159,7 +154,7 @@ class Pipeline:
                 elif outcome.parsed is not None:
                     report.fetched += 1
             await self._ingest([(o.feed, item) for o in outcomes for item in o.fresh], report)
-            self._record_feed_states(outcomes)
+            record_feed_states(self.store, self.settings, outcomes, self.clock())
 
     # --- fetch + parse, one feed ----------------------------------------------------------------
     async def _fetch_and_parse(
@@ -191,64 +186,6 @@ class Pipeline:
             return FeedOutcome(
                 feed, error=ThreatwatchError(f"internal error: {exc.__class__.__name__}")
             )
-
-    def _record_feed_states(self, outcomes: Sequence[FeedOutcome]) -> None:
-        with self.store.one_transaction():  # a round's feeds: one commit, not one each
-            self._record_each_feed_state(outcomes)
-
-    def _record_each_feed_state(self, outcomes: Sequence[FeedOutcome]) -> None:
-        now, interval = self.clock(), self.settings.poll_interval
-        pushing = self._pushing_feeds(now)
-        for o in outcomes:
-            if o.error is not None:
-                failures = o.feed.consecutive_failures + 1
-                retry_after = o.error.retry_after if isinstance(o.error, FeedUnavailable) else None
-                self.store.record_feed_failure(
-                    o.feed.id,
-                    now=now,
-                    error=str(o.error),
-                    next_check_at=schedule.next_check_after_failure(
-                        now,
-                        consecutive_failures=failures,
-                        retry_after=retry_after,
-                        base=interval,
-                        cap=self.settings.max_backoff_seconds,
-                    ),
-                    disable=schedule.should_disable(
-                        failures, self.settings.max_consecutive_failures
-                    ),
-                )
-                continue
-            assert o.result is not None
-            next_check = schedule.next_check_after_success(
-                now,
-                headers=o.result.headers,
-                ttl_seconds=o.parsed.ttl_seconds if o.parsed else None,
-                default_interval=pushing.get(o.feed.id, interval),
-                max_interval=self.settings.max_backoff_seconds,
-            )
-            if o.result.not_modified:
-                self.store.record_feed_not_modified(o.feed.id, now=now, next_check_at=next_check)
-            else:
-                assert o.parsed is not None
-                self.store.record_feed_success(
-                    o.feed.id,
-                    now=now,
-                    next_check_at=next_check,
-                    etag=o.result.etag,
-                    last_modified=o.result.last_modified,
-                    name=o.parsed.title,
-                    items_seen=len(o.parsed.items),
-                    hub_url=o.parsed.hub_url,
-                    self_url=o.parsed.self_url,
-                )
-
-    def _pushing_feeds(self, now: datetime) -> dict[int, int]:
-        """Feeds a WebSub hub pushes to us, with their (longer) fallback poll interval."""
-        longer = self.settings.websub_poll_interval
-        if not (longer and self.settings.websub_callback_url):
-            return {}
-        return dict.fromkeys(self.store.websub_active_feed_ids(now), longer)
 
     async def ingest_pushed(
         self, pushed: Sequence[tuple[Feed, bytes, Mapping[str, str]]]
@@ -309,18 +246,50 @@ class Pipeline:
             hashed.append((item, feed_id, digest))
         if not hashed:
             return
+        languages = await asyncio.to_thread(
+            lambda: [detect_language(item.title, item.text) for item, _, _ in hashed]
+        )
+        foreign = self.multilingual
+        for in_foreign_space in (False, True):
+            rows = [
+                (entry, language)
+                for entry, language in zip(hashed, languages, strict=True)
+                if (foreign is not None and foreign.handles(language)) == in_foreign_space
+            ]
+            if rows:
+                await self._ingest_in_space(rows, report, foreign if in_foreign_space else None)
+
+    async def _ingest_in_space(
+        self,
+        rows: Sequence[tuple[tuple[FeedItem, int | None, str], str]],
+        report: CycleReport,
+        foreign: MultilingualTopics | None,
+    ) -> None:
+        """Embed, score and save items of one space: English (and undetermined) items with the
+        English model against the topics, others (``foreign``) with the multilingual model
+        against the topics' multilingual copies."""
+        hashed = [entry for entry, _ in rows]
+        embedder = foreign.embedder if foreign else self.embedder
         docs = await asyncio.to_thread(
-            embed_documents, self.embedder, [(item.title, item.text) for item, _, _ in hashed]
+            embed_documents,
+            embedder,
+            [(normalise(i.title, lang), normalise(i.text, lang)) for (i, _, _), lang in rows],
         )
         indexes = await asyncio.to_thread(self.indexes)
+        if foreign is not None:
+            indexes = await asyncio.to_thread(foreign.indexes, indexes)
         facets_of = {i.topic.name: i.topic.facets for i in indexes}
-        links = self._link_stories(
-            [(item, doc) for (item, _, _), doc in zip(hashed, docs, strict=True)]
+        # story thresholds are tuned on English-model cosines: a non-English report starts its
+        # own story until stories across languages are calibrated in the multilingual space
+        links = (
+            [StoryLink()] * len(hashed)
+            if foreign
+            else self._link_stories([(i, doc) for (i, _, _), doc in zip(hashed, docs, strict=True)])
         )
         batch: list[NewArticle] = []
         matches: list[NewMatch] = []
-        for index, ((item, feed_id, digest), doc, link) in enumerate(
-            zip(hashed, docs, links, strict=True)
+        for index, ((item, feed_id, digest), doc, link, (_, language)) in enumerate(
+            zip(hashed, docs, links, rows, strict=True)
         ):
             batch.append(
                 NewArticle(
@@ -332,9 +301,11 @@ class Pipeline:
                     story_of=link.stored,
                     story_of_index=link.in_batch,
                     adds_facts=link.adds_facts,
+                    language=language,
                 )
             )
-            for s in score_document(doc, indexes):
+            scores = foreign.score(doc, language, indexes) if foreign else None
+            for s in scores if scores is not None else score_document(doc, indexes):
                 if s.is_match:
                     matches.append(
                         NewMatch(
@@ -346,11 +317,14 @@ class Pipeline:
                             s.seed_title,
                             s.passage,
                             similarity=s.similarity,
-                            summary=summarize(item.text, facets_of[s.topic], title=item.title),
+                            # a non-English alert shows the passage in the original instead
+                            summary=""
+                            if foreign
+                            else summarize(item.text, facets_of[s.topic], title=item.title),
                         )
                     )
         saved, new_matches = self.store.save_articles(
-            batch, matches, model=self.embedder.name, now=self.clock()
+            batch, matches, model=embedder.name, now=self.clock()
         )
         report.new += len(saved)
         report.duplicates += len(batch) - len(saved)

@@ -30,7 +30,8 @@ from bot.core.facets import ROLES, Facet
 
 LEAD_SENTENCES = 4
 MAX_TERMS = 300
-# a sentence ends at . ! ? … before a capital — but not after "U.S.", "Gen." and the like
+# a sentence ends at . ! ? … ؟ before a capital or an Arabic-script letter — but not after "U.S.",
+# "Gen." and the like
 _ABBREVIATIONS = (
     "U.S.",
     "U.N.",
@@ -63,7 +64,8 @@ _ABBREVIATIONS = (
     "Dec.",
 )
 _SENTENCE_SPLIT = re.compile(
-    "".join(f"(?<!{re.escape(a)})" for a in _ABBREVIATIONS) + r"(?<=[.!?…])\s+(?=[\"'“(A-Z0-9])|\n+"
+    "".join(f"(?<!{re.escape(a)})" for a in _ABBREVIATIONS)
+    + r"(?<=[.!?…؟])\s+(?=[\"'“(A-Z0-9\u0621-\u064a\u067e-\u06cc])|\n+"
 )
 
 

@@ -63,7 +63,9 @@ def f_beta(precision: float, recall: float, beta: float = THRESHOLD_BETA) -> flo
     return (1 + beta**2) * precision * recall / (beta**2 * precision + recall)
 
 
-def pick_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
+def pick_threshold(
+    labels: np.ndarray, scores: np.ndarray, *, beta: float = THRESHOLD_BETA
+) -> float:
     """The threshold (on a 0.01 grid) with the best F0.5 on these out-of-fold scores; where
     several tie, the middle one, so the choice does not sit on one training item's score.
 
@@ -76,7 +78,7 @@ def pick_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
     if not labels.any() or labels.all():
         return 0.5
     values = np.array(
-        [f_beta((f := figures_at(labels, scores, t)).precision, f.recall) for t in _GRID]
+        [f_beta((f := figures_at(labels, scores, t)).precision, f.recall, beta) for t in _GRID]
     )
     best = _GRID[values >= values.max() - 1e-9]
     return float(best[len(best) // 2])

@@ -17,7 +17,7 @@ import numpy as np
 
 from bot.core.errors import BadArgument
 from bot.relevance.facets import Facet, facet_features
-from bot.relevance.metrics import Figures, figures_at, pick_threshold
+from bot.relevance.metrics import THRESHOLD_BETA, Figures, figures_at, pick_threshold
 from bot.relevance.scorer import TopicScorer
 
 if TYPE_CHECKING:
@@ -51,8 +51,15 @@ class Trained:
     negatives: int
 
 
-def train(examples: Sequence[Example], facets: Sequence[Facet], *, model: str) -> Trained:
-    """Fit on everything; report figures from grouped cross-validation of the same procedure."""
+def train(
+    examples: Sequence[Example],
+    facets: Sequence[Facet],
+    *,
+    model: str,
+    beta: float = THRESHOLD_BETA,
+) -> Trained:
+    """Fit on everything; report figures from grouped cross-validation of the same procedure.
+    The threshold is the one with the best F-``beta`` on the out-of-fold probabilities."""
     labels = np.array([e.label for e in examples])
     positives, negatives = int(labels.sum()), int((~labels).sum())
     if positives < MIN_POSITIVES or negatives < MIN_NEGATIVES:
@@ -61,7 +68,7 @@ def train(examples: Sequence[Example], facets: Sequence[Facet], *, model: str) -
             f"(has {positives} and {negatives})"
         )
     probabilities = out_of_fold(examples, facets, model=model)
-    threshold = pick_threshold(labels, probabilities)
+    threshold = pick_threshold(labels, probabilities, beta=beta)
     scorer = fit(examples, facets, model=model)
     return Trained(
         scorer, figures_at(labels, probabilities, threshold), threshold, positives, negatives

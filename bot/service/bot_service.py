@@ -20,6 +20,7 @@ from bot.service.queries import QueryService
 from bot.service.topics import TopicService
 from bot.service.trends import TrendService
 from bot.store import Store
+from bot.topics.multilingual import MultilingualTopics
 from bot.topics.registry import TopicRegistry
 from bot.topics.seeds import BACKGROUND_DIR
 
@@ -41,6 +42,7 @@ def build_service(
     fetcher: Fetcher,
     registry: TopicRegistry,
     clock: Callable[[], datetime],
+    multilingual: MultilingualTopics | None = None,
 ) -> BotService:
     pages = PageReader(settings, fetcher)
     return BotService(
@@ -48,6 +50,8 @@ def build_service(
         topics=TopicService(store, registry, pages, clock),
         learning=LearningService(store, embedder, settings.seeds_dir / BACKGROUND_DIR, clock),
         chats=ChatService(store, embedder, clock),
-        queries=QueryService(store, embedder, registry, VectorIndex(store, embedder.name), pages),
+        queries=QueryService(
+            store, embedder, registry, VectorIndex(store, embedder.name), pages, multilingual
+        ),
         trends=TrendService(store, clock),
     )

@@ -12,12 +12,13 @@ from bot.core.errors import BadArgument, NotFound
 from bot.core.models import Article, Match, TopicScore, validate_topic_name
 from bot.relevance import stories
 from bot.relevance.embed import Embedder
-from bot.relevance.scoring import embed_documents, score_document
+from bot.relevance.scoring import embed_documents
 from bot.search.index import VectorIndex
 from bot.search.query import QueryEncoder
 from bot.service.pages import PageReader
 from bot.service.topics import parse_alert_id
 from bot.store import Store
+from bot.topics.multilingual import MultilingualTopics, score_in_spaces
 from bot.topics.registry import TopicRegistry
 
 MAX_LIMIT = 100
@@ -45,6 +46,7 @@ class QueryService:
         registry: TopicRegistry,
         vector_index: VectorIndex,
         pages: PageReader,
+        multilingual: MultilingualTopics | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -53,6 +55,7 @@ class QueryService:
         self.vector_index = vector_index
         self.query_encoder = QueryEncoder(embedder)
         self.pages = pages
+        self.multilingual = multilingual  # non-English documents are scored in its space
 
     async def ready_index(self) -> VectorIndex:
         """The vector index with every stored passage loaded: waits, off the event loop, for the
@@ -129,4 +132,4 @@ class QueryService:
         indexes = self.registry.indexes(only=topic)
         if topic and not indexes:
             raise NotFound(f"no enabled topic {topic!r}")
-        return [score_document(doc, indexes) for doc in embed_documents(self.embedder, docs)]
+        return score_in_spaces(docs, self.embedder, indexes, self.multilingual)

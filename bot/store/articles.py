@@ -63,7 +63,7 @@ class ArticlesPart(StoreBase):
                 published = item.published or now
                 cur = conn.execute(
                     """INSERT INTO articles (feed_id, guid, url, title, text, published, first_seen,
-                       author, source, content_hash) VALUES (?,?,?,?,?,?,?,?,?,?)""",
+                       author, source, content_hash, language) VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
                     [
                         new.feed_id,
                         item.guid,
@@ -75,6 +75,7 @@ class ArticlesPart(StoreBase):
                         item.author,
                         item.source,
                         new.content_hash,
+                        new.language,
                     ],
                 )
                 article_id = int(cur.lastrowid or 0)
@@ -98,6 +99,7 @@ class ArticlesPart(StoreBase):
                     source=item.source,
                     content_hash=new.content_hash,
                     story_id=self._join_story(conn, article_id, new, saved, now),
+                    language=new.language,
                 )
             for m in matches:
                 article = saved.get(m.article_index)
@@ -369,4 +371,5 @@ def _article(r: dict[str, Any]) -> Article:
         source=r["source"],
         content_hash=r["content_hash"],
         story_id=r["story_id"],
+        language=r.get("language") or "",
     )

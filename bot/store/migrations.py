@@ -235,4 +235,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE feeds ADD COLUMN lease_until TEXT;
     ALTER TABLE feeds ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
     """,
+    # 7: the language each article is written in (ISO 639-1, 'und' when unsure; '' before this)
+    """
+    ALTER TABLE articles ADD COLUMN language TEXT NOT NULL DEFAULT '';
+    """,
 ]

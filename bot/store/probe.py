@@ -8,24 +8,14 @@ not. Only this package speaks SQL; callers get a frozen summary.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.core.errors import StoreError
+from bot.core.records import DatabaseProbe
 from bot.store.delivery import INSTANT
 
 PROBE_TIMEOUT = 2.0  # seconds to wait for a lock: a busy writer must not hang a health check
-
-
-@dataclass(frozen=True)
-class DatabaseProbe:
-    feeds_by_status: dict[str, int] = field(default_factory=dict)
-    outbox_by_status: dict[tuple[str, str], int] = field(default_factory=dict)  # (platform, status)
-    outbox_pending: int = 0
-    oldest_pending_seconds: float = 0.0  # age of the oldest pending alert (instant chats)
-    overdue_seconds: float = 0.0  # how long the most overdue pending alert has been due
-    vectors: int = 0  # stored article passages (the vector index's size)
 
 
 def probe_database(path: Path | str, now: datetime | None = None) -> DatabaseProbe:
@@ -35,7 +25,7 @@ def probe_database(path: Path | str, now: datetime | None = None) -> DatabasePro
     if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
         from bot.store.postgres.probe import probe_postgres
 
-        return probe_postgres(path, now)
+        return probe_postgres(path, now, timeout=PROBE_TIMEOUT)
     target = Path(path)
     if not target.exists():
         raise StoreError(f"database {target} does not exist")

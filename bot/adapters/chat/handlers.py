@@ -8,7 +8,7 @@ from bot.adapters.chat import args as check
 from bot.adapters.chat.context import CommandContext
 from bot.core.channels import DeliveryMode
 from bot.core.errors import BadArgument, Refused
-from bot.messages.alerts import when, why_reply
+from bot.messages.alerts import foreign, title_of, when, why_reply
 from bot.messages.replies import Reply, ReplyBuilder, bold, clip, code, italic, link, text_reply
 from bot.service.queries import SearchHit
 
@@ -124,10 +124,11 @@ async def latest(ctx: CommandContext, args: Args) -> Reply:
     b = ReplyBuilder().line(bold(f"Latest matches{' · ' + topic if topic else ''}"))
     for m in matches:
         a = m.article
-        b.blank().line(code(f"#{m.id}"), " ", link(clip(a.title, 200), a.url))
+        b.blank().line(code(f"#{m.id}"), " ", link(title_of(a, 200), a.url))
         b.line(
             italic(f"{a.source or 'unknown source'} · {when(a.published)}"),
             f" · {m.topic} {m.score:.2f}",
+            f" · {foreign(a)}" if foreign(a) else "",
         )
     b.blank().line(italic("Details: /why <alert id>"))
     return b.build()

@@ -87,7 +87,8 @@ class PgArticlesPart(PgBase):
         published = item.published or now  # returned as given, stored to the second
         row = conn.execute(
             """INSERT INTO articles (feed_id, guid, url, title, text, published, first_seen,
-               author, source, content_hash) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)
+               author, source, content_hash, language)
+               VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)
                ON CONFLICT DO NOTHING RETURNING id""",
             [
                 new.feed_id,
@@ -100,6 +101,7 @@ class PgArticlesPart(PgBase):
                 item.author,
                 item.source,
                 new.content_hash,
+                new.language,
             ],
         ).fetchone()
         if row is None:
@@ -118,6 +120,7 @@ class PgArticlesPart(PgBase):
             source=item.source,
             content_hash=new.content_hash,
             story_id=None,
+            language=new.language,
         )
 
     def _insert_match(

@@ -8,18 +8,18 @@ from datetime import datetime
 import psycopg
 
 from bot.core.errors import StoreError
+from bot.core.records import DatabaseProbe
 from bot.store.postgres.connect import redact as shown_url
-from bot.store.probe import PROBE_TIMEOUT, DatabaseProbe
 
 INSTANT = "coalesce(c.settings::jsonb ->> 'mode', 'instant') = 'instant'"
 
 
-def probe_postgres(url: str, now: datetime) -> DatabaseProbe:
+def probe_postgres(url: str, now: datetime, *, timeout: float) -> DatabaseProbe:
     try:
         conn = psycopg.connect(
             url,
-            connect_timeout=max(1, int(PROBE_TIMEOUT)),
-            options=f"-c statement_timeout={int(PROBE_TIMEOUT * 1000)}"
+            connect_timeout=max(1, int(timeout)),
+            options=f"-c statement_timeout={int(timeout * 1000)}"
             " -c default_transaction_read_only=on",
         )
     except psycopg.Error as exc:

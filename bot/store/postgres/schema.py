@@ -219,4 +219,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE feeds ADD COLUMN lease_until timestamptz;
     ALTER TABLE feeds ADD COLUMN lease_epoch bigint NOT NULL DEFAULT 0;
     """,
+    # 3: each article's language (the SQLite store's migration 7)
+    """
+    ALTER TABLE articles ADD COLUMN language text NOT NULL DEFAULT '';
+    """,
 ]
