@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 sys.path.insert(0, str(REPO / "bench"))
-from relevance import CORPUS, TOPIC, item_hash, load, news_items  # noqa: E402
+from relevance import CORPORA, TOPIC, item_hash, load, news_items  # noqa: E402
 
 from bot.pipeline.embed import SentenceTransformerEmbedder, passages  # noqa: E402
 from bot.relevance.facets import parse_facets  # noqa: E402
@@ -68,7 +68,7 @@ def training_pool(seeds: Path) -> list[tuple[str, bool, str, str, str]]:
 def corpus_and_topic(seeds: Path = REPO / "seeds"):
     """The development corpus's rows and their content hashes; the shipped topic's training
     pool and facets; and every text to embed (pool and corpus), by content hash."""
-    rows = load(CORPUS)
+    rows = load(*CORPORA)
     hashes = [item_hash(r) for r in rows]
     pool = training_pool(seeds)
     facets = parse_facets(
@@ -145,7 +145,7 @@ def main() -> None:
     labels = np.array([r["label"] == "related" for r in rows])
     assert pool, "the shipped topic has no examples"
     news = {hashlib.sha256(repr(doc).encode()).hexdigest(): doc for doc in news_items()}
-    report: dict = {"corpus": str(CORPUS), "items": len(rows), "related": int(labels.sum())}
+    report: dict = {"corpus": " + ".join(map(str, CORPORA)), "items": len(rows), "related": int(labels.sum())}
     results = {}
     for name in (args.first, args.second):
         scores, thresholds = cross_validated(rows, hashes, pool, facets, vectors(name, texts))
