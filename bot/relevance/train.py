@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bot.errors import BadArgument
-from bot.relevance.facets import Facet, facet_features
+from bot.relevance.facets import Facet
 from bot.relevance.metrics import Figures, figures_at, pick_threshold
-from bot.relevance.scorer import TopicScorer
+from bot.relevance.roles import uses_roles
+from bot.relevance.scorer import TopicScorer, document_features
 
 if TYPE_CHECKING:
     from sklearn.linear_model import LogisticRegression
@@ -99,10 +100,13 @@ def fit(examples: Sequence[Example], facets: Sequence[Facet], *, model: str) -> 
         passage_scores = np.array(
             [_best_passage_score(embedding, e.passage_vectors) for e in examples]
         )
+    roles = uses_roles(facets)  # the topic's facets name the slots of its relation
     features = np.column_stack(
         [
             passage_scores,
-            np.array([facet_features(e.text, facets) for e in examples]).reshape(len(examples), -1),
+            np.array([document_features(e.text, facets, roles=roles) for e in examples]).reshape(
+                len(examples), -1
+            ),
         ]
     )
     combine = _logistic(COMBINE_C).fit(features, labels)
@@ -113,6 +117,7 @@ def fit(examples: Sequence[Example], facets: Sequence[Facet], *, model: str) -> 
         combine_weights=combine.coef_[0].astype(np.float64),
         combine_bias=float(combine.intercept_[0]),
         facets=tuple(facets),
+        roles=roles,
     )
 
 
