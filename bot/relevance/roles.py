@@ -34,7 +34,7 @@ _ACTS: dict[str, str] = {
     "attack": r"attack\w*|assault\w*|fired|fires?\b|firing|launch\w*|shell\w*|bomb\w*|rocket\w*"
     r"|mortar\w*|ied\b|ieds\b|explosi\w*|blast\w*|detonat\w*|ambush\w*|raid\w*|hit\b|hits\b"
     r"|targeted|targeting|struck|strik\w*|airstrike\w*|air strike\w*|drone strike\w*"
-    r"|shot down|shoot\w* down|downed|killed|killing|kills?\b|wounded|injur\w*",
+    r"|shot down|shoot\w* down|downed|killed|killing|kills?\b",
     "threat": r"threat\w*|warn\w*|vow\w*|will regret|retaliat\w*|revenge|avenge\w*|ultimatum",
     "politics": r"vote[sd]?\b|voting|parliament\w*|resolution|legislat\w*|agreement|agreed|deal\b"
     r"|negotiat\w*|talks\b|timetable|withdraw\w*|pull\w* out|end\w* the (?:us |u\.s\. )?(?:combat )?"
@@ -59,7 +59,18 @@ _PASSIVE = re.compile(
     re.IGNORECASE,
 )
 _BY = re.compile(
-    r"^[^.;]{0,80}?\b(?:by|blamed on|claimed by|carried out by|attributed to|from)\s",
+    r"^[^.;]{0,80}?\b(?:by|blamed on|claimed by|carried out by|attributed to|from|"
+    r"target (?:for|of))\s",
+    re.IGNORECASE,
+)
+# "US service members were injured Monday in a rocket attack": the target suffered the act
+_SUFFERED = re.compile(
+    r"^[^.;]{0,60}\b(?:was|were|been|are|is)\s+(?:\w+\s+)?(?:injured|wounded|killed|hurt|hit|"
+    r"targeted|struck|attacked|shelled)\b[^.;]{0,40}\b(?:in|by|during)\s",
+    re.IGNORECASE,
+)
+_SPEECH = re.compile(
+    r"\b(?:says?|said|saying|confirm\w*|report\w*|announc\w*|den(?:y|ies|ied)|told|tells)\b",
     re.IGNORECASE,
 )
 _CLAIM = re.compile(
@@ -191,6 +202,13 @@ def sentence_roles(position: int, sentence: str, slots: dict[str, list[Facet]]) 
     for act in _ACT.finditer(sentence):
         kind = next(k for k in _ACTS if act.group(k))
         actor, target = _parties(sentence, act, parties)
+        if kind == "threat" and target is None and actor and actor.kind == "target":
+            # "the US will regret…", "occupation forces will face revenge": the threatened
+            # side stands first; the speaker is the attacking side named in the sentence
+            target = actor
+            actor = next((m for m in parties if m.kind == "actor"), None)
+        if actor and target and actor.kind == target.kind:
+            actor = None  # "US strikes … the US said": one side cannot be both
         out.append(
             Roles(position, sentence, act.group(0), kind, actor, target, _place(places), background)
         )
@@ -208,19 +226,25 @@ def _parties(
     after = [m for m in parties if m.start >= act.end()]
     before = _same_clause(sentence, before, act.start(), backwards=True)
     after = _same_clause(sentence, after, act.end(), backwards=False)
+    # "US says troops hurt in attack": a speaker is not the actor
+    before = [m for m in before if not _SPEECH.search(sentence[m.end : act.start()])]
+    named = [m for m in before if m.kind != "unknown"]
     by_agent = None
     rest = sentence[act.end() :]
     by = _BY.match(rest)
     if by:
         cut = act.end() + by.end()
         by_agent = next((m for m in after if m.start >= cut and m.start - cut < 40), None)
-    passive = _PASSIVE.search(sentence[: act.start()]) is not None or (
-        by_agent is not None and act.group(0).lower().endswith(("ed", "struck", "hit", "down"))
+    passive = (
+        _PASSIVE.search(sentence[: act.start()]) is not None
+        or (by_agent is not None and act.group(0).lower().endswith(("ed", "struck", "hit", "down")))
+        or (bool(named) and _SUFFERED.search(sentence[named[-1].end : act.start()]) is not None)
     )
     claim = _CLAIM.search(sentence[: act.start()])
     if passive:  # "the base was hit by rockets fired by X": target before, actor after "by"
-        target = before[-1] if before else next((m for m in after if m is not by_agent), None)
-        return by_agent, target
+        target = named[-1] if named else next((m for m in after if m is not by_agent), None)
+        unnamed = before[-1] if before and before[-1].kind == "unknown" else None
+        return by_agent or unnamed, target
     target = next((m for m in after if m is not by_agent), None)
     if claim:  # "X claimed responsibility for the attack on Y"
         claimers = [m for m in before if m.end <= claim.start()]
