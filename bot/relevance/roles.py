@@ -79,7 +79,8 @@ _CLAIM = re.compile(
 _BACKGROUND = re.compile(
     r"(?<![\w])(?:last (?:week|month|year|spring|summer|autumn|fall|winter)|earlier this "
     r"(?:week|month|year)|since (?:mid-|late |early )?(?:january|february|march|april|may|june|"
-    r"july|august|september|october|november|december|\d{4}|the start|then|last)|previously|"
+    r"july|august|september|october|november|december|oct\.|nov\.|dec\.|\d{4}|the start|"
+    r"the onset|the beginning|the outbreak|then|last)|previously|"
     r"in the past|(?:more than|over|at least|nearly|some) \d+ (?:attacks|times|strikes|rocket)|"
     r"dozens of (?:attacks|strikes)|(?:ha[sd]|have) (?:carried out|launched|claimed|conducted|"
     r"been (?:attacked|targeted|hit)|repeatedly|frequently|long)|series of (?:attacks|strikes)|"
@@ -276,7 +277,7 @@ RELATIONS: tuple[tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...], b
     ("actor→target", ("actor",), HOSTILE, ("target",), False),
     ("unknown→target", ("unknown", "?"), HOSTILE, ("target",), False),
     ("any→target, background", ("actor", "unknown", "?"), HOSTILE, ("target",), True),
-    ("target→actor", ("target",), ("attack",), ("actor",), False),
+    ("target→actor", ("target",), ("attack",), ("actor", "unknown"), False),
     ("other→actor", ("other", "unknown", "?"), ("attack",), ("actor",), False),
     ("any→state", ("actor", "other", "unknown", "?"), HOSTILE, ("state",), False),
     ("actor→other", ("actor",), HOSTILE, ("other",), False),
