@@ -26,6 +26,7 @@ from bot.pipeline.embed import Embedder
 from bot.pipeline.fetch import HTML_ACCEPT, Fetcher
 from bot.pipeline.match import TopicIndex
 from bot.pipeline.parse import parse_feed
+from bot.relevance.roles import role_line
 from bot.relevance.summary import summarize
 from bot.scoring import Embedded, embed_documents, score_document
 from bot.settings import Settings
@@ -321,6 +322,7 @@ class Pipeline:
                             s.passage,
                             similarity=s.similarity,
                             summary=summarize(item.text, facets_of[s.topic], title=item.title),
+                            roles=role_line(item.title, item.text, facets_of[s.topic]),
                         )
                     )
         saved, new_matches = self.store.save_articles(

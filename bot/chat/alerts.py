@@ -50,6 +50,8 @@ def alert_reply(match: Match, *, also: Sequence[Match] = ()) -> Reply:
     b = ReplyBuilder()
     marker = "🔄 Update" if match.story_role == "update" else "🚨"
     b.line(marker, " ", link(clip(a.title, TITLE_CHARS) or "(untitled)", a.url))
+    if match.roles:  # who → what → whom, where: the article's own words, escaped like the rest
+        b.line(match.roles)
     b.line(italic(f"{a.source or 'unknown source'} · {when(a.published)}"))
     b.line(
         "Topic ",
@@ -112,6 +114,7 @@ def why_reply(match: Match, votes_up: int, votes_down: int) -> Reply:
     if match.similarity is not None:
         b.line(f"Raw similarity to the nearest seed: {match.similarity:.3f}")
     b.line("Nearest seed: ", italic(clip(match.seed_title or "-", SEED_CHARS)))
+    b.line(bold("Roles: "), match.roles or "none stated (no sentence names who acted on whom)")
     b.blank().line(bold("Passage that matched best:"))
     b.line(clip(match.passage, 900))
     if match.summary:

@@ -354,3 +354,22 @@ def headline_roles(text: str, facets: Sequence[Facet]) -> Roles | None:
             if matches(roles, by_name[name]) and (not both or (roles.actor and roles.target)):
                 return roles
     return None
+
+
+ROLE_LINE_CHARS = 200
+
+
+def role_line(title: str, text: str, facets: Sequence[Facet]) -> str:
+    """The one line an alert states under its title: "who → what → whom, where", in the
+    article's own words; "" when no sentence states the topic's relation."""
+    found = headline_roles(f"{title.strip()}\n{text}" if title.strip() else text, facets)
+    if found is None:
+        return ""
+    line = " ".join(found.line().split())
+    return line if len(line) <= ROLE_LINE_CHARS else line[: ROLE_LINE_CHARS - 1] + "…"
+
+
+def role_sentence(text: str, facets: Sequence[Facet]) -> str | None:
+    """The sentence of ``text`` that states the alert's relation: the summary keeps it."""
+    found = headline_roles(text, facets)
+    return found.sentence if found else None

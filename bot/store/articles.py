@@ -106,8 +106,8 @@ class ArticlesPart(StoreBase):
                 role = self._story_role(conn, article, m.topic, batch[m.article_index].adds_facts)
                 cur = conn.execute(
                     """INSERT INTO matches (article_id, topic, score, threshold, seed_id, seed_title,
-                       passage, created_at, story_role, summary, similarity, published)
-                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?)""",
+                       passage, created_at, story_role, summary, similarity, published, roles)
+                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                     [
                         article.id,
                         m.topic,
@@ -121,6 +121,7 @@ class ArticlesPart(StoreBase):
                         m.summary,
                         m.similarity,
                         _iso(article.published),
+                        m.roles,
                     ],
                 )
                 match_id = int(cur.lastrowid or 0)
@@ -144,6 +145,7 @@ class ArticlesPart(StoreBase):
                         story_role=role,
                         summary=m.summary,
                         similarity=m.similarity,
+                        roles=m.roles,
                     )
                 )
         return list(saved.values()), new_matches
@@ -327,6 +329,7 @@ class ArticlesPart(StoreBase):
                 story_role=r["story_role"],
                 summary=r["summary"],
                 similarity=r["similarity"],
+                roles=r["roles"],
             )
             for r in rows
         ]

@@ -227,4 +227,8 @@ MIGRATIONS: list[str] = [
     CREATE INDEX matches_topic_published ON matches (topic, published, id);
     CREATE INDEX matches_published ON matches (published, id);
     """,
+    # 6: the alert's role line ("who → what → whom, where"), stored with the match
+    """
+    ALTER TABLE matches ADD COLUMN roles TEXT NOT NULL DEFAULT '';
+    """,
 ]
