@@ -53,6 +53,7 @@ _UNKNOWN = re.compile(
     r"militants|assailants|attackers)\b[\w\s-]{0,20}?",
     re.IGNORECASE,
 )
+_VAGUE = ("unidentified", "unknown", "unclaimed", "suspected", "unmanned")
 _PASSIVE = re.compile(
     r"\b(?:was|were|been|being|is|are|be|got|get|gets|came under|come under|comes under|"
     r"coming under|under)\s+(?:\w+ly\s+)?(?:(?:a|an|the)\s+)?(?:\w+\s+)?$",
@@ -115,9 +116,12 @@ class Roles:
     def line(self) -> str:
         """ "who → what → whom, where", each part in the article's words; "?" where unsaid."""
         who = self.actor.text if self.actor else "?"
+        act = self.act
+        if self.actor and self.actor.kind == "unknown" and who.lower() in _VAGUE:
+            who, act = "?", f"{who} {act}"  # "suspected rocket attack": the act, no attacker
         whom = self.target.text if self.target else "?"
         where = f", {self.place}" if self.place and self.place.lower() not in whom.lower() else ""
-        return f"{who} → {self.act} → {whom}{where}"
+        return f"{who} → {act} → {whom}{where}"
 
 
 def slots_of(facets: Sequence[Facet]) -> dict[str, list[Facet]]:
@@ -136,8 +140,11 @@ def mentions(sentence: str, slots: dict[str, list[Facet]]) -> list[Mention]:
             for m in facet.pattern.finditer(sentence):
                 if _cut_short(sentence, m):
                     continue
-                end = _word_end(sentence, m.end())
-                found.append(Mention(kind, m.start(), end, sentence[m.start() : end]))
+                end = _word_end(sentence, m.end(), extend=kind != "place")
+                # a place's words are shown whole ("Iraqi air base") but it claims only its
+                # own word, so "Iraqi soldiers" stays a party
+                shown = _place_end(sentence, end) if kind == "place" else end
+                found.append(Mention(kind, m.start(), end, sentence[m.start() : shown]))
     found += [
         Mention("unknown", m.start(), m.end(), m.group(0).strip())
         for m in _UNKNOWN.finditer(sentence)
@@ -149,6 +156,24 @@ def mentions(sentence: str, slots: dict[str, list[Facet]]) -> list[Mention]:
             continue
         kept.append(m)
     return kept
+
+
+_PLACE_TAIL = re.compile(
+    r"\s+(?:air ?base|base|province|governorate|border|airport|(?P<name>[A-Z][\w’'-]*))"
+)
+
+
+def _place_end(text: str, i: int) -> int:
+    """A place's words: "Iraqi air base", "Euphrates River", never "Iraqi Shiite militia"."""
+    headline = _title_case(text)
+    for _ in range(3):
+        m = _PLACE_TAIL.match(text, i)
+        if not m or (m.group("name") and (headline or _ACT.fullmatch(m.group("name")))):
+            break
+        if m.group("name") and text[m.end() : m.end() + 1] == " " and _HEAD.match(text, m.end()):
+            break  # "Iraqi Shiite militia": a party's name, not the place's
+        i = m.end()
+    return i
 
 
 def _title_case(text: str) -> bool:
@@ -163,10 +188,11 @@ def _cut_short(text: str, m: re.Match[str]) -> bool:
     return letters <= 3 and m.end() < len(text) and text[m.end()].isalnum()
 
 
-def _word_end(text: str, i: int) -> int:
+def _word_end(text: str, i: int, *, extend: bool) -> int:
     while i < len(text) and (text[i].isalnum() or text[i] in "-'’"):
         i += 1
-    return _phrase_end(text, i)
+    # a place stays a place: "Iraqi soldiers" is a party, named by the longer match
+    return _phrase_end(text, i) if extend else i
 
 
 _HEAD = re.compile(
@@ -190,7 +216,8 @@ def _phrase_end(text: str, i: int) -> int:
         i = m.end()
     while text[i - 1 : i] in (" ", "-"):
         i -= 1
-    return i
+    dangling = re.search(r"\s(?:in|of)$", text[:i])  # "… in" whose place is a mention of its own
+    return dangling.start() if dangling else i
 
 
 def sentence_roles(position: int, sentence: str, slots: dict[str, list[Facet]]) -> list[Roles]:
