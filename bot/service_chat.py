@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,7 @@ from bot.channels import (
     Subscription,
     apply_setting,
 )
+from bot.chat.feedback_reasons import REASONS
 from bot.errors import BadArgument, NotFound
 from bot.models import Article, FeedStatus, Match
 from bot.pipeline import extract, netguard
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
     from bot.vectorindex import VectorIndex
 
 
+FEEDBACK_REASONS = tuple(REASONS.values())
+
+
 @dataclass(frozen=True)
 class Explanation:
     """What /why shows: the match with its evidence and the feedback it got."""
@@ -41,6 +45,7 @@ class Explanation:
     match: Match
     votes_up: int
     votes_down: int
+    reasons: dict[str, int] = field(default_factory=dict)  # 👎 reasons given, by reason
 
 
 @dataclass(frozen=True)
@@ -126,15 +131,19 @@ class ChatServiceMixin:
     def why(self, alert_id: int) -> Explanation:
         match = self.store.match(alert_id)
         up, down = self.store.feedback_counts(alert_id)
-        return Explanation(match, up, down)
+        return Explanation(match, up, down, self.store.feedback_reasons(alert_id))
 
     def record_feedback(
-        self, alert_id: int, platform: str, user_id: str, vote: int
+        self, alert_id: int, platform: str, user_id: str, vote: int, *, reason: str | None = None
     ) -> tuple[int, int]:
         if vote not in (-1, 1):
             raise BadArgument("a vote is +1 or -1")
+        if reason is not None and (vote != -1 or reason not in FEEDBACK_REASONS):
+            raise BadArgument(
+                f"a reason goes with a 👎 and is one of: {', '.join(FEEDBACK_REASONS)}"
+            )
         self.store.match(alert_id)  # NotFound for an unknown alert
-        self.store.record_feedback(alert_id, platform, user_id, vote, self.clock())
+        self.store.record_feedback(alert_id, platform, user_id, vote, self.clock(), reason=reason)
         return self.store.feedback_counts(alert_id)
 
     # --- similar ----------------------------------------------------------------------------

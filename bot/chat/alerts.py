@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from bot.chat.feedback_reasons import reasons_line
 from bot.chat.replies import (
     Action,
     Button,
@@ -101,7 +102,9 @@ def digest_reply(matches: Sequence[Match], *, day: datetime) -> Reply:
     return b.build()
 
 
-def why_reply(match: Match, votes_up: int, votes_down: int) -> Reply:
+def why_reply(
+    match: Match, votes_up: int, votes_down: int, reasons: Mapping[str, int] | None = None
+) -> Reply:
     a = match.article
     verdict = "match" if match.score >= match.threshold else "below threshold"
     b = ReplyBuilder()
@@ -122,4 +125,6 @@ def why_reply(match: Match, votes_up: int, votes_down: int) -> Reply:
     if match.story_id is not None:
         b.blank().line(f"Story #{match.story_id} · this report: {match.story_role}")
     b.blank().line(f"Feedback: 👍 {votes_up} · 👎 {votes_down}")
+    if given := reasons_line(reasons or {}):
+        b.line("Reasons for 👎: ", given)
     return b.build()

@@ -8,6 +8,7 @@ import logging
 from bot.chat.alerts import why_reply
 from bot.chat.commands import BY_NAME
 from bot.chat.context import CommandContext
+from bot.chat.feedback_reasons import reason_of, reason_reply
 from bot.chat.handlers import Args
 from bot.chat.replies import Action, Reply, error_reply
 from bot.errors import BadArgument, Refused, ThreatwatchError
@@ -55,13 +56,21 @@ async def act(ctx: CommandContext, action: str, value: str) -> tuple[str, Reply 
         alert_id = int(value)
         if action == Action.WHY:
             e = ctx.service.why(alert_id)
-            return "", why_reply(e.match, e.votes_up, e.votes_down)
+            return "", why_reply(e.match, e.votes_up, e.votes_down, e.reasons)
         if action in (Action.VOTE_UP, Action.VOTE_DOWN):
             if ctx.user_id is None:
                 return "votes need a user", None
             vote = 1 if action == Action.VOTE_UP else -1
             up, down = ctx.service.record_feedback(alert_id, ctx.chat.platform, ctx.user_id, vote)
-            return f"Thanks, noted. Alert #{alert_id}: 👍 {up} · 👎 {down}", None
+            notice = f"Thanks, noted. Alert #{alert_id}: 👍 {up} · 👎 {down}"
+            return notice, (reason_reply(alert_id) if vote < 0 else None)
+        if (reason := reason_of(action)) is not None:
+            if ctx.user_id is None:
+                return "votes need a user", None
+            up, down = ctx.service.record_feedback(
+                alert_id, ctx.chat.platform, ctx.user_id, -1, reason=reason
+            )
+            return f"Thanks: 👎 “{reason}” on alert #{alert_id} (👍 {up} · 👎 {down})", None
         return "unknown button", None
     except ValueError:
         return "bad button data", None

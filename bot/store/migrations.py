@@ -231,4 +231,8 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE matches ADD COLUMN roles TEXT NOT NULL DEFAULT '';
     """,
+    # 7: why a 👎 ("wrong target", "not an attack", "old news"), kept with the vote
+    """
+    ALTER TABLE feedback ADD COLUMN reason TEXT;
+    """,
 ]
