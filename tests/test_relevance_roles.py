@@ -285,3 +285,31 @@ def test_a_scorer_stored_before_roles_keeps_its_features() -> None:
     judged = scorer.judge(np.zeros((1, 2), np.float32), "Militias attacked US forces in Iraq.")
     assert 0.0 < judged.probability < 1.0
     assert TopicScorer.from_json(scorer.to_json()).to_json() == scorer.to_json()
+
+
+def test_role_features_join_the_scorer_only_with_examples_enough_to_weigh_them() -> None:
+    from bot.relevance.train import MIN_EXAMPLES_FOR_ROLES, Example, fit
+
+    related = [r for r in rows().values() if r["label"] == "related"]
+    others = [r for r in rows().values() if r["label"] != "related"]
+    rng = np.random.default_rng(0)
+
+    def examples(n: int) -> list[Example]:
+        chosen = related[: n // 2] + others[: n - n // 2]
+        return [
+            Example(
+                r["label"] == "related",
+                rng.normal(size=(2, 4)).astype(np.float32),
+                text_of(r["id"]),
+                r.get("event") or r["id"],
+                r["id"],
+            )
+            for r in chosen
+        ]
+
+    few = fit(examples(10), FACETS, model="m")
+    enough = fit(examples(MIN_EXAMPLES_FOR_ROLES), FACETS, model="m")
+    assert few.roles is False and enough.roles is True
+    assert len(enough.combine_weights) == len(few.combine_weights) + len(role_feature_names())
+    judged = enough.judge(rng.normal(size=(2, 4)).astype(np.float32), text_of("rel2-029"))
+    assert 0.0 <= judged.probability <= 1.0

@@ -32,6 +32,7 @@ EMBEDDING_C = (
 COMBINE_C = 1.0
 MIN_POSITIVES = 2
 MIN_NEGATIVES = 2
+MIN_EXAMPLES_FOR_ROLES = 40
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,9 @@ def fit(examples: Sequence[Example], facets: Sequence[Facet], *, model: str) -> 
         passage_scores = np.array(
             [_best_passage_score(embedding, e.passage_vectors) for e in examples]
         )
-    roles = uses_roles(facets)  # the topic's facets name the slots of its relation
+    # role features when the topic's facets name the slots of its relation, and there are
+    # examples enough to weigh them: a dozen more weights overfit a topic of ten examples
+    roles = uses_roles(facets) and len(examples) >= MIN_EXAMPLES_FOR_ROLES
     features = np.column_stack(
         [
             passage_scores,
