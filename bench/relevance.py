@@ -58,7 +58,8 @@ CORPORA = (REPO / "data" / "dev_corpus.jsonl", REPO / "data" / "dev_corpus_2.jso
 TOPIC = "militia-attacks-us-forces"
 NEWS_FEEDS = REPO / "tests" / "data" / "feeds"
 NOT_ENGLISH = ("news-bbc-urdu", "news-heise")
-EXE = str(Path(sys.executable).with_name("threatwatch"))
+# `python -m bot` is `threatwatch` from this checkout, whatever the environment has installed
+EXE = [sys.executable, "-m", "bot"]
 
 
 def load(*paths: Path) -> list[dict]:
@@ -131,11 +132,12 @@ def run_score(rows: list[dict], seeds: Path, *, stories: bool = False) -> list[d
             )
         )
         env = os.environ | {
+            "PYTHONPATH": str(REPO),
             "THREATWATCH_SEEDS_DIR": str(seeds),
             "THREATWATCH_LOAD_DEFAULT_FEEDS": "false",
             "HF_HUB_OFFLINE": "1",
         }
-        cmd = [EXE, "--db", str(Path(tmp) / "bench.db"), "score", "--input", str(corpus)]
+        cmd = [*EXE, "--db", str(Path(tmp) / "bench.db"), "score", "--input", str(corpus)]
         if stories:
             cmd.append("--stories")
         else:
@@ -267,7 +269,9 @@ def main() -> None:
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"corpus: {report['corpus']} ({len(rows)} items, {int(labels.sum())} related)\nmode: {mode}")
+    print(
+        f"corpus: {report['corpus']} ({len(rows)} items, {int(labels.sum())} related)\nmode: {mode}"
+    )
     print(f"model: {report['model']}, embedding precision {report['precision']}\n")
     print(f"{'':32} {'AP':>6} {'P':>6} {'R':>6} {'F1':>6}   (related vs hard negatives: AP P R)")
     for name, r in results.items():
