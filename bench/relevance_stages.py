@@ -58,7 +58,7 @@ def _memoised_features() -> None:
 
     compute = scorer.document_features
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def cached(text: str, facets: tuple, roles: bool) -> np.ndarray:
         return compute(text, facets, roles=roles)
 
