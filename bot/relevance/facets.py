@@ -131,11 +131,13 @@ def parse_facets(data: Mapping[str, object], *, where: str) -> tuple[Facet, ...]
 
 
 def facets_to_json(facets: Sequence[Facet]) -> list[dict[str, object]]:
-    return [
-        {"name": f.name, "role": f.role, "terms": list(f.terms)}
-        | ({"slot": f.slot} if f.slot else {})
-        for f in facets
-    ]
+    out: list[dict[str, object]] = []
+    for f in facets:
+        entry: dict[str, object] = {"name": f.name, "role": f.role, "terms": list(f.terms)}
+        if f.slot:
+            entry["slot"] = f.slot
+        out.append(entry)
+    return out
 
 
 def facets_from_json(data: Sequence[Mapping[str, object]]) -> tuple[Facet, ...]:

@@ -146,15 +146,15 @@ def mentions(sentence: str, slots: dict[str, list[Facet]]) -> list[Mention]:
                 shown = _place_end(sentence, end) if kind == "place" else end
                 found.append(Mention(kind, m.start(), end, sentence[m.start() : shown]))
     found += [
-        Mention("unknown", m.start(), m.end(), m.group(0).strip())
-        for m in _UNKNOWN.finditer(sentence)
+        Mention("unknown", u.start(), u.end(), u.group(0).strip())
+        for u in _UNKNOWN.finditer(sentence)
     ]
-    found.sort(key=lambda m: (m.start, -(m.end - m.start)))
+    found.sort(key=lambda x: (x.start, -(x.end - x.start)))
     kept: list[Mention] = []
-    for m in found:
-        if kept and m.start < kept[-1].end:
+    for mention in found:
+        if kept and mention.start < kept[-1].end:
             continue
-        kept.append(m)
+        kept.append(mention)
     return kept
 
 
