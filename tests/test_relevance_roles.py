@@ -313,3 +313,30 @@ def test_role_features_join_the_scorer_only_with_examples_enough_to_weigh_them()
     assert len(enough.combine_weights) == len(few.combine_weights) + len(role_feature_names())
     judged = enough.judge(rng.normal(size=(2, 4)).astype(np.float32), text_of("rel2-029"))
     assert 0.0 <= judged.probability <= 1.0
+
+
+def test_a_version_reason_names_a_slot_change() -> None:
+    from bot.topic_changes import describe_change
+
+    def snapshot(facets: list[dict]) -> dict:
+        return {
+            "positives": [],
+            "counters": [],
+            "feedback": [],
+            "threshold": 0.7,
+            "threshold_mode": "auto",
+            "background": 80,
+            "signature": "s",
+            "scorer": {},
+            "facets": facets,
+        }
+
+    before = snapshot([{"name": "actor", "role": "core", "terms": ["militia"]}])
+    after = snapshot(
+        [
+            {"name": "actor", "role": "core", "terms": ["militia"], "slot": "actor"},
+            {"name": "us_side", "role": "roles", "terms": ["u.s."], "slot": "target"},
+        ]
+    )
+    reason = describe_change(before, after)
+    assert "facet actor slot none → actor" in reason and "+facet us_side" in reason
