@@ -35,7 +35,8 @@ from relevance_partitions import MODEL, without_roles  # noqa: E402
 from relevance_stages import corpus_and_topic, vectors  # noqa: E402
 
 from bot.pipeline.embed import SentenceTransformerEmbedder, passages  # noqa: E402
-from bot.relevance.roles import role_features, role_line  # noqa: E402
+from bot.relevance.role_line import role_line  # noqa: E402
+from bot.relevance.roles import role_features  # noqa: E402
 from bot.relevance.scorer import document_text  # noqa: E402
 from bot.relevance.train import Example, fit  # noqa: E402
 

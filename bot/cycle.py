@@ -26,7 +26,7 @@ from bot.pipeline.embed import Embedder
 from bot.pipeline.fetch import HTML_ACCEPT, Fetcher
 from bot.pipeline.match import TopicIndex
 from bot.pipeline.parse import parse_feed
-from bot.relevance.roles import role_line
+from bot.relevance.role_line import role_line
 from bot.relevance.summary import summarize
 from bot.scoring import Embedded, embed_documents, score_document
 from bot.settings import Settings

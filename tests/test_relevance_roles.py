@@ -15,12 +15,10 @@ import pytest
 
 from bot.errors import ConfigError
 from bot.relevance.facets import Facet, facets_from_json, facets_to_json, parse_facets
+from bot.relevance.role_line import ROLE_LINE_CHARS, headline_roles, role_line
 from bot.relevance.roles import (
-    ROLE_LINE_CHARS,
-    headline_roles,
     role_feature_names,
     role_features,
-    role_line,
     sentence_roles,
     slots_of,
     text_roles,

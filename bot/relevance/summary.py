@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 
 from bot.relevance.facets import Facet, best_sentences
-from bot.relevance.roles import role_sentence
+from bot.relevance.role_line import role_sentence
 
 MAX_SENTENCES = 3
 MAX_CHARS = 480
