@@ -18,6 +18,7 @@ def headline_roles(text: str, facets: Sequence[Facet]) -> Roles | None:
         ("target→actor", True),
         ("unknown→target", True),
         ("actor→target", False),
+        ("unknown→target", False),  # "? → hit → U.S.-led coalition base": the attacker unsaid
     ]
     by_name = {r[0]: r for r in RELATIONS}
     for name, both in ranked:

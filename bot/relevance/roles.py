@@ -196,7 +196,7 @@ def _word_end(text: str, i: int, *, extend: bool) -> int:
 
 
 _HEAD = re.compile(
-    r"\s+(?:militia\w*|forces?|troops?|groups?|fighters?|factions?|bases?|air ?base|personnel|"
+    r"\s+(?:militia\w*|coalition|forces?|troops?|groups?|fighters?|factions?|bases?|air ?base|personnel|"
     r"soldiers?|servicemembers?|service members?|embassy|consulate|convoys?|positions?|sites?|"
     r"facilit\w+|compound|headquarters|camp|airport|garrison|officials?|commanders?|leaders?|"
     r"movement|brigades?|militants?|paramilitar\w*|members|gunmen|(?:in|of)(?= [A-Z])|"
