@@ -1,7 +1,9 @@
 """Relevance figures: `threatwatch score` (the scoring path alerts use) on a labeled JSONL corpus,
 beside a TF-IDF and a keyword baseline trained on the same examples in the same run.
 
-    python bench/relevance.py [--corpus PATH] [--folds 5] [--json]
+    python bench/relevance.py [--corpus PATH [PATH ...]] [--folds 5] [--json]
+
+By default both development corpora together (data/dev_corpus.jsonl, data/dev_corpus_2.jsonl).
 
 Corpus lines: {"id", "label" (related | hard_negative | negative), "title", "text",
 "published"?, "event"?}. "related" is the positive class.
@@ -52,7 +54,7 @@ from bot.relevance.facets import facet_hits, parse_facets, split_sentences  # no
 from bot.relevance.metrics import average_precision, figures_at, pick_threshold  # noqa: E402
 from bot.topics.seeds import seed_from_text  # noqa: E402
 
-CORPUS = REPO / "data" / "dev_corpus.jsonl"
+CORPORA = (REPO / "data" / "dev_corpus.jsonl", REPO / "data" / "dev_corpus_2.jsonl")
 TOPIC = "militia-attacks-us-forces"
 NEWS_FEEDS = REPO / "tests" / "data" / "feeds"
 NOT_ENGLISH = ("news-bbc-urdu", "news-heise")
@@ -60,9 +62,12 @@ NOT_ENGLISH = ("news-bbc-urdu", "news-heise")
 EXE = [sys.executable, "-m", "bot"]
 
 
-def load(path: Path) -> list[dict]:
+def load(*paths: Path) -> list[dict]:
     return [
-        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+        json.loads(line)
+        for path in paths
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
     ]
 
 
@@ -131,6 +136,7 @@ def run_score(rows: list[dict], seeds: Path, *, stories: bool = False) -> list[d
             )
         )
         env = os.environ | {
+            "PYTHONPATH": str(REPO),
             "THREATWATCH_SEEDS_DIR": str(seeds),
             "THREATWATCH_LOAD_DEFAULT_FEEDS": "false",
             "HF_HUB_OFFLINE": "1",
@@ -181,7 +187,7 @@ def keyword_scores(texts: list[str], facets) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--corpus", type=Path, nargs="+", default=list(CORPORA))
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
@@ -193,7 +199,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.model:
         os.environ["THREATWATCH_MODEL"] = args.model
-    rows = load(args.corpus)
+    rows = load(*args.corpus)
     labels = np.array([r["label"] == "related" for r in rows])
     texts = [f"{r.get('title') or ''}\n{r['text']}" for r in rows]
     facets = parse_facets(
@@ -267,7 +273,7 @@ def main() -> None:
     report = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()} · {os.cpu_count()} cores · Python {platform.python_version()}",
-        "corpus": str(args.corpus),
+        "corpus": " + ".join(map(str, args.corpus)),
         "mode": mode,
         "model": os.environ.get("THREATWATCH_MODEL", "all-MiniLM-L6-v2 (default)"),
         "precision": embed_precision(),
@@ -279,7 +285,9 @@ def main() -> None:
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"corpus: {args.corpus} ({len(rows)} items, {int(labels.sum())} related)\nmode: {mode}")
+    print(
+        f"corpus: {report['corpus']} ({len(rows)} items, {int(labels.sum())} related)\nmode: {mode}"
+    )
     print(f"model: {report['model']}, embedding precision {report['precision']}\n")
     print(f"{'':32} {'AP':>6} {'P':>6} {'R':>6} {'F1':>6}   (related vs hard negatives: AP P R)")
     for name, r in results.items():

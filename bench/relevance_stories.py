@@ -30,7 +30,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
-from relevance import CORPUS, item_hash, load  # noqa: E402
+from relevance import CORPORA, item_hash, load  # noqa: E402
 from relevance_stages import vectors  # noqa: E402
 
 from bot.relevance import stories  # noqa: E402
@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument("--splits", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    rows = [r for r in load(CORPUS) if r.get("event")]
+    rows = [r for r in load(*CORPORA) if r.get("event")]
     vecs = vectors(MODEL, {item_hash(r): (r.get("title") or "", r["text"]) for r in rows})
     shipped = tuple(getattr(stories, name) for name in SETTINGS)
     report: dict = {"items": len(rows), "splits": args.splits, "seed": args.seed}

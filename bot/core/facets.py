@@ -13,7 +13,9 @@ from functools import cached_property
 
 from bot.core.arabic_terms import arabic_term_regex, is_arabic_script
 
-ROLES = ("core", "support", "contrast")
+ROLES = ("core", "support", "contrast", "roles")
+# a facet's place in the topic's relation, who did what to whom (bot/relevance/roles.py)
+SLOTS = ("actor", "target", "other", "state", "place")
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,7 @@ class Facet:
     name: str
     role: str
     terms: tuple[str, ...]
+    slot: str | None = None
 
     @cached_property
     def pattern(self) -> re.Pattern[str]:
@@ -48,8 +51,17 @@ def _term_regex(term: str) -> str:
 
 
 def facets_to_json(facets: Sequence[Facet]) -> list[dict[str, object]]:
-    return [{"name": f.name, "role": f.role, "terms": list(f.terms)} for f in facets]
+    out: list[dict[str, object]] = []
+    for f in facets:
+        entry: dict[str, object] = {"name": f.name, "role": f.role, "terms": list(f.terms)}
+        if f.slot:
+            entry["slot"] = f.slot
+        out.append(entry)
+    return out
 
 
 def facets_from_json(data: Sequence[Mapping[str, object]]) -> tuple[Facet, ...]:
-    return tuple(Facet(str(d["name"]), str(d["role"]), tuple(d["terms"])) for d in data)  # type: ignore[arg-type]
+    return tuple(
+        Facet(str(d["name"]), str(d["role"]), tuple(d["terms"]), d.get("slot"))  # type: ignore[arg-type]
+        for d in data
+    )

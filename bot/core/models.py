@@ -205,6 +205,7 @@ class Match:
     story_role: str = "first"  # "first" alerts; "repeat" threads under it; "update" adds facts
     summary: str = ""  # 2-3 sentence extractive summary
     similarity: float | None = None  # raw similarity to the nearest seed, beside the score
+    roles: str = ""  # "who → what → whom, where" in the article's words (bot/relevance/roles.py)
 
 
 @dataclass(frozen=True)

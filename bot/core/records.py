@@ -38,6 +38,7 @@ class NewMatch:
     passage: str
     similarity: float | None = None
     summary: str = ""
+    roles: str = ""  # the role line the alert states
 
 
 @dataclass(frozen=True)

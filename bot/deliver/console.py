@@ -29,6 +29,7 @@ def render_console_alert(match: Match) -> str:
     lines = [
         f"━━ {kind} #{match.id} · topic {match.topic}{story} ━━",
         f"{a.title}",
+        *([f"  {match.roles}"] if match.roles else []),
         f"  source:    {a.source or '-'}",
         f"  published: {a.published:%Y-%m-%d %H:%M} UTC",
         f"  score:     {verdict}",

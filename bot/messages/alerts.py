@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from bot.core.languages import language_name
 from bot.core.models import Article, Match
 from bot.messages.bidi import isolate
+from bot.messages.feedback_reasons import reasons_line
 from bot.messages.replies import (
     Action,
     Button,
@@ -64,6 +65,8 @@ def alert_reply(match: Match, *, also: Sequence[Match] = ()) -> Reply:
     b = ReplyBuilder()
     marker = "🔄 Update" if match.story_role == "update" else "🚨"
     b.line(marker, " ", link(title_of(a, TITLE_CHARS), a.url))
+    if match.roles:  # who → what → whom, where: the article's own words, escaped like the rest
+        b.line(match.roles)
     b.line(italic(f"{a.source or 'unknown source'} · {when(a.published)}"))
     language = foreign(a)
     b.line(
@@ -118,7 +121,9 @@ def digest_reply(matches: Sequence[Match], *, day: datetime) -> Reply:
     return b.build()
 
 
-def why_reply(match: Match, votes_up: int, votes_down: int) -> Reply:
+def why_reply(
+    match: Match, votes_up: int, votes_down: int, reasons: Mapping[str, int] | None = None
+) -> Reply:
     a = match.article
     verdict = "match" if match.score >= match.threshold else "below threshold"
     b = ReplyBuilder()
@@ -133,6 +138,7 @@ def why_reply(match: Match, votes_up: int, votes_down: int) -> Reply:
     if match.similarity is not None:
         b.line(f"Raw similarity to the nearest seed: {match.similarity:.3f}")
     b.line("Nearest seed: ", italic(clip(match.seed_title or "-", SEED_CHARS)))
+    b.line(bold("Roles: "), match.roles or "none stated (no sentence names who acted on whom)")
     b.blank().line(bold("Passage that matched best:"))
     b.line(isolate(clip(match.passage, 900)))
     if match.summary:
@@ -140,4 +146,6 @@ def why_reply(match: Match, votes_up: int, votes_down: int) -> Reply:
     if match.story_id is not None:
         b.blank().line(f"Story #{match.story_id} · this report: {match.story_role}")
     b.blank().line(f"Feedback: 👍 {votes_up} · 👎 {votes_down}")
+    if given := reasons_line(reasons or {}):
+        b.line("Reasons for 👎: ", given)
     return b.build()

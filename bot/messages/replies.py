@@ -36,6 +36,10 @@ class Action(enum.StrEnum):
     VOTE_UP = "up"
     VOTE_DOWN = "down"
     WHY = "why"
+    # a 👎 with its reason (bot/chat/feedback_reasons.py)
+    WRONG_TARGET = "wrong-target"
+    NOT_AN_ATTACK = "not-attack"
+    OLD_NEWS = "old-news"
 
 
 @dataclass(frozen=True)

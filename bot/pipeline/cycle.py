@@ -30,6 +30,7 @@ from bot.pipeline.story_links import StoryLink, StoryLinker
 from bot.relevance.embed import Embedder
 from bot.relevance.language import detect_language, normalise
 from bot.relevance.match import TopicIndex
+from bot.relevance.role_line import role_line
 from bot.relevance.scoring import Embedded, embed_documents, score_document
 from bot.relevance.summary import summarize
 from bot.store import Store
@@ -321,6 +322,10 @@ class Pipeline:
                             summary=""
                             if foreign
                             else summarize(item.text, facets_of[s.topic], title=item.title),
+                            # the role line reads English sentences: none for other languages
+                            roles=""
+                            if foreign
+                            else role_line(item.title, item.text, facets_of[s.topic]),
                         )
                     )
         saved, new_matches = self.store.save_articles(

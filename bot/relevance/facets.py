@@ -9,7 +9,12 @@ Roles:
 - ``core``: must co-occur for the definition to hold (e.g. actor and target);
 - ``support``: strengthens a co-occurrence (e.g. the act, the place);
 - ``contrast``: marks look-alike reporting (e.g. Israel, Houthis, ISIS) the scorer learns to
-  weigh down.
+  weigh down;
+- ``roles``: read only by the role extractor (bot/relevance/roles.py), never a facet feature.
+
+A facet may also name its ``slot`` in the topic's relation (who did what to whom): ``actor``
+(the attacking side), ``target`` (the side attacked), ``other`` (third parties), ``state`` (the
+host state) or ``place``; see bot/relevance/roles.py.
 
 Terms are plain phrases, matched case-insensitively from the start of a word: ``attack``
 matches "attacks" and "attacked" too. ``*`` stands for any word characters; a dot is optional
@@ -26,7 +31,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from bot.core.errors import ConfigError
-from bot.core.facets import ROLES, Facet
+from bot.core.facets import ROLES, SLOTS, Facet
 
 LEAD_SENTENCES = 4
 MAX_TERMS = 300
@@ -87,8 +92,15 @@ def parse_facets(data: Mapping[str, object], *, where: str) -> tuple[Facet, ...]
             raise ConfigError(f"{where}: facet {name!r}: terms must be a non-empty list of phrases")
         if len(terms) > MAX_TERMS:
             raise ConfigError(f"{where}: facet {name!r}: at most {MAX_TERMS} terms")
-        facets.append(Facet(str(name), role, tuple(t.strip() for t in terms)))
+        slot = spec.get("slot")
+        if slot is not None and slot not in SLOTS:
+            raise ConfigError(f"{where}: facet {name!r}: slot must be one of {', '.join(SLOTS)}")
+        facets.append(Facet(str(name), role, tuple(t.strip() for t in terms), slot))
     return tuple(facets)
+
+
+def _featured(facets: Sequence[Facet]) -> list[Facet]:
+    return [f for f in facets if f.role != "roles"]
 
 
 def split_sentences(text: str) -> list[str]:
@@ -105,6 +117,7 @@ def facet_hits(sentences: Sequence[str], facets: Sequence[Facet]) -> np.ndarray:
 
 
 def feature_names(facets: Sequence[Facet]) -> list[str]:
+    facets = _featured(facets)
     names = [f"facet:{f.name}" for f in facets] + [f"lead:{f.name}" for f in facets]
     if any(f.role == "core" for f in facets):
         names += ["core-together", "core-together+support", "core-together-in-lead"]
@@ -114,6 +127,7 @@ def feature_names(facets: Sequence[Facet]) -> list[str]:
 def facet_features(text: str, facets: Sequence[Facet]) -> np.ndarray:
     """Numeric features of one document: per facet, how many sentences mention it (log) and
     whether the lead does; and how often all core facets meet in one sentence."""
+    facets = _featured(facets)
     if not facets:
         return np.zeros(0, np.float32)
     sentences = split_sentences(text) or [text]
@@ -138,5 +152,5 @@ def best_sentences(text: str, facets: Sequence[Facet]) -> list[tuple[int, str, i
     sentences = split_sentences(text)
     if not facets:
         return [(i, s, 0) for i, s in enumerate(sentences)]
-    hits = facet_hits(sentences, [f for f in facets if f.role != "contrast"])
+    hits = facet_hits(sentences, [f for f in facets if f.role not in ("contrast", "roles")])
     return [(i, s, int(hits[i].sum())) for i, s in enumerate(sentences)]

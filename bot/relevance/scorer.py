@@ -17,6 +17,7 @@ import numpy as np
 
 from bot.core.facets import Facet, facets_from_json, facets_to_json
 from bot.relevance.facets import facet_features
+from bot.relevance.roles import role_features
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class TopicScorer:
     combine_weights: np.ndarray  # (1 + n facet features,)
     combine_bias: float
     facets: tuple[Facet, ...]
+    roles: bool = False  # role features (bot/relevance/roles.py) follow the facet features
 
     def judge(self, passage_vectors: np.ndarray, text: str) -> Judgement:
         if passage_vectors.shape[0] == 0:
@@ -41,7 +43,7 @@ class TopicScorer:
         passage_scores = passage_vectors @ self.embedding_weights + self.embedding_bias
         row = int(np.argmax(passage_scores))
         features = np.concatenate(
-            [[passage_scores[row]], facet_features(text, self.facets)]
+            [[passage_scores[row]], document_features(text, self.facets, roles=self.roles)]
         ).astype(np.float64)
         logit = float(features @ self.combine_weights + self.combine_bias)
         return Judgement(_sigmoid(logit), row, float(passage_scores[row]))
@@ -54,7 +56,7 @@ class TopicScorer:
             "combine_weights": [round(float(x), 6) for x in self.combine_weights],
             "combine_bias": self.combine_bias,
             "facets": facets_to_json(self.facets),
-        }
+        } | ({"roles": True} if self.roles else {})
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> TopicScorer:
@@ -65,7 +67,16 @@ class TopicScorer:
             combine_weights=np.asarray(data["combine_weights"], np.float64),
             combine_bias=float(data["combine_bias"]),
             facets=facets_from_json(data["facets"]),
+            roles=bool(data.get("roles", False)),  # scorers stored before roles have none
         )
+
+
+def document_features(text: str, facets: Sequence[Facet], *, roles: bool) -> np.ndarray:
+    """The features stacked beside the passage score: facet features, then role features."""
+    parts = [facet_features(text, facets)]
+    if roles:
+        parts.append(role_features(text, facets))
+    return np.concatenate(parts).astype(np.float32)
 
 
 def _sigmoid(x: float) -> float:

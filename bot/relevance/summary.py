@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 
 from bot.relevance.facets import Facet, best_sentences
+from bot.relevance.role_line import role_sentence
 
 MAX_SENTENCES = 3
 MAX_CHARS = 480
@@ -37,8 +38,12 @@ def summarize(text: str, facets: Sequence[Facet], *, title: str = "") -> str:
     # the lead: the first sentence that mentions a facet among the opening ones (a caption or a
     # link to another story often comes first), else the first sentence
     lead = next((c for c in candidates[:4] if c[2] > 0), candidates[0])
-    # then the sentences that mention most facets, earliest first
-    ranked = sorted((c for c in candidates if c is not lead), key=lambda c: (-c[2], c[0]))
+    # the sentence that states who did what to whom (the alert's role line) comes next
+    stating = role_sentence(text, facets)
+    ranked = sorted(
+        (c for c in candidates if c is not lead),
+        key=lambda c: (c[1] != stating, -c[2], c[0]),
+    )
     chosen = [lead]
     length = len(lead[1])
     for candidate in ranked:

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bot.core.errors import BadArgument
-from bot.relevance.facets import Facet, facet_features
+from bot.core.facets import Facet
 from bot.relevance.metrics import THRESHOLD_BETA, Figures, figures_at, pick_threshold
-from bot.relevance.scorer import TopicScorer
+from bot.relevance.roles import uses_roles
+from bot.relevance.scorer import TopicScorer, document_features
 
 if TYPE_CHECKING:
     from sklearn.linear_model import LogisticRegression
@@ -31,6 +32,7 @@ EMBEDDING_C = (
 COMBINE_C = 1.0
 MIN_POSITIVES = 2
 MIN_NEGATIVES = 2
+MIN_EXAMPLES_FOR_ROLES = 40
 
 
 @dataclass(frozen=True)
@@ -106,10 +108,15 @@ def fit(examples: Sequence[Example], facets: Sequence[Facet], *, model: str) -> 
         passage_scores = np.array(
             [_best_passage_score(embedding, e.passage_vectors) for e in examples]
         )
+    # role features when the topic's facets name the slots of its relation, and there are
+    # examples enough to weigh them: a dozen more weights overfit a topic of ten examples
+    roles = uses_roles(facets) and len(examples) >= MIN_EXAMPLES_FOR_ROLES
     features = np.column_stack(
         [
             passage_scores,
-            np.array([facet_features(e.text, facets) for e in examples]).reshape(len(examples), -1),
+            np.array([document_features(e.text, facets, roles=roles) for e in examples]).reshape(
+                len(examples), -1
+            ),
         ]
     )
     combine = _logistic(COMBINE_C).fit(features, labels)
@@ -120,6 +127,7 @@ def fit(examples: Sequence[Example], facets: Sequence[Facet], *, model: str) -> 
         combine_weights=combine.coef_[0].astype(np.float64),
         combine_bias=float(combine.intercept_[0]),
         facets=tuple(facets),
+        roles=roles,
     )
 
 

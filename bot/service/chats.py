@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -18,9 +18,12 @@ from bot.core.channels import (
 )
 from bot.core.errors import BadArgument, NotFound
 from bot.core.models import FeedStatus, Match, validate_topic_name
+from bot.messages.feedback_reasons import REASONS
 from bot.relevance.embed import Embedder
 from bot.relevance.embed_choice import describe as describe_embedder
 from bot.store import Store
+
+FEEDBACK_REASONS = tuple(REASONS.values())
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class Explanation:
     match: Match
     votes_up: int
     votes_down: int
+    reasons: dict[str, int] = field(default_factory=dict)  # 👎 reasons given, by reason
 
 
 @dataclass(frozen=True)
@@ -100,15 +104,19 @@ class ChatService:
     def why(self, alert_id: int) -> Explanation:
         match = self.store.match(alert_id)
         up, down = self.store.feedback_counts(alert_id)
-        return Explanation(match, up, down)
+        return Explanation(match, up, down, self.store.feedback_reasons(alert_id))
 
     def record_feedback(
-        self, alert_id: int, platform: str, user_id: str, vote: int
+        self, alert_id: int, platform: str, user_id: str, vote: int, *, reason: str | None = None
     ) -> tuple[int, int]:
         if vote not in (-1, 1):
             raise BadArgument("a vote is +1 or -1")
+        if reason is not None and (vote != -1 or reason not in FEEDBACK_REASONS):
+            raise BadArgument(
+                f"a reason goes with a 👎 and is one of: {', '.join(FEEDBACK_REASONS)}"
+            )
         self.store.match(alert_id)  # NotFound for an unknown alert
-        self.store.record_feedback(alert_id, platform, user_id, vote, self.clock())
+        self.store.record_feedback(alert_id, platform, user_id, vote, self.clock(), reason=reason)
         return self.store.feedback_counts(alert_id)
 
     # --- status -----------------------------------------------------------------------------

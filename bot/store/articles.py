@@ -108,8 +108,8 @@ class ArticlesPart(StoreBase):
                 role = self._story_role(conn, article, m.topic, batch[m.article_index].adds_facts)
                 cur = conn.execute(
                     """INSERT INTO matches (article_id, topic, score, threshold, seed_id, seed_title,
-                       passage, created_at, story_role, summary, similarity, published)
-                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?)""",
+                       passage, created_at, story_role, summary, similarity, published, roles)
+                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                     [
                         article.id,
                         m.topic,
@@ -123,6 +123,7 @@ class ArticlesPart(StoreBase):
                         m.summary,
                         m.similarity,
                         _iso(article.published),
+                        m.roles,
                     ],
                 )
                 match_id = int(cur.lastrowid or 0)
@@ -146,6 +147,7 @@ class ArticlesPart(StoreBase):
                         story_role=role,
                         summary=m.summary,
                         similarity=m.similarity,
+                        roles=m.roles,
                     )
                 )
         return list(saved.values()), new_matches
@@ -329,6 +331,7 @@ class ArticlesPart(StoreBase):
                 story_role=r["story_role"],
                 summary=r["summary"],
                 similarity=r["similarity"],
+                roles=r["roles"],
             )
             for r in rows
         ]

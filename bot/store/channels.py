@@ -135,18 +135,34 @@ class ChannelsPart(StoreBase):
 
     # --- feedback ---------------------------------------------------------------------------
     def record_feedback(
-        self, match_id: int, platform: str, user_id: str, vote: int, now: datetime
+        self,
+        match_id: int,
+        platform: str,
+        user_id: str,
+        vote: int,
+        now: datetime,
+        *,
+        reason: str | None = None,
     ) -> None:
-        """One vote per user per alert: a second vote replaces the first."""
+        """One vote per user per alert: a second vote replaces the first (and its reason)."""
         with self.transaction() as conn:
             conn.execute(
-                """INSERT INTO feedback (match_id, platform, user_id, vote, created_at)
-                   VALUES (?,?,?,?,?)
+                """INSERT INTO feedback (match_id, platform, user_id, vote, created_at, reason)
+                   VALUES (?,?,?,?,?,?)
                    ON CONFLICT (match_id, platform, user_id)
                    DO UPDATE SET vote = excluded.vote, created_at = excluded.created_at,
-                                 applied_version = NULL""",
-                [match_id, platform, user_id, vote, _iso(now)],
+                                 reason = excluded.reason, applied_version = NULL""",
+                [match_id, platform, user_id, vote, _iso(now), reason],
             )
+
+    def feedback_reasons(self, match_id: int) -> dict[str, int]:
+        """How many 👎 on one alert gave each reason."""
+        rows = self._conn.execute(
+            """SELECT reason, count(*) FROM feedback
+               WHERE match_id = ? AND vote = -1 AND reason IS NOT NULL GROUP BY reason""",
+            [match_id],
+        )
+        return {str(r[0]): int(r[1]) for r in rows}
 
     def feedback_counts(self, match_id: int) -> tuple[int, int]:
         """(up votes, down votes) for one alert."""

@@ -239,4 +239,12 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE articles ADD COLUMN language TEXT NOT NULL DEFAULT '';
     """,
+    # 8: the alert's role line ("who → what → whom, where"), stored with the match
+    """
+    ALTER TABLE matches ADD COLUMN roles TEXT NOT NULL DEFAULT '';
+    """,
+    # 9: why a 👎 ("wrong target", "not an attack", "old news"), kept with the vote
+    """
+    ALTER TABLE feedback ADD COLUMN reason TEXT;
+    """,
 ]

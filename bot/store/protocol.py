@@ -272,8 +272,17 @@ class Store(Protocol):
     def count_subscriptions(self) -> dict[str, int]: ...
 
     def record_feedback(
-        self, match_id: int, platform: str, user_id: str, vote: int, now: datetime
+        self,
+        match_id: int,
+        platform: str,
+        user_id: str,
+        vote: int,
+        now: datetime,
+        *,
+        reason: str | None = None,
     ) -> None: ...
+
+    def feedback_reasons(self, match_id: int) -> dict[str, int]: ...
 
     def feedback_counts(self, match_id: int) -> tuple[int, int]: ...
 

@@ -66,19 +66,20 @@ def _facet_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[
         if name not in old or name not in new:
             out.append(f"{'+' if name in new else '-'}facet {name}")
             continue
-        (role_was, terms_was), (role, terms) = old[name], new[name]
+        (role_was, terms_was, slot_was), (role, terms, slot) = old[name], new[name]
         change = [f"+{len(terms - terms_was)}"] if terms - terms_was else []
         change += [f"-{len(terms_was - terms)}"] if terms_was - terms else []
         words = [" ".join(change) + " terms"] if change else []
         words += [f"{role_was} → {role}"] if role != role_was else []
+        words += [f"slot {slot_was or 'none'} → {slot or 'none'}"] if slot != slot_was else []
         if words:
             out.append(f"facet {name} " + ", ".join(words))
     return out
 
 
-def _facets_of(snapshot: Mapping[str, Any]) -> dict[str, tuple[str, set[str]]] | None:
+def _facets_of(snapshot: Mapping[str, Any]) -> dict[str, tuple[str, set[str], str | None]] | None:
     # versions recorded before snapshots kept facets have them in their scorer
     facets = snapshot.get("facets", (snapshot.get("scorer") or {}).get("facets"))
     if facets is None:
         return None
-    return {f["name"]: (f["role"], set(f["terms"])) for f in facets}
+    return {f["name"]: (f["role"], set(f["terms"]), f.get("slot")) for f in facets}

@@ -106,7 +106,10 @@ def test_preview_counts_stored_articles_and_agrees_with_arrival(db_with_alerts: 
     assert (
         f"{matched} would match ({matched} matched on arrival; +0 new, -0 no longer)" in first_line
     )
-    tw(db, "topics", "threshold", TOPIC, "0.99")
+    # just above the lowest score that matched: that alert, at least, no longer would
+    lowest = min(m["score"] for m in json.loads(tw(db, "latest", "--limit", "50", "--json").stdout))
+    assert lowest < 0.9999
+    tw(db, "topics", "threshold", TOPIC, f"{min(lowest + 1e-4, 0.9999):.4f}")
     stricter = tw(db, "topics", "preview", TOPIC, "--days", "3").stdout.splitlines()[0]
     would = int(stricter.split(" would match")[0].rsplit(" ", 1)[1])
     assert would < matched and "no longer" in stricter

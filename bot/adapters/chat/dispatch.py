@@ -10,6 +10,7 @@ from bot.adapters.chat.context import CommandContext
 from bot.adapters.chat.handlers import Args
 from bot.core.errors import BadArgument, Refused, ThreatwatchError
 from bot.messages.alerts import why_reply
+from bot.messages.feedback_reasons import reason_of, reason_reply
 from bot.messages.replies import Action, Reply, error_reply
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ async def act(ctx: CommandContext, action: str, value: str) -> tuple[str, Reply 
         alert_id = int(value)
         if action == Action.WHY:
             e = ctx.service.chats.why(alert_id)
-            return "", why_reply(e.match, e.votes_up, e.votes_down)
+            return "", why_reply(e.match, e.votes_up, e.votes_down, e.reasons)
         if action in (Action.VOTE_UP, Action.VOTE_DOWN):
             if ctx.user_id is None:
                 return "votes need a user", None
@@ -63,7 +64,15 @@ async def act(ctx: CommandContext, action: str, value: str) -> tuple[str, Reply 
             up, down = ctx.service.chats.record_feedback(
                 alert_id, ctx.chat.platform, ctx.user_id, vote
             )
-            return f"Thanks, noted. Alert #{alert_id}: 👍 {up} · 👎 {down}", None
+            notice = f"Thanks, noted. Alert #{alert_id}: 👍 {up} · 👎 {down}"
+            return notice, (reason_reply(alert_id) if vote < 0 else None)
+        if (reason := reason_of(action)) is not None:
+            if ctx.user_id is None:
+                return "votes need a user", None
+            up, down = ctx.service.chats.record_feedback(
+                alert_id, ctx.chat.platform, ctx.user_id, -1, reason=reason
+            )
+            return f"Thanks: 👎 “{reason}” on alert #{alert_id} (👍 {up} · 👎 {down})", None
         return "unknown button", None
     except ValueError:
         return "bad button data", None

@@ -154,7 +154,8 @@ async def search(ctx: CommandContext, args: Args) -> Reply:
 
 async def why(ctx: CommandContext, args: Args) -> Reply:
     explanation = ctx.service.chats.why(check.alert_id(args.words[0]))
-    return why_reply(explanation.match, explanation.votes_up, explanation.votes_down)
+    e = explanation
+    return why_reply(e.match, e.votes_up, e.votes_down, e.reasons)
 
 
 async def similar(ctx: CommandContext, args: Args) -> Reply:

@@ -129,8 +129,8 @@ class PgArticlesPart(PgBase):
         role = _story_role(conn, article, m.topic, adds_facts)
         row = conn.execute(
             """INSERT INTO matches (article_id, topic, score, threshold, seed_id, seed_title,
-               passage, created_at, story_role, summary, similarity, published)
-               VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id""",
+               passage, created_at, story_role, summary, similarity, published, roles)
+               VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id""",
             [
                 article.id,
                 m.topic,
@@ -144,6 +144,7 @@ class PgArticlesPart(PgBase):
                 m.summary,
                 m.similarity,
                 ts(article.published),
+                m.roles,
             ],
         ).fetchone()
         assert row is not None
@@ -167,6 +168,7 @@ class PgArticlesPart(PgBase):
             story_role=role,
             summary=m.summary,
             similarity=m.similarity,
+            roles=m.roles,
         )
 
     @staticmethod
@@ -323,6 +325,7 @@ class PgArticlesPart(PgBase):
                 story_role=r["story_role"],
                 summary=r["summary"],
                 similarity=r["similarity"],
+                roles=r["roles"],
             )
             for r in rows
         ]

@@ -223,4 +223,9 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE articles ADD COLUMN language text NOT NULL DEFAULT '';
     """,
+    # 4: the alert's role line and the reason of a 👎 (the SQLite store's migrations 8 and 9)
+    """
+    ALTER TABLE matches ADD COLUMN roles text NOT NULL DEFAULT '';
+    ALTER TABLE feedback ADD COLUMN reason text;
+    """,
 ]

@@ -76,7 +76,9 @@ async def test_feedback_buttons_one_vote_per_user_and_why_button(tmp_path: Path)
         alert = (await bot.poll_and_deliver(GROUP, 1))[0]
         up, down, why = (data for _, data in alert.buttons)
         bot.api.press(alert, up, user_id=USER)
+        asked = len(bot.api.sent_to(GROUP))
         bot.api.press(alert, down, user_id=USER)  # the same user changes their mind
+        await bot.api.next_reply(GROUP, asked)  # a 👎 asks what was wrong (optional)
         bot.api.press(alert, up, user_id=ADMIN)
         before = len(bot.api.sent_to(GROUP))
         bot.api.press(alert, why, user_id=USER)

@@ -136,6 +136,10 @@ def test_shipped_topic_defines_core_support_and_contrast_facets() -> None:
         "act": "support",
         "place": "support",
         "elsewhere": "contrast",
+        # read by the role extractor only (bot/relevance/roles.py)
+        "us_side": "roles",
+        "third_party": "roles",
+        "host_state": "roles",
     }
 
 
