@@ -69,11 +69,7 @@ def compose(
     sinks: dict[str, Sink] | None = None,
     sync_config: bool = True,
 ) -> App:
-    # The model comes from an installed package; never let a library reach for a model hub.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    _stay_offline()
     # before any client is built: python-telegram-bot logs its base URL, which holds the token
     redact_secrets(secrets_of(settings))
     # SQLite by default, PostgreSQL with THREATWATCH_DATABASE_URL; typed as the protocol, which
@@ -84,14 +80,7 @@ def compose(
         if settings.load_default_feeds:
             load_default_feeds(store, settings.config_dir, clock())
     fetcher = Fetcher(FetchLimits.from_settings(settings))
-    embedder = make_embedder(
-        settings.embedder,
-        settings.model,
-        batch_size=settings.embed_batch_size,
-        precision=settings.embed_precision,
-        compile_model=settings.embed_compile,
-        cache_dir=settings.model_cache_dir or settings.db.parent / "model-cache",
-    )
+    embedder = _embedder(settings)
     # metrics and health, with THREATWATCH_METRICS_PORT: the embedder and sinks are counted
     ops = Ops.from_settings(settings) if settings.metrics_port is not None else None
     if ops is not None:
@@ -111,23 +100,7 @@ def compose(
         pipeline.push_observers.append(ops.metrics.observe_push)
     adapters: list[ChatAdapter] = []
     if sinks is None:
-        sinks = {}
-        if settings.telegram_token:
-            from bot.adapters.telegram.app import TelegramAdapter, build_application
-            from bot.adapters.telegram.sink import TelegramSink
-
-            application = build_application(settings)
-            sinks["telegram"] = TelegramSink(application.bot)
-            adapters.append(TelegramAdapter(settings, service, application))
-        if settings.slack_bot_token:
-            from bot.adapters.slack.app import SlackAdapter, build_client
-            from bot.adapters.slack.sink import SLACK, SlackSink
-
-            client = build_client(settings)
-            sinks[SLACK] = SlackSink(client)
-            adapters.append(SlackAdapter(settings, service, client))
-        if not settings.telegram_token and not settings.slack_bot_token:
-            sinks[CONSOLE] = ConsoleSink()
+        sinks, adapters = _chat_platforms(settings, service)
     if CONSOLE in sinks:
         # the console is one channel subscribed to every topic
         channel = store.ensure_channel(CONSOLE, "stdout", now=clock())
@@ -156,6 +129,50 @@ def compose(
         websub,
         ops,
     )
+
+
+def _stay_offline() -> None:
+    # The model comes from an installed package; never let a library reach for a model hub.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+def _embedder(settings: Settings) -> Embedder:
+    return make_embedder(
+        settings.embedder,
+        settings.model,
+        batch_size=settings.embed_batch_size,
+        precision=settings.embed_precision,
+        compile_model=settings.embed_compile,
+        cache_dir=settings.model_cache_dir or settings.db.parent / "model-cache",
+    )
+
+
+def _chat_platforms(
+    settings: Settings, service: BotService
+) -> tuple[dict[str, Sink], list[ChatAdapter]]:
+    """A sink and an adapter per platform that has a token; the console when none has."""
+    sinks: dict[str, Sink] = {}
+    adapters: list[ChatAdapter] = []
+    if settings.telegram_token:
+        from bot.adapters.telegram.app import TelegramAdapter, build_application
+        from bot.adapters.telegram.sink import TelegramSink
+
+        application = build_application(settings)
+        sinks["telegram"] = TelegramSink(application.bot)
+        adapters.append(TelegramAdapter(settings, service, application))
+    if settings.slack_bot_token:
+        from bot.adapters.slack.app import SlackAdapter, build_client
+        from bot.adapters.slack.sink import SLACK, SlackSink
+
+        client = build_client(settings)
+        sinks[SLACK] = SlackSink(client)
+        adapters.append(SlackAdapter(settings, service, client))
+    if not settings.telegram_token and not settings.slack_bot_token:
+        sinks[CONSOLE] = ConsoleSink()
+    return sinks, adapters
 
 
 def multilingual_topics(settings: Settings, store: Store) -> MultilingualTopics | None:

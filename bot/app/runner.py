@@ -61,27 +61,7 @@ async def run(app: App, *, stop: asyncio.Event | None = None) -> None:
     warming.add_done_callback(_report_warm)
     log.info("embedding: %s", describe_embedder(app.embedder))
 
-    scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC")
-    scheduler.add_job(
-        app.deliverer.drain,
-        "interval",
-        seconds=DELIVERY_TICK_SECONDS,
-        id="deliver",
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=None,
-    )
-    if app.settings.spike_check_interval:
-        spikes = SpikeWatcher(app.service.trends, app.deliverer)
-        scheduler.add_job(
-            spikes.check,
-            "interval",
-            seconds=app.settings.spike_check_interval,
-            id="spikes",
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=None,
-        )
+    scheduler = _scheduler(app, loop)
     log.info(
         "threatwatch running: db=%s feeds=%d topics=%d poll_interval=%ss",
         app.settings.db,
@@ -111,6 +91,32 @@ async def run(app: App, *, stop: asyncio.Event | None = None) -> None:
         if app.ops is not None:
             await app.ops.server.stop()
         log.info("threatwatch stopped")
+
+
+def _scheduler(app: App, loop: asyncio.AbstractEventLoop) -> AsyncIOScheduler:
+    """Delivery every tick and spike checks; the poll loop runs beside it (_poll_forever)."""
+    scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC")
+    scheduler.add_job(
+        app.deliverer.drain,
+        "interval",
+        seconds=DELIVERY_TICK_SECONDS,
+        id="deliver",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=None,
+    )
+    if app.settings.spike_check_interval:
+        spikes = SpikeWatcher(app.service.trends, app.deliverer)
+        scheduler.add_job(
+            spikes.check,
+            "interval",
+            seconds=app.settings.spike_check_interval,
+            id="spikes",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
+    return scheduler
 
 
 async def _stop_adapters(app: App, starts: list[asyncio.Task[None]]) -> None:

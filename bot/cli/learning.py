@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from bot.cli.context import Context, with_app
 from bot.core.errors import BadArgument
 
 if TYPE_CHECKING:
@@ -17,159 +18,173 @@ if TYPE_CHECKING:
     from bot.relevance.metrics import Figures
 
 
-def register(cli: click.Group, topics: click.Group, with_app: Any) -> None:
-    @topics.command("train")
-    @click.argument("topic")
-    @click.option(
-        "--apply",
-        "apply_",
-        is_flag=True,
-        help="Add the pending feedback and retrain (a new version).",
+@click.command("train")
+@click.argument("topic")
+@click.option(
+    "--apply",
+    "apply_",
+    is_flag=True,
+    help="Add the pending feedback and retrain (a new version).",
+)
+@click.pass_obj
+def topics_train(ctx: Context, topic: str, apply_: bool) -> None:
+    """Cross-validated figures now and with pending 👍/👎 feedback added; --apply to use it."""
+    report = with_app(ctx, lambda app: app.service.learning.train_report(topic))
+    click.echo(f"topic {report.topic}: {report.pending_feedback} pending feedback")
+    click.echo(f"  in use:        {_figures(report.before)}")
+    click.echo(f"  with feedback: {_figures(report.after)}   [{report.training}]")
+    if not apply_:
+        if report.pending_feedback:
+            click.echo(f"apply with: threatwatch topics train {topic} --apply")
+        return
+    version = with_app(ctx, lambda app: app.service.learning.apply_feedback(topic))
+    click.echo(f"applied: {_version_line(version)}")
+
+
+@click.command("versions")
+@click.argument("topic")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def topics_versions(ctx: Context, topic: str, as_json: bool) -> None:
+    """Every change to a topic, newest first, with its cross-validated figures."""
+    versions = with_app(ctx, lambda app: app.service.learning.topic_versions(topic))
+    if as_json:
+        click.echo(json.dumps([_version_json(v) for v in versions], indent=2))
+        return
+    for v in versions:
+        click.echo(_version_line(v))
+
+
+@click.command("rollback")
+@click.argument("topic")
+@click.argument("version", type=int)
+@click.pass_obj
+def topics_rollback(ctx: Context, topic: str, version: int) -> None:
+    """Restore a topic's seeds, counter-examples, feedback and threshold to a version."""
+    restored = with_app(ctx, lambda app: app.service.learning.rollback_topic(topic, version))
+    click.echo(f"rolled back: {_version_line(restored)}")
+
+
+@click.command("threshold")
+@click.argument("topic")
+@click.argument("value")
+@click.pass_obj
+def topics_threshold(ctx: Context, topic: str, value: str) -> None:
+    """Set a topic's threshold (0-1), or "auto" for the one cross-validation picks."""
+    before, after = with_app(ctx, lambda app: app.service.topics.set_threshold(topic, value))
+    click.echo(
+        f"{after.name}: threshold {before.threshold:.2f} ({before.threshold_mode}) → "
+        f"{after.threshold:.2f} ({after.threshold_mode})"
     )
-    @click.pass_obj
-    def topics_train(ctx: Any, topic: str, apply_: bool) -> None:
-        """Cross-validated figures now and with pending 👍/👎 feedback added; --apply to use it."""
-        report = with_app(ctx, lambda app: app.service.learning.train_report(topic))
-        click.echo(f"topic {report.topic}: {report.pending_feedback} pending feedback")
-        click.echo(f"  in use:        {_figures(report.before)}")
-        click.echo(f"  with feedback: {_figures(report.after)}   [{report.training}]")
-        if not apply_:
-            if report.pending_feedback:
-                click.echo(f"apply with: threatwatch topics train {topic} --apply")
-            return
-        version = with_app(ctx, lambda app: app.service.learning.apply_feedback(topic))
-        click.echo(f"applied: {_version_line(version)}")
 
-    @topics.command("versions")
-    @click.argument("topic")
-    @click.option("--json", "as_json", is_flag=True)
-    @click.pass_obj
-    def topics_versions(ctx: Any, topic: str, as_json: bool) -> None:
-        """Every change to a topic, newest first, with its cross-validated figures."""
-        versions = with_app(ctx, lambda app: app.service.learning.topic_versions(topic))
-        if as_json:
-            click.echo(json.dumps([_version_json(v) for v in versions], indent=2))
-            return
-        for v in versions:
-            click.echo(_version_line(v))
 
-    @topics.command("rollback")
-    @click.argument("topic")
-    @click.argument("version", type=int)
-    @click.pass_obj
-    def topics_rollback(ctx: Any, topic: str, version: int) -> None:
-        """Restore a topic's seeds, counter-examples, feedback and threshold to a version."""
-        restored = with_app(ctx, lambda app: app.service.learning.rollback_topic(topic, version))
-        click.echo(f"rolled back: {_version_line(restored)}")
-
-    @topics.command("threshold")
-    @click.argument("topic")
-    @click.argument("value")
-    @click.pass_obj
-    def topics_threshold(ctx: Any, topic: str, value: str) -> None:
-        """Set a topic's threshold (0-1), or "auto" for the one cross-validation picks."""
-        before, after = with_app(ctx, lambda app: app.service.topics.set_threshold(topic, value))
-        click.echo(
-            f"{after.name}: threshold {before.threshold:.2f} ({before.threshold_mode}) → "
-            f"{after.threshold:.2f} ({after.threshold_mode})"
-        )
-
-    @topics.command("preview")
-    @click.argument("topic")
-    @click.option("--days", type=int, default=7, show_default=True)
-    @click.option("--top", type=int, default=10, show_default=True)
-    @click.pass_obj
-    def topics_preview(ctx: Any, topic: str, days: int, top: int) -> None:
-        """What the topic as configured now would match among stored articles of the last N days."""
-        if not 1 <= days <= 365:
-            raise BadArgument("--days must be between 1 and 365")
-        if not 1 <= top <= 100:
-            raise BadArgument("--top must be between 1 and 100")
-        p = with_app(ctx, lambda app: app.service.topics.preview(topic, days, top=top))
-        click.echo(
-            f"{p.topic}, last {p.days} days, threshold {p.threshold:.2f}: {p.scored} articles scored, "
-            f"{p.would_match} would match ({p.matched_before} matched on arrival; "
-            f"+{p.newly_matching} new, -{p.no_longer_matching} no longer)"
-        )
-        for article, score in p.top:
-            click.echo(f"  {score.score:.3f}  {article.title}  ({article.source or '-'})")
-
-    @cli.command("feedback")
-    @click.argument("alert_id", type=int)
-    @click.argument("vote", type=click.Choice(["up", "down"]))
-    @click.option(
-        "--user",
-        default="cli",
-        show_default=True,
-        help="Who is voting (one vote per user per alert).",
+@click.command("preview")
+@click.argument("topic")
+@click.option("--days", type=int, default=7, show_default=True)
+@click.option("--top", type=int, default=10, show_default=True)
+@click.pass_obj
+def topics_preview(ctx: Context, topic: str, days: int, top: int) -> None:
+    """What the topic as configured now would match among stored articles of the last N days."""
+    if not 1 <= days <= 365:
+        raise BadArgument("--days must be between 1 and 365")
+    if not 1 <= top <= 100:
+        raise BadArgument("--top must be between 1 and 100")
+    p = with_app(ctx, lambda app: app.service.topics.preview(topic, days, top=top))
+    click.echo(
+        f"{p.topic}, last {p.days} days, threshold {p.threshold:.2f}: {p.scored} articles scored, "
+        f"{p.would_match} would match ({p.matched_before} matched on arrival; "
+        f"+{p.newly_matching} new, -{p.no_longer_matching} no longer)"
     )
-    @click.pass_obj
-    def feedback(ctx: Any, alert_id: int, vote: str, user: str) -> None:
-        """Mark an alert relevant (up) or not (down): a labeled example for `topics train`."""
-        up, down = with_app(
-            ctx,
-            lambda app: app.service.chats.record_feedback(
-                alert_id, "cli", user, 1 if vote == "up" else -1
-            ),
-        )
-        click.echo(f"alert {alert_id}: 👍 {up} · 👎 {down}")
+    for article, score in p.top:
+        click.echo(f"  {score.score:.3f}  {article.title}  ({article.source or '-'})")
 
 
-def register_score(cli: click.Group, with_app: Any) -> None:
-    @cli.command()
-    @click.option(
-        "--input",
-        "input_file",
-        required=True,
-        type=click.File("r", encoding="utf-8"),
-        help='JSONL: one {"id", "title", "text"} object per line (\'-\' for stdin).',
+@click.command("feedback")
+@click.argument("alert_id", type=int)
+@click.argument("vote", type=click.Choice(["up", "down"]))
+@click.option(
+    "--user",
+    default="cli",
+    show_default=True,
+    help="Who is voting (one vote per user per alert).",
+)
+@click.pass_obj
+def feedback(ctx: Context, alert_id: int, vote: str, user: str) -> None:
+    """Mark an alert relevant (up) or not (down): a labeled example for `topics train`."""
+    up, down = with_app(
+        ctx,
+        lambda app: app.service.chats.record_feedback(
+            alert_id, "cli", user, 1 if vote == "up" else -1
+        ),
     )
-    @click.option("--topic", default=None, help="Only this topic (default: every enabled topic).")
-    @click.option(
-        "--stories",
-        is_flag=True,
-        help="Instead of scores, group the texts into stories as the poll cycle does "
-        '(uses "published", YYYY-MM-DD, when given); one {"id", "story"} line each.',
-    )
-    @click.pass_obj
-    def score(ctx: Any, input_file: Any, topic: str | None, stories: bool) -> None:
-        """Score texts with the shipped topics exactly as alerts are scored; one JSON line each."""
-        docs, ids, dates = [], [], []
-        for number, line in enumerate(input_file, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                ids.append(row["id"])
-                docs.append((str(row.get("title") or ""), str(row.get("text") or "")))
-                dates.append(_input_date(row.get("published")))
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                raise BadArgument(
-                    f"input line {number}: expected a JSON object with id, title, text ({exc})"
-                ) from exc
-        if stories:
-            labels = with_app(ctx, lambda app: app.service.queries.group_stories(docs, dates))
-            for doc_id, label in zip(ids, labels, strict=True):
-                click.echo(json.dumps({"id": doc_id, "story": label}))
-            return
-        results = with_app(ctx, lambda app: app.service.queries.score_documents(docs, topic=topic))
-        for doc_id, scores in zip(ids, results, strict=True):
-            for s in scores:
-                click.echo(
-                    json.dumps(
-                        {
-                            "id": doc_id,
-                            "topic": s.topic,
-                            "score": s.score,
-                            "threshold": s.threshold,
-                            "match": s.is_match,
-                            "seed": s.seed_title,
-                            "similarity": s.similarity,
-                            "passage": s.passage,
-                        },
-                        ensure_ascii=False,
-                    )
+    click.echo(f"alert {alert_id}: 👍 {up} · 👎 {down}")
+
+
+@click.command()
+@click.option(
+    "--input",
+    "input_file",
+    required=True,
+    type=click.File("r", encoding="utf-8"),
+    help='JSONL: one {"id", "title", "text"} object per line (\'-\' for stdin).',
+)
+@click.option("--topic", default=None, help="Only this topic (default: every enabled topic).")
+@click.option(
+    "--stories",
+    is_flag=True,
+    help="Instead of scores, group the texts into stories as the poll cycle does "
+    '(uses "published", YYYY-MM-DD, when given); one {"id", "story"} line each.',
+)
+@click.pass_obj
+def score(ctx: Context, input_file: Any, topic: str | None, stories: bool) -> None:
+    """Score texts with the shipped topics exactly as alerts are scored; one JSON line each."""
+    docs, ids, dates = [], [], []
+    for number, line in enumerate(input_file, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            ids.append(row["id"])
+            docs.append((str(row.get("title") or ""), str(row.get("text") or "")))
+            dates.append(_input_date(row.get("published")))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise BadArgument(
+                f"input line {number}: expected a JSON object with id, title, text ({exc})"
+            ) from exc
+    if stories:
+        labels = with_app(ctx, lambda app: app.service.queries.group_stories(docs, dates))
+        for doc_id, label in zip(ids, labels, strict=True):
+            click.echo(json.dumps({"id": doc_id, "story": label}))
+        return
+    results = with_app(ctx, lambda app: app.service.queries.score_documents(docs, topic=topic))
+    for doc_id, scores in zip(ids, results, strict=True):
+        for s in scores:
+            click.echo(
+                json.dumps(
+                    {
+                        "id": doc_id,
+                        "topic": s.topic,
+                        "score": s.score,
+                        "threshold": s.threshold,
+                        "match": s.is_match,
+                        "seed": s.seed_title,
+                        "similarity": s.similarity,
+                        "passage": s.passage,
+                    },
+                    ensure_ascii=False,
                 )
+            )
+
+
+TOPIC_COMMANDS = (topics_train, topics_versions, topics_rollback, topics_threshold, topics_preview)
+
+
+def register(cli: click.Group, topics: click.Group) -> None:
+    """`topics train|versions|rollback|threshold|preview`, `feedback` and `score`."""
+    for command in TOPIC_COMMANDS:
+        topics.add_command(command)
+    cli.add_command(feedback)
+    cli.add_command(score)
 
 
 def _input_date(value: object) -> datetime | None:

@@ -19,7 +19,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from bot.core.errors import ThreatwatchError, error_kind
-from bot.core.models import CycleReport, Feed, FeedItem, FetchResult, utcnow
+from bot.core.facets import Facet
+from bot.core.models import CycleReport, Feed, FeedItem, FetchResult, TopicScore, utcnow
 from bot.core.records import NewArticle, NewMatch
 from bot.core.settings import Settings
 from bot.ingest import dedupe, extract
@@ -306,31 +307,20 @@ class Pipeline:
                 )
             )
             scores = foreign.score(doc, language, indexes) if foreign else None
-            for s in scores if scores is not None else score_document(doc, indexes):
-                if s.is_match:
-                    matches.append(
-                        NewMatch(
-                            index,
-                            s.topic,
-                            s.score,
-                            s.threshold,
-                            s.seed_id,
-                            s.seed_title,
-                            s.passage,
-                            similarity=s.similarity,
-                            # a non-English alert shows the passage in the original instead
-                            summary=""
-                            if foreign
-                            else summarize(item.text, facets_of[s.topic], title=item.title),
-                            # the role line reads English sentences: none for other languages
-                            roles=""
-                            if foreign
-                            else role_line(item.title, item.text, facets_of[s.topic]),
-                        )
-                    )
-        saved, new_matches = self.store.save_articles(
-            batch, matches, model=embedder.name, now=self.clock()
-        )
+            for score in scores if scores is not None else score_document(doc, indexes):
+                if score.is_match:
+                    facets = facets_of[score.topic]
+                    matches.append(_new_match(index, item, score, facets, english=not foreign))
+        self._save(batch, matches, embedder.name, report)
+
+    def _save(
+        self,
+        batch: list[NewArticle],
+        matches: list[NewMatch],
+        model: str,
+        report: CycleReport,
+    ) -> None:
+        saved, new_matches = self.store.save_articles(batch, matches, model=model, now=self.clock())
         report.new += len(saved)
         report.duplicates += len(batch) - len(saved)
         report.matched += len(new_matches)
@@ -372,3 +362,22 @@ class Pipeline:
             return merged
 
         return list(await asyncio.gather(*(one(i) for i in items)))
+
+
+def _new_match(
+    index: int, item: FeedItem, s: TopicScore, facets: Sequence[Facet], *, english: bool
+) -> NewMatch:
+    """A match to save, with what explains it: a non-English alert shows the passage in the
+    original instead of a summary, and has no role line (its rules read English sentences)."""
+    return NewMatch(
+        index,
+        s.topic,
+        s.score,
+        s.threshold,
+        s.seed_id,
+        s.seed_title,
+        s.passage,
+        similarity=s.similarity,
+        summary=summarize(item.text, facets, title=item.title) if english else "",
+        roles=role_line(item.title, item.text, facets) if english else "",
+    )

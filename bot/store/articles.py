@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -52,105 +53,125 @@ class ArticlesPart(StoreBase):
         new_matches: list[Match] = []
         with self.transaction() as conn:
             for index, new in enumerate(batch):
-                item = new.item
-                dup = conn.execute(
-                    """SELECT 1 FROM articles WHERE guid = ? OR content_hash = ?
-                       OR (? IS NOT NULL AND url = ?) LIMIT 1""",
-                    [item.guid, new.content_hash, item.url, item.url],
-                ).fetchone()
-                if dup:
-                    continue
-                published = item.published or now
-                cur = conn.execute(
-                    """INSERT INTO articles (feed_id, guid, url, title, text, published, first_seen,
-                       author, source, content_hash, language) VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
-                    [
-                        new.feed_id,
-                        item.guid,
-                        item.url,
-                        item.title,
-                        item.text,
-                        _iso(published),
-                        _iso(now),
-                        item.author,
-                        item.source,
-                        new.content_hash,
-                        new.language,
-                    ],
-                )
-                article_id = int(cur.lastrowid or 0)
-                conn.executemany(
-                    "INSERT INTO article_chunks (article_id, chunk, model, passage, vector) VALUES (?,?,?,?,?)",
-                    [
-                        (article_id, i, model, p, _blob(v))
-                        for i, (p, v) in enumerate(zip(new.passages, new.vectors, strict=True))
-                    ],
-                )
-                saved[index] = Article(
-                    id=article_id,
-                    feed_id=new.feed_id,
-                    guid=item.guid,
-                    url=item.url,
-                    title=item.title,
-                    text=item.text,
-                    published=published,
-                    first_seen=now,
-                    author=item.author,
-                    source=item.source,
-                    content_hash=new.content_hash,
-                    story_id=self._join_story(conn, article_id, new, saved, now),
-                    language=new.language,
-                )
+                article = self._insert_article(conn, new, model=model, now=now, saved=saved)
+                if article is not None:
+                    saved[index] = article
             for m in matches:
-                article = saved.get(m.article_index)
-                if article is None:
-                    continue
-                role = self._story_role(conn, article, m.topic, batch[m.article_index].adds_facts)
-                cur = conn.execute(
-                    """INSERT INTO matches (article_id, topic, score, threshold, seed_id, seed_title,
-                       passage, created_at, story_role, summary, similarity, published, roles)
-                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-                    [
-                        article.id,
-                        m.topic,
-                        m.score,
-                        m.threshold,
-                        m.seed_id,
-                        m.seed_title,
-                        m.passage,
-                        _iso(now),
-                        role,
-                        m.summary,
-                        m.similarity,
-                        _iso(article.published),
-                        m.roles,
-                    ],
-                )
-                match_id = int(cur.lastrowid or 0)
-                conn.execute(
-                    """INSERT OR IGNORE INTO outbox (match_id, channel_id, next_attempt_at, created_at)
-                       SELECT ?, s.channel_id, ?, ? FROM subscriptions s
-                       WHERE s.topic = ? AND s.status = 'active'""",
-                    [match_id, _iso(now), _iso(now), m.topic],
-                )
-                new_matches.append(
-                    Match(
-                        id=match_id,
-                        article=article,
-                        topic=m.topic,
-                        score=m.score,
-                        threshold=m.threshold,
-                        seed_title=m.seed_title,
-                        passage=m.passage,
-                        created_at=now,
-                        story_id=article.story_id,
-                        story_role=role,
-                        summary=m.summary,
-                        similarity=m.similarity,
-                        roles=m.roles,
-                    )
-                )
+                if (article := saved.get(m.article_index)) is not None:
+                    adds_facts = batch[m.article_index].adds_facts
+                    new_matches.append(self._insert_match(conn, article, m, adds_facts, now))
         return list(saved.values()), new_matches
+
+    def _insert_article(
+        self,
+        conn: sqlite3.Connection,
+        new: NewArticle,
+        *,
+        model: str,
+        now: datetime,
+        saved: dict[int, Article],
+    ) -> Article | None:
+        """The article, its passages and vectors, joined to its story; None for a duplicate."""
+        item = new.item
+        dup = conn.execute(
+            """SELECT 1 FROM articles WHERE guid = ? OR content_hash = ?
+               OR (? IS NOT NULL AND url = ?) LIMIT 1""",
+            [item.guid, new.content_hash, item.url, item.url],
+        ).fetchone()
+        if dup:
+            return None
+        published = item.published or now
+        cur = conn.execute(
+            """INSERT INTO articles (feed_id, guid, url, title, text, published, first_seen,
+               author, source, content_hash, language) VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
+            [
+                new.feed_id,
+                item.guid,
+                item.url,
+                item.title,
+                item.text,
+                _iso(published),
+                _iso(now),
+                item.author,
+                item.source,
+                new.content_hash,
+                new.language,
+            ],
+        )
+        article_id = int(cur.lastrowid or 0)
+        pairs = zip(new.passages, new.vectors, strict=True)
+        conn.executemany(
+            "INSERT INTO article_chunks (article_id, chunk, model, passage, vector) VALUES (?,?,?,?,?)",
+            [(article_id, i, model, p, _blob(v)) for i, (p, v) in enumerate(pairs)],
+        )
+        return Article(
+            id=article_id,
+            feed_id=new.feed_id,
+            guid=item.guid,
+            url=item.url,
+            title=item.title,
+            text=item.text,
+            published=published,
+            first_seen=now,
+            author=item.author,
+            source=item.source,
+            content_hash=new.content_hash,
+            story_id=self._join_story(conn, article_id, new, saved, now),
+            language=new.language,
+        )
+
+    def _insert_match(
+        self,
+        conn: sqlite3.Connection,
+        article: Article,
+        m: NewMatch,
+        adds_facts: bool,
+        now: datetime,
+    ) -> Match:
+        """The match, with its place in the story, and one outbox row per subscribed chat."""
+        role = self._story_role(conn, article, m.topic, adds_facts)
+        cur = conn.execute(
+            """INSERT INTO matches (article_id, topic, score, threshold, seed_id, seed_title,
+               passage, created_at, story_role, summary, similarity, published, roles)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+            [
+                article.id,
+                m.topic,
+                m.score,
+                m.threshold,
+                m.seed_id,
+                m.seed_title,
+                m.passage,
+                _iso(now),
+                role,
+                m.summary,
+                m.similarity,
+                _iso(article.published),
+                m.roles,
+            ],
+        )
+        match_id = int(cur.lastrowid or 0)
+        conn.execute(
+            """INSERT OR IGNORE INTO outbox (match_id, channel_id, next_attempt_at, created_at)
+               SELECT ?, s.channel_id, ?, ? FROM subscriptions s
+               WHERE s.topic = ? AND s.status = 'active'""",
+            [match_id, _iso(now), _iso(now), m.topic],
+        )
+        return Match(
+            id=match_id,
+            article=article,
+            topic=m.topic,
+            score=m.score,
+            threshold=m.threshold,
+            seed_title=m.seed_title,
+            passage=m.passage,
+            created_at=now,
+            story_id=article.story_id,
+            story_role=role,
+            summary=m.summary,
+            similarity=m.similarity,
+            roles=m.roles,
+        )
 
     # --- stories ------------------------------------------------------------------------------
     @staticmethod
