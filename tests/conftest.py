@@ -33,9 +33,8 @@ def feed_server(feeds_dir: Path) -> Iterator[FeedServer]:
 
 @pytest.fixture(autouse=True, scope="session")
 def _one_int8_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Processes that embed with the int8 model (THREATWATCH_EMBED_PRECISION auto picks it on a
-    CPU with int8 dot products) share one cache: the model is built once per test session,
-    not once per test database."""
+    """Processes that embed with the int8 model (THREATWATCH_EMBED_PRECISION=int8, as some tests
+    ask) share one cache: the model is built once per test session, not once per database."""
     import os
 
     key = "THREATWATCH_MODEL_CACHE_DIR"

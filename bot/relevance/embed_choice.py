@@ -1,10 +1,11 @@
 """Which runtime embeds: THREATWATCH_EMBED_PRECISION = fp32, bf16, int8 or auto.
 
-``auto`` takes the fastest precision this CPU runs in hardware, in the order measured on a CPU
-that has all three (docs/BENCHMARKS.md, "Ingest int8"): int8 where the CPU has int8 dot-product
-instructions (AVX-512 VNNI, AVX-VNNI or AMX) and ONNX Runtime is installed, else bf16 where it
-computes bfloat16 natively, else fp32. The choice and its reason are logged once the model
-has loaded (bot/app/runner.py) and shown in /status.
+``auto`` takes bf16 where the CPU computes bfloat16 natively, else fp32. int8 (ONNX Runtime,
+fastest where the CPU has int8 dot products: docs/BENCHMARKS.md, "Ingest int8") is chosen only
+by name: its activations are quantised per batch, so the same text's vector moves with the
+other texts it is embedded beside (cosine 0.994 to itself, measured), and a story link or a
+score near its threshold can flip from one poll batch to the next. The choice and its reason
+are logged once the model has loaded (bot/app/runner.py) and shown in /status.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from bot.relevance.embed import (
 )
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
-INT8_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
 
 
 @dataclass(frozen=True)
@@ -46,14 +46,9 @@ def choose(requested: str, cpu_flags: str, *, int8_installed: bool) -> Choice:
         )
     if requested != "auto":
         return Choice(requested, "set by THREATWATCH_EMBED_PRECISION")
-    flags = set(cpu_flags.split())
-    vnni = sorted(INT8_FLAGS & flags)
-    if vnni and int8_installed:
-        return Choice("int8", f"auto: the CPU has {vnni[0]}")
     if native_bf16(cpu_flags):
-        why = "no int8 runtime installed" if vnni else "no int8 dot-product instructions"
-        return Choice("bf16", f"auto: native bfloat16, {why}")
-    return Choice("fp32", "auto: neither int8 dot products nor native bfloat16")
+        return Choice("bf16", "auto: native bfloat16")
+    return Choice("fp32", "auto: no native bfloat16")
 
 
 def runtime_embedder(
@@ -85,8 +80,7 @@ def runtime_embedder(
             cache_dir,
             name=base.name,
             batch_size=batch_size,
-            # only auto falls back: an explicit int8 that cannot be built is an error
-            fallback=base if precision == "auto" else None,
+            fallback=None,  # int8 is asked for by name: one that cannot be built is an error
         )
         runtime = "onnxruntime int8"
     embedder.runtime = runtime  # type: ignore[attr-defined]
