@@ -15,7 +15,6 @@ from bot.core.models import Topic, validate_topic_name
 from bot.relevance.facets import parse_facets
 from bot.store import Store
 from bot.topics.seeds import COUNTER_DIR, seed_from_text
-from bot.topics.training import UNTRAINED_THRESHOLD
 
 
 def load_topics_file(path: Path) -> list[Topic]:
@@ -47,6 +46,9 @@ def load_topics_file(path: Path) -> list[Topic]:
 
 def _threshold(value: object) -> float:
     if value == "auto":
+        # the scorer's training only when a topic is read: listing feeds needs none of it
+        from bot.topics.training import UNTRAINED_THRESHOLD
+
         return UNTRAINED_THRESHOLD
     number = float(value)  # type: ignore[arg-type]
     if not 0.0 < number < 1.0:
