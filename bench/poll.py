@@ -120,7 +120,7 @@ async def cycle(db: Path, embedder, concurrency: tuple[int, int] | None) -> dict
     from bot.deliver.console import CONSOLE, ConsoleSink
 
     app = compose(settings_for(db, concurrency), sinks={CONSOLE: ConsoleSink()})
-    app.embedder = app.pipeline.embedder = app.service.embedder = embedder
+    app.embedder = app.pipeline.embedder = app.registry.embedder = embedder
     try:
         app.pipeline.indexes()  # topic index built before the clock starts (cached seeds)
         t0, cpu0 = time.perf_counter(), time.process_time()
