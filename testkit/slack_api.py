@@ -6,8 +6,8 @@ files.getUploadURLExternal + upload + files.completeUploadExternal, apps.connect
 local websocket for Socket Mode (``socket_mode``, in testkit/slack_socket_mode.py), and
 response_url endpoints that record what the bot answered. Faults:
 ``fail(method, error, status=…, retry_after=…, times=…)`` (e.g. 429 ratelimited with Retry-After), ``archive(channel)``, ``kick(channel)``, ``outage(status)``
-until ``restore()`` (every post and update fails), and ``enforce_limits()``: Slack's one message
-a second per channel, a 429 with Retry-After for any post over it, each one recorded.
+until ``restore()`` (every post, update and file upload fails), and ``enforce_limits()``:
+Slack's one message a second per channel, a 429 with Retry-After for any post over it, each one recorded.
 
 Binds 127.0.0.1 on a port the OS chooses; runs its own event loop in a daemon thread.
 """
@@ -53,7 +53,7 @@ class FakeSlackAPI(LocalServer):
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
         self.socket_mode = SocketModeEndpoint(self._loop)
-        self.down: Fault | None = None  # an outage: every post and update fails like this
+        self.down: Fault | None = None  # an outage: every post, update and upload fails so
         self.limits: PlatformLimits | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -117,7 +117,8 @@ class FakeSlackAPI(LocalServer):
             self.faults[method].extend(Fault(error, status, retry_after) for _ in range(times))
 
     def outage(self, status: int = 503, *, retry_after: int | None = None) -> None:
-        """Every chat.postMessage and chat.update fails with ``status`` until ``restore()``."""
+        """Every chat.postMessage, chat.update and file upload (files.getUploadURLExternal,
+        files.completeUploadExternal) fails with ``status`` until ``restore()``."""
         error = "ratelimited" if status == 429 else "service_unavailable"
         with self.lock:
             self.down = Fault(error, status, retry_after)
@@ -171,7 +172,8 @@ class FakeSlackAPI(LocalServer):
             self.calls.append((method, params))
             fault = self.faults[method].popleft() if self.faults[method] else None
             posting = method in ("chat.postMessage", "chat.update")
-            if fault is None and posting and self.down is not None:
+            sharing = method in ("files.getUploadURLExternal", "files.completeUploadExternal")
+            if fault is None and (posting or sharing) and self.down is not None:
                 fault = self.down
             if fault is None and posting and self.limits is not None:
                 wait = self.limits.check(str(params.get("channel", "")))

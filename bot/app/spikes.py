@@ -1,8 +1,10 @@
 """Spike alerts: every few minutes each enabled topic's last 24 hours are scored against its own
 previous 30 days (bot/trends/spikes.py); on a spike, each subscribed chat that has not turned
 them off (`/settings spikes off`) gets one message with the trend chart and the stories behind
-it. One alert per topic per SPIKE_COOLDOWN, remembered in the database before anything is sent,
-so a restart or a second process never repeats it (a send that fails is not retried)."""
+it. One alert per topic per SPIKE_COOLDOWN: the alert, its chart and a row per chat are queued
+in one transaction that first checks for an alert of the same topic within the cool-down, so a
+restart or a second process never repeats it. Delivery goes through the durable outbox
+(bot/deliver/spikes.py): a send that fails is retried, with the same chart, until it arrives."""
 
 from __future__ import annotations
 
@@ -12,11 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot.core.errors import DeliveryError
-from bot.core.records import RecentReport
-from bot.deliver.sink import SendOptions
-from bot.messages.alerts import when
-from bot.messages.replies import Document, Reply, ReplyBuilder, bold, clip, italic, link
+from bot.core.records import SpikeAlert
+from bot.messages.spikes import STORIES_SHOWN
 from bot.trends.spikes import BASELINE_DAYS, SpikeScore, detect
 
 if TYPE_CHECKING:
@@ -28,28 +27,13 @@ log = logging.getLogger(__name__)
 SPIKE_CHECK_SECONDS = 300
 SPIKE_COOLDOWN = timedelta(hours=24)
 CHART_DAYS = 30
-STORIES_SHOWN = 5
 
 
 @dataclass(frozen=True)
 class SpikeNotice:
     topic: str
     spike: SpikeScore
-    chats: int  # chats it was sent to
-
-
-def spike_reply(
-    topic: str, spike: SpikeScore, reports: list[RecentReport], chart: bytes, filename: str
-) -> Reply:
-    b = ReplyBuilder().line(bold(f"📈 Activity spike · {topic}"))
-    b.line(
-        f"{spike.count} {spike.measure} in the last 24 hours; usually {spike.median:g} a day "
-        f"(robust z {spike.z:.1f})"
-    )
-    for r in reports[:STORIES_SHOWN]:
-        b.line("• ", link(clip(r.title, 150), r.url), italic(f" · {r.source or '?'}"))
-        b.line(italic(f"  {when(r.published)}"))
-    return b.build(photo=Document(filename, chart))
+    chats: int  # chats it was queued for
 
 
 class SpikeWatcher:
@@ -69,6 +53,11 @@ class SpikeWatcher:
                 continue
             if notice is not None:
                 notices.append(notice)
+        if any(n.chats for n in notices):
+            try:  # at once rather than at the next delivery tick; what fails stays queued
+                await self.deliverer.drain()
+            except Exception:
+                log.exception("delivering spike alerts failed; they stay queued")
         return notices
 
     async def _check_topic(self, topic: str) -> SpikeNotice | None:
@@ -77,13 +66,32 @@ class SpikeWatcher:
         spike = detect(windows)
         if spike is None or self._alerted_recently(topic, now):
             return None
-        self.store.set_meta(_meta_key(topic), now.isoformat())
         sinks: Mapping[str, object] = self.deliverer.sinks
         chats = [
             c for c in self.store.topic_channels(topic) if c.settings.spikes and c.platform in sinks
         ]
+        chart = await self.trends.trend_chart(topic, CHART_DAYS)
+        reports = self.store.recent_reports(topic, since=now - timedelta(hours=24))
+        alert = SpikeAlert(
+            id=0,
+            topic=topic,
+            detected_at=now,
+            measure=spike.measure,
+            count=spike.count,
+            median=spike.median,
+            z=spike.z,
+            reports=tuple(reports[:STORIES_SHOWN]),
+            chart_filename=chart.filename,
+            chart=chart.png,
+        )
+        queued = self.store.queue_spike(
+            alert, [c.id for c in chats], not_since=now - SPIKE_COOLDOWN
+        )
+        if queued is None:  # another process queued this spike first
+            return None
+        self.store.set_meta(_meta_key(topic), now.isoformat())
         log.info(
-            "activity spike in %s: %d %s in 24 h (z %.1f), telling %d chats",
+            "activity spike in %s: %d %s in 24 h (z %.1f), queued for %d chats",
             topic,
             spike.count,
             spike.measure,
@@ -91,32 +99,10 @@ class SpikeWatcher:
             len(chats),
             extra={"topic": topic},
         )
-        chart = await self.trends.trend_chart(topic, CHART_DAYS)
-        reports = self.store.recent_reports(topic, since=now - timedelta(hours=24))
-        reply = spike_reply(topic, spike, reports, chart.png, chart.filename)
-        sent = 0
-        for chat in chats:
-            limiter = self.deliverer.limiters[chat.platform]
-            try:
-                async with limiter.slot(chat.chat_id):
-                    await self.deliverer.sinks[chat.platform].post(
-                        chat.chat_id,
-                        chat.thread_id,
-                        reply,
-                        SendOptions(silent=chat.settings.in_quiet_hours(now)),
-                    )
-                sent += 1
-            except DeliveryError as exc:
-                log.warning(
-                    "spike alert to %s:%s failed: %s",
-                    chat.platform,
-                    chat.chat_id,
-                    exc,
-                    extra={"chat": chat.chat_id, "topic": topic},
-                )
-        return SpikeNotice(topic, spike, sent)
+        return SpikeNotice(topic, spike, len(chats))
 
     def _alerted_recently(self, topic: str, now: datetime) -> bool:
+        # a quick look before the chart is drawn; queue_spike makes the final decision
         last = self.store.meta(_meta_key(topic))
         return last is not None and now - datetime.fromisoformat(last) < SPIKE_COOLDOWN
 

@@ -97,3 +97,36 @@ class DatabaseProbe:
     oldest_pending_seconds: float = 0.0  # age of the oldest pending alert (instant chats)
     overdue_seconds: float = 0.0  # how long the most overdue pending alert has been due
     vectors: int = 0  # stored article passages (the vector index's size)
+
+
+@dataclass(frozen=True)
+class SpikeAlert:
+    """An activity spike as queued for its chats: what the message says and its chart, the PNG
+    rendered when the spike was found and stored with it, so that a retry hours later sends the
+    same picture the first attempt carried."""
+
+    id: int  # 0 until it is queued
+    topic: str
+    detected_at: datetime
+    measure: str  # "matches" or "stories"
+    count: int  # in the last 24 hours
+    median: float  # a day of the baseline
+    z: float
+    reports: tuple[RecentReport, ...]  # the stories behind it, newest first
+    chart_filename: str
+    chart: bytes
+
+
+@dataclass(frozen=True)
+class SpikeDelivery:
+    """One (spike alert, chat) row of the spike outbox."""
+
+    id: int
+    spike_id: int
+    topic: str
+    channel_id: int
+    platform: str
+    chat_id: str
+    thread_id: str
+    attempts: int
+    subscribed: bool  # the chat still has an active subscription to the topic

@@ -21,6 +21,7 @@ from bot.core.records import OutboxEntry
 from bot.deliver.digest import send_due_digests
 from bot.deliver.ratelimit import RateLimiter
 from bot.deliver.sink import SendOptions, Sink
+from bot.deliver.spikes import SpikeOutbox
 from bot.messages.alerts import alert_reply
 from bot.store import Store
 
@@ -59,6 +60,7 @@ class Deliverer:
         # rows the platform accepted but the store could not mark sent (disk full, read-only):
         # marked before anything else is sent, and never sent again meanwhile
         self._unmarked: dict[int, tuple[datetime, str | None]] = {}
+        self.spikes = SpikeOutbox(self)  # spike alerts: rows of their own (bot/deliver/spikes.py)
 
     async def drain(self) -> int:
         """Send every due outbox row once (and any digest that is due); returns how many
@@ -67,7 +69,7 @@ class Deliverer:
         async with self._lock:
             self._mark_unmarked()
             sent = await self._drain_instant()
-            return sent + await send_due_digests(self)
+            return sent + await send_due_digests(self) + await self.spikes.drain()
 
     async def _drain_instant(self) -> int:
         # Platforms drain side by side: one waiting out Telegram's global window does not hold

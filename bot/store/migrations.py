@@ -247,4 +247,39 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE feedback ADD COLUMN reason TEXT;
     """,
+    # 10: spike alerts through a durable outbox of their own: the alert once, with its chart
+    """
+    -- one row per activity spike alert; the chart is the PNG rendered when the spike was found,
+    -- kept so that a retry after an outage sends the same picture (reports: JSON list)
+    CREATE TABLE spike_alerts (
+        id INTEGER PRIMARY KEY,
+        topic TEXT NOT NULL,
+        detected_at TEXT NOT NULL,
+        measure TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        median REAL NOT NULL,
+        z REAL NOT NULL,
+        reports TEXT NOT NULL DEFAULT '[]',
+        chart_filename TEXT NOT NULL,
+        chart BLOB NOT NULL
+    );
+    CREATE INDEX spike_alerts_topic ON spike_alerts (topic, detected_at);
+
+    -- one row per (spike alert, chat), sent once and marked sent like the alert outbox's rows;
+    -- a process claims a row by moving next_attempt_at past the send before it sends
+    CREATE TABLE spike_outbox (
+        id INTEGER PRIMARY KEY,
+        spike_id INTEGER NOT NULL REFERENCES spike_alerts(id) ON DELETE CASCADE,
+        channel_id INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        sent_at TEXT,
+        message_ref TEXT,
+        created_at TEXT NOT NULL,
+        UNIQUE (spike_id, channel_id)
+    );
+    CREATE INDEX spike_outbox_due ON spike_outbox (status, next_attempt_at);
+    """,
 ]

@@ -31,6 +31,8 @@ from bot.core.records import (
     NewMatch,
     OutboxEntry,
     RecentReport,
+    SpikeAlert,
+    SpikeDelivery,
     StoredReport,
     TopicActivity,
 )
@@ -363,3 +365,28 @@ class Store(Protocol):
     ) -> list[RecentReport]: ...
 
     def topic_channels(self, topic: str) -> list[Channel]: ...
+
+    # --- spike outbox --------------------------------------------------------------------------
+    def queue_spike(
+        self, alert: SpikeAlert, channel_ids: Sequence[int], *, not_since: datetime
+    ) -> int | None: ...
+
+    def spike_alert(self, spike_id: int) -> SpikeAlert: ...
+
+    def due_spike_deliveries(
+        self, now: datetime, *, platforms: Sequence[str], limit: int = 100
+    ) -> list[SpikeDelivery]: ...
+
+    def claim_spike_delivery(self, delivery_id: int, *, now: datetime, until: datetime) -> bool: ...
+
+    def mark_spike_sent(
+        self, delivery_id: int, now: datetime, message_ref: str | None = None
+    ) -> None: ...
+
+    def mark_spike_retry(
+        self, delivery_id: int, *, next_attempt_at: datetime, error: str
+    ) -> None: ...
+
+    def drop_spike_delivery(self, delivery_id: int, *, status: str, reason: str) -> None: ...
+
+    def spike_outbox_counts(self) -> dict[str, int]: ...

@@ -10,6 +10,7 @@ from bot.store.delivery import DeliveryPart
 from bot.store.feeds import FeedsPart
 from bot.store.leases import LeasesPart
 from bot.store.lookups import LookupsPart
+from bot.store.spike_outbox import SpikeOutboxPart
 from bot.store.topic_edits import TopicEditsPart
 from bot.store.topics import TopicsPart
 from bot.store.trends import TrendsPart
@@ -28,5 +29,6 @@ class SqliteStore(
     WebSubPart,
     LeasesPart,
     TrendsPart,
+    SpikeOutboxPart,
 ):
     """The one object that reads and writes the database."""

@@ -12,7 +12,7 @@ from store_support import new_article
 from test_cli import tw
 
 from bot.core.models import Seed, Topic
-from bot.core.records import NewArticle, NewMatch
+from bot.core.records import NewArticle, NewMatch, RecentReport, SpikeAlert
 from bot.store import SqliteStore, Store
 from bot.store.postgres import PostgresStore
 
@@ -46,6 +46,9 @@ def fill(store: Store) -> None:
         feed.id, hub_url="https://hub.example/", topic_url="https://a.example/feed",
         callback_token="tok", secret="s", now=NOW, next_attempt_at=NOW,
     )  # fmt: skip
+    report = RecentReport(matches[0].id, "T", "https://news.example/1", "A", NOW)
+    spike = SpikeAlert(0, "t1", NOW, "matches", 6, 1.0, 5.0, (report,), "c.png", b"\x89PNG\x00")
+    store.queue_spike(spike, [channel], not_since=NOW - timedelta(days=1))
 
 
 def reads(store: Store) -> list[object]:
@@ -66,6 +69,8 @@ def reads(store: Store) -> list[object]:
         store.websub_subscriptions(),
         store.outbox_counts(),
         store.story_members(2),
+        store.spike_alert(1),
+        store.due_spike_deliveries(NOW, platforms=["telegram"]),
     ]
 
 

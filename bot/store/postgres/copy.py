@@ -38,6 +38,8 @@ TABLES = (
     "meta",
     "cycles",
     "websub_subscriptions",
+    "spike_alerts",
+    "spike_outbox",
 )
 PAGE = 5_000  # rows read from SQLite at a time
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.store.postgres.channels import PgDeliveryPart
 from bot.store.postgres.feeds import PgFeedsPart
 from bot.store.postgres.leases import PgLeasesPart
+from bot.store.postgres.spike_outbox import PgSpikeOutboxPart
 from bot.store.postgres.topics import PgTopicsPart
 from bot.store.postgres.trends import PgTrendsPart
 from bot.store.postgres.vectors import PgVectorsPart
@@ -20,5 +21,6 @@ class PostgresStore(
     PgWebSubPart,
     PgLeasesPart,
     PgTrendsPart,
+    PgSpikeOutboxPart,
 ):
     """The one object that reads and writes a PostgreSQL database (``postgresql://`` URL)."""
