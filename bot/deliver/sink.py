@@ -3,12 +3,18 @@ a sent message, and says its rate limits. Telegram's and Slack's live in bot/ada
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from bot.core.records import OutboxEntry
 from bot.deliver.ratelimit import Rate
 from bot.messages.replies import Reply
+
+# Told of every chat platform API call that failed, whatever made it (a send, an edit, an upload,
+# getUpdates, auth.test…): (platform, API method, code), the code being the HTTP status, the
+# platform's own error name when it answered 200 with an error (Slack), or timeout / network
+ApiErrorObserver = Callable[[str, str, str], None]
 
 
 @dataclass(frozen=True)

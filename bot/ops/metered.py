@@ -37,7 +37,8 @@ class MeteredEmbedder:
 
 
 class MeteredSink:
-    """A ``Sink`` that counts alerts sent or failed, API errors by code and rate-limit waits."""
+    """A ``Sink`` that counts alerts sent or failed and rate-limit waits (API errors are counted
+    by the platform clients themselves: bot/adapters/telegram/request.py, slack/client.py)."""
 
     def __init__(self, inner: Sink, metrics: Metrics):
         self.inner = inner

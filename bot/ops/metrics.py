@@ -25,7 +25,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from bot.core.errors import ChatGone, DeliveryError, RateLimited, StoreError
+from bot.core.errors import RateLimited, StoreError
 from bot.core.models import CycleReport
 from bot.core.records import DatabaseProbe
 from bot.store.probe import probe_database
@@ -33,16 +33,6 @@ from bot.store.probe import probe_database
 PREFIX = "threatwatch"
 CYCLE_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 EMBED_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
-# Telegram errors carry no HTTP status: python-telegram-bot's classes say what the status was
-TELEGRAM_CODES = {
-    "RetryAfter": "429",
-    "Forbidden": "403",
-    "BadRequest": "400",
-    "ChatMigrated": "400",
-    "InvalidToken": "401",
-    "TimedOut": "timeout",
-    "NetworkError": "network",
-}
 
 
 class Metrics:
@@ -84,8 +74,9 @@ class Metrics:
         )
         self.api_errors = Counter(
             f"{PREFIX}_api_errors",
-            "Chat platform API errors by code (HTTP status, or timeout/network).",
-            ["platform", "code"],
+            "Failed chat platform API calls by method and code (the HTTP status, Slack's error "
+            "name when it answered 200, or timeout/network).",
+            ["platform", "method", "code"],
             registry=r,
         )
         self.rate_limit_waits = Counter(
@@ -149,10 +140,13 @@ class Metrics:
             self.alerts.labels(platform, "sent").inc()
             return
         self.alerts.labels(platform, "failed").inc()
-        self.api_errors.labels(platform, error_code(error)).inc()
         if isinstance(error, RateLimited):
             self.rate_limit_waits.labels(platform).inc()
             self.rate_limit_wait_seconds.labels(platform).inc(max(0.0, error.retry_after))
+
+    def observe_api_error(self, platform: str, method: str, code: str) -> None:
+        """A chat platform API call that failed, whatever made it (the adapters' clients)."""
+        self.api_errors.labels(platform, method, code).inc()
 
     def observe_embedding(self, texts: int, seconds: float) -> None:
         if texts <= 0:
@@ -165,23 +159,6 @@ class Metrics:
     def observe_model_load(self, seconds: float) -> None:
         self.model_load_seconds.set(seconds)
         self.model_loaded.set(1)
-
-
-def error_code(error: BaseException) -> str:
-    """The HTTP status (or kind) behind a delivery error, from the library error it wraps."""
-    cause = error.__cause__
-    response = getattr(cause, "response", None)
-    status = getattr(response, "status_code", None)
-    if isinstance(status, int):
-        return str(status)
-    for cls in type(cause).__mro__ if cause is not None else ():
-        if cls.__name__ in TELEGRAM_CODES:
-            return TELEGRAM_CODES[cls.__name__]
-    if isinstance(error, RateLimited):
-        return "429"
-    if isinstance(error, ChatGone):
-        return "403"
-    return "other" if isinstance(error, DeliveryError) else type(error).__name__
 
 
 @dataclass(eq=False)  # registries key collectors by identity

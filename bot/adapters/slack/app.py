@@ -27,6 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters.chat.commands import BY_NAME
 from bot.adapters.chat.context import ChatKind, CommandContext
 from bot.adapters.chat.dispatch import act, dispatch
+from bot.adapters.slack.client import DOWNLOAD, ObservedWebClient, failure_code
 from bot.adapters.slack.incoming import split_command, without_mention
 from bot.adapters.slack.photos import upload_photo
 from bot.adapters.slack.render import PREFIX, parse_action, render
@@ -35,6 +36,7 @@ from bot.adapters.slack.transport import Transport, make_transport
 from bot.core.channels import ChannelKey
 from bot.core.errors import BadArgument, Refused, ThreatwatchError
 from bot.core.settings import Settings
+from bot.deliver.sink import ApiErrorObserver
 from bot.messages.replies import Reply, error_reply, text_reply
 from bot.service.bot_service import BotService
 from bot.service.feeds import MAX_OPML_BYTES
@@ -49,16 +51,20 @@ EPHEMERAL, IN_CHANNEL = "ephemeral", "in_channel"
 SLACK_ERRORS = (SlackApiError, SlackClientError, aiohttp.ClientError, OSError, TimeoutError)
 
 
-def build_client(settings: Settings) -> AsyncWebClient:
+def build_client(
+    settings: Settings, on_api_error: ApiErrorObserver | None = None
+) -> AsyncWebClient:
+    """The Web API client; every failed call it makes is told to ``on_api_error``."""
     base = (
         settings.slack_api_url
         if settings.slack_api_url.endswith("/")
         else settings.slack_api_url + "/"
     )
-    return AsyncWebClient(
+    return ObservedWebClient(
         token=settings.slack_bot_token,
         base_url=base,
         timeout=int(settings.slack_request_timeout),
+        on_api_error=on_api_error,
     )
 
 
@@ -296,6 +302,8 @@ class SlackAdapter:
                 response.raise_for_status()
                 data = await response.content.read(MAX_DOWNLOAD_BYTES + 1)
         except (aiohttp.ClientError, TimeoutError) as exc:
+            if isinstance(self.client, ObservedWebClient):
+                self.client.report(DOWNLOAD, failure_code(exc))
             raise ThreatwatchError(f"could not download the file: {exc}") from exc
         if len(data) > MAX_DOWNLOAD_BYTES:
             raise BadArgument(f"file too large ({MAX_DOWNLOAD_BYTES // 1000} kB at most)")

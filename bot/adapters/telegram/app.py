@@ -33,10 +33,12 @@ from bot.adapters.chat.commands import COMMANDS
 from bot.adapters.chat.context import ChatKind, CommandContext
 from bot.adapters.chat.dispatch import act, dispatch
 from bot.adapters.telegram.render import ALLOWED_UPDATES, parse_callback
+from bot.adapters.telegram.request import ObservedRequest
 from bot.adapters.telegram.sink import TELEGRAM, post_reply
 from bot.core.channels import ChannelKey
 from bot.core.errors import ConfigError, ThreatwatchError
 from bot.core.settings import Settings
+from bot.deliver.sink import ApiErrorObserver
 from bot.messages.replies import Reply
 from bot.service.bot_service import BotService
 
@@ -54,24 +56,40 @@ def file_url(settings: Settings) -> str:
     return base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base + "/file/bot"
 
 
-def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
+def build_application(
+    settings: Settings, on_api_error: ApiErrorObserver | None = None
+) -> Application:  # type: ignore[type-arg]
+    """The Application; every failed Bot API call it makes is told to ``on_api_error``."""
     if not settings.telegram_token:
         raise ConfigError("THREATWATCH_TELEGRAM_TOKEN is not set")
     # opt in to PTB's timedelta durations (RetryAfter.retry_after): the int form is deprecated
     # and warns on every 429
     os.environ.setdefault("PTB_TIMEDELTA", "1")
     timeout = settings.telegram_request_timeout
+    files = file_url(settings)
+    # the pool sizes are ApplicationBuilder's own defaults (256 for calls, 1 for getUpdates)
+    requests = ObservedRequest(
+        on_api_error,
+        file_url=files,
+        connection_pool_size=256,
+        http_version="1.1",
+        connect_timeout=timeout,
+        read_timeout=timeout,
+        write_timeout=timeout,
+    )
+    updates = ObservedRequest(
+        on_api_error,
+        connection_pool_size=1,
+        http_version="1.1",
+        read_timeout=settings.telegram_poll_timeout + timeout,
+    )
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_token)
         .base_url(settings.telegram_api_url)
-        .base_file_url(file_url(settings))
-        .http_version("1.1")
-        .get_updates_http_version("1.1")
-        .connect_timeout(timeout)
-        .read_timeout(timeout)
-        .write_timeout(timeout)
-        .get_updates_read_timeout(settings.telegram_poll_timeout + timeout)
+        .base_file_url(files)
+        .request(requests)
+        .get_updates_request(updates)
         .concurrent_updates(8)  # a slow /seed_add fetch does not hold up other chats
     )
     if settings.telegram_webhook_url:

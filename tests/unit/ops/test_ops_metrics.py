@@ -1,5 +1,6 @@
-"""Metrics, readiness and the ops server in-process: names by Prometheus conventions, error codes
-from the real client libraries' errors, who may scrape, what readiness reports and why."""
+"""Metrics, readiness and the ops server in-process: names by Prometheus conventions (API errors
+by method and code: tests/unit/ops/test_api_errors.py), who may scrape, what readiness reports
+and why."""
 
 from __future__ import annotations
 
@@ -11,28 +12,20 @@ from pathlib import Path
 
 import httpx
 import pytest
-import telegram.error
 from click.testing import CliRunner
 from store_support import new_article
 
 from bot.cli.main import cli
-from bot.core.errors import ChatGone, RateLimited, TransientDeliveryError
+from bot.core.errors import RateLimited
 from bot.core.models import CycleReport, Topic
 from bot.core.records import NewMatch
 from bot.core.settings import parse_networks
 from bot.ops.health import Readiness
-from bot.ops.metrics import Metrics, error_code
+from bot.ops.metrics import Metrics
 from bot.ops.server import OpsServer, allowed
 from bot.store import SqliteStore
 
 REPO = Path(__file__).resolve().parents[3]
-
-
-def wrapped(error: Exception, cause: Exception) -> Exception:
-    try:
-        raise error from cause
-    except Exception as exc:
-        return exc
 
 
 def test_cycle_and_send_counters_follow_prometheus_names(tmp_path: Path) -> None:
@@ -60,21 +53,13 @@ def test_cycle_and_send_counters_follow_prometheus_names(tmp_path: Path) -> None
         "threatwatch_poll_cycles_total 1.0",
         'threatwatch_alerts_total{platform="telegram",status="sent"} 1.0',
         'threatwatch_alerts_total{platform="telegram",status="failed"} 1.0',
-        'threatwatch_api_errors_total{code="429",platform="telegram"} 1.0',
+        'threatwatch_rate_limit_waits_total{platform="telegram"} 1.0',
         'threatwatch_rate_limit_wait_seconds_total{platform="telegram"} 3.0',
         "threatwatch_poll_cycle_duration_seconds_count 1.0",
         "threatwatch_database_up 1.0",
         "threatwatch_outbox_depth 0.0",
     ):
         assert line in text, line
-
-
-def test_error_codes_come_from_the_library_errors() -> None:
-    assert error_code(wrapped(ChatGone("x"), telegram.error.Forbidden("kicked"))) == "403"
-    assert error_code(wrapped(TransientDeliveryError("x"), telegram.error.TimedOut())) == "timeout"
-    assert error_code(wrapped(TransientDeliveryError("x"), telegram.error.BadRequest("b"))) == "400"
-    assert error_code(RateLimited("no cause", retry_after=1)) == "429"
-    assert error_code(TransientDeliveryError("no cause")) == "other"
 
 
 def test_allowed_networks() -> None:
