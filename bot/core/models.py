@@ -236,6 +236,7 @@ class CycleReport:
     errors: list[str] = field(default_factory=list)
     failed_by: dict[str, int] = field(default_factory=dict)  # failed fetches by error class
     matched_by_topic: dict[str, int] = field(default_factory=dict)
+    queued_by_platform: dict[str, int] = field(default_factory=dict)  # outbox rows by platform
 
     def line(self) -> str:
         return (

@@ -63,12 +63,9 @@ class Metrics:
         self.matches = Counter(
             f"{PREFIX}_matches", "Articles matched, by topic.", ["topic"], registry=r
         )
-        self.queued = Counter(
-            f"{PREFIX}_alerts_queued", "Outbox rows queued for delivery.", registry=r
-        )
         self.alerts = Counter(
             f"{PREFIX}_alerts",
-            "Alert deliveries by platform and status (sent, failed).",
+            "Alerts by platform and status (queued: outbox rows written; sent, failed: sends).",
             ["platform", "status"],
             registry=r,
         )
@@ -125,7 +122,7 @@ class Metrics:
         self.articles.inc(report.new)
         for topic, count in report.matched_by_topic.items():
             self.matches.labels(topic).inc(count)
-        self.queued.inc(report.queued)
+        self._observe_queued(report)
 
     def observe_push(self, report: CycleReport) -> None:
         """Feed documents a WebSub hub pushed: not a poll cycle, not a fetch."""
@@ -133,7 +130,11 @@ class Metrics:
         self.articles.inc(report.new)
         for topic, count in report.matched_by_topic.items():
             self.matches.labels(topic).inc(count)
-        self.queued.inc(report.queued)
+        self._observe_queued(report)
+
+    def _observe_queued(self, report: CycleReport) -> None:
+        for platform, count in report.queued_by_platform.items():
+            self.alerts.labels(platform, "queued").inc(count)
 
     def observe_send(self, platform: str, error: BaseException | None) -> None:
         if error is None:

@@ -334,7 +334,10 @@ class Pipeline:
                 m.score,
                 extra={"alert_id": m.id, "article_id": m.article.id, "topic": m.topic},
             )
-        report.queued += sum(self.store.outbox_rows_for(m.id) for m in new_matches)
+        queued = self.store.outbox_rows_by_platform([m.id for m in new_matches])
+        for platform, count in queued.items():
+            report.queued_by_platform[platform] = report.queued_by_platform.get(platform, 0) + count
+        report.queued += sum(queued.values())
 
     def _link_stories(self, entries: Sequence[tuple[FeedItem, Embedded]]) -> list[StoryLink]:
         """For each new article: the earlier report (stored, or earlier in this batch) whose story

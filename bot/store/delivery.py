@@ -121,12 +121,19 @@ class DeliveryPart(ChannelsPart, ArticlesPart):
         return [self.match(i) for i in ids]
 
     # --- counts -----------------------------------------------------------------------------
-    def outbox_rows_for(self, match_id: int) -> int:
-        return int(
-            self._conn.execute(
-                "SELECT count(*) FROM outbox WHERE match_id = ?", [match_id]
-            ).fetchone()[0]
-        )
+    def outbox_rows_by_platform(self, match_ids: Sequence[int]) -> dict[str, int]:
+        """Outbox rows of these matches (the alerts they queued), by the chat's platform."""
+        if not match_ids:
+            return {}
+        marks = ",".join("?" * len(match_ids))
+        return {
+            r[0]: r[1]
+            for r in self._conn.execute(
+                f"""SELECT c.platform, count(*) FROM outbox o JOIN channels c ON c.id = o.channel_id
+                    WHERE o.match_id IN ({marks}) GROUP BY c.platform""",
+                list(match_ids),
+            )
+        }
 
     def outbox_counts(self) -> dict[str, int]:
         return {

@@ -93,6 +93,8 @@ def test_metrics_and_readiness_of_a_running_bot(tmp_path: Path) -> None:
             )
             assert text, bot.output[-3000:]
             assert sample(text, "threatwatch_poll_cycles_total") >= 1
+            queued = sample(text, "threatwatch_alerts_total", platform="console", status="queued")
+            assert queued >= 1
             assert sample(text, "threatwatch_fetches_total", outcome="ok") >= 1
             assert sample(text, "threatwatch_articles_ingested_total") >= 1
             assert sample(text, "threatwatch_matches_total", topic="militia-attacks") >= 1

@@ -272,9 +272,16 @@ class PgDeliveryPart(PgChannelsPart):
         )
         return [self.match(r[0]) for r in rows]
 
-    def outbox_rows_for(self, match_id: int) -> int:
-        row = self._one("SELECT count(*) FROM outbox WHERE match_id = %s", [match_id])
-        return int(row[0]) if row else 0
+    def outbox_rows_by_platform(self, match_ids: Sequence[int]) -> dict[str, int]:
+        if not match_ids:
+            return {}
+        return dict(
+            self._all(
+                """SELECT c.platform, count(*) FROM outbox o JOIN channels c ON c.id = o.channel_id
+                   WHERE o.match_id = ANY(%s) GROUP BY c.platform""",
+                [list(match_ids)],
+            )
+        )
 
     def outbox_counts(self) -> dict[str, int]:
         return dict(self._all("SELECT status, count(*) FROM outbox GROUP BY status"))

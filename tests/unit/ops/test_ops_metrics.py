@@ -34,6 +34,7 @@ def test_cycle_and_send_counters_follow_prometheus_names(tmp_path: Path) -> None
     report = CycleReport(feeds_due=3, fetched=1, not_modified=1, failed=1, new=4, seconds=0.7)
     report.failed_by["feed_unavailable"] = 1
     report.matched_by_topic["t"] = 2
+    report.queued_by_platform.update({"telegram": 2, "slack": 1})
     metrics.observe_cycle(report)
     metrics.observe_send("telegram", None)
     metrics.observe_send(
@@ -42,6 +43,7 @@ def test_cycle_and_send_counters_follow_prometheus_names(tmp_path: Path) -> None
     )
     pushed = CycleReport(fetched=2, new=3)
     pushed.matched_by_topic["t"] = 1
+    pushed.queued_by_platform["telegram"] = 1
     metrics.observe_push(pushed)
     text = metrics.render().decode()
     for line in (
@@ -51,6 +53,8 @@ def test_cycle_and_send_counters_follow_prometheus_names(tmp_path: Path) -> None
         'threatwatch_matches_total{topic="t"} 3.0',
         "threatwatch_websub_pushes_total 2.0",
         "threatwatch_poll_cycles_total 1.0",
+        'threatwatch_alerts_total{platform="telegram",status="queued"} 3.0',
+        'threatwatch_alerts_total{platform="slack",status="queued"} 1.0',
         'threatwatch_alerts_total{platform="telegram",status="sent"} 1.0',
         'threatwatch_alerts_total{platform="telegram",status="failed"} 1.0',
         'threatwatch_rate_limit_waits_total{platform="telegram"} 1.0',

@@ -88,6 +88,8 @@ def test_matches_queue_outbox_rows_for_subscribed_channels_only(store: Store) ->
     _, matches = store.save_articles([new(item(1), "h1")], [m], model="m", now=NOW)
     due = store.due_outbox(NOW, platforms=["console"])
     assert [(e.match.id, e.chat_id) for e in due] == [(matches[0].id, "a")]
+    assert store.outbox_rows_by_platform([matches[0].id]) == {"console": 1}
+    assert store.outbox_rows_by_platform([]) == {}
     store.mark_sent(due[0].id, NOW)
     assert store.due_outbox(NOW, platforms=["console"]) == []
     assert store.outbox_counts() == {"sent": 1}
