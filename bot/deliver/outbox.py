@@ -68,8 +68,10 @@ class Deliverer:
 
         async with self._lock:
             self._mark_unmarked()
+            # spike alerts first: rare, and about what the chat's queued alerts report
+            spiked = await self.spikes.drain()
             sent = await self._drain_instant()
-            return sent + await send_due_digests(self) + await self.spikes.drain()
+            return spiked + sent + await send_due_digests(self)
 
     async def _drain_instant(self) -> int:
         # Platforms drain side by side: one waiting out Telegram's global window does not hold

@@ -2,7 +2,8 @@
 chat) row is claimed, sent once with the chart stored with the spike, and marked sent. A failed
 send is retried with the alert outbox's backoff (after a rate limit, when the platform says),
 and holds that chat's other alerts back as long; a chat that is gone is paused as for any alert.
-A chat that unsubscribed or turned spike alerts off since the spike was queued gets nothing."""
+A chat that unsubscribed or turned spike alerts off since the spike was queued gets nothing.
+Each drain sends spike rows before the alert outbox's, under the same per-chat rate limits."""
 
 from __future__ import annotations
 
