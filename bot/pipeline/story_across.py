@@ -1,0 +1,154 @@
+"""Story links across languages: an Arabic or Persian report joins the story of the English report
+of the same event, and an English report the story of an earlier Arabic or Persian one.
+
+Each language keeps its own story rule: English reports link by MiniLM gists and capitalised
+words (bot/pipeline/story_links.py); across languages, pairs are compared in the multilingual
+space and by the canonical names both reports mention (bot/relevance/stories_across.py). Only
+reports that matched a topic are linked across languages, each to reports that matched the same
+topic within the story window: a story across languages matters for an alert's follow-up, and
+this keeps the cost small. A non-English report is compared by the gist of its own multilingual
+passages (stored with it); an English report by its lead, embedded in the multilingual space
+when it is first needed and cached by content hash (the seed chunk cache, under the model name
+``<multilingual model>:lead``), so each English report is embedded there at most once and only
+when a report in another language of its topic is in the window.
+
+Reports in the same non-English language are not compared here (the rule was measured across
+languages only): each joins a story through the English report of its event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from bot.core.models import Article, FeedItem, TopicScore
+from bot.pipeline.story_links import StoryLink
+from bot.relevance import stories, stories_across
+from bot.relevance.embed import Embedder
+from bot.relevance.stories_across import Evidence
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+ENGLISH = frozenset({"", "en", "und"})
+ID_CHUNK = 500  # ids per IN (...) query, well under every backend's parameter limit
+
+
+@dataclass(frozen=True)
+class NewReport:
+    """A report of this round: what linking across languages needs of it."""
+
+    item: FeedItem
+    content_hash: str
+    language: str
+    vectors: np.ndarray  # its passages' vectors in its own space
+    scores: Sequence[TopicScore]
+
+
+class AcrossLanguages:
+    """Finds, for each new matched report, a stored report in another language of its event."""
+
+    def __init__(self, store: Store, embedder: Callable[[], Embedder]) -> None:
+        self._store = store
+        self._embedder = embedder  # the multilingual embedder, asked for only when needed
+        self.lead_embeddings = 0  # English leads embedded (not read from the cache): the cost
+
+    def link(
+        self, reports: Sequence[NewReport], links: Sequence[StoryLink], *, now: datetime
+    ) -> list[StoryLink]:
+        """``links`` with each new report that has none joined across languages where the
+        evidence is strong enough. Blocking: run off the event loop."""
+        out = list(links)
+        waiting = [
+            (position, report, sorted({s.topic for s in report.scores if s.is_match}))
+            for position, (report, link) in enumerate(zip(reports, links, strict=True))
+            if link.stored is None and link.in_batch is None
+        ]
+        waiting = [(p, r, topics) for p, r, topics in waiting if topics]
+        if not waiting:
+            return out
+        dates = [r.item.published or now for _, r, _ in waiting]
+        matched = self._matched_since(
+            min(dates) - stories.WINDOW, {t for *_, ts in waiting for t in ts}
+        )
+        for (position, report, topics), published in zip(waiting, dates, strict=True):
+            foreign = report.language not in ENGLISH
+            others = [
+                article
+                for article, its_topics in matched
+                if (article.language in ENGLISH) == foreign
+                and its_topics & set(topics)
+                and abs(article.published - published) <= stories.WINDOW
+            ]
+            if not others:
+                continue
+            mine = self._evidence_of_new(report, published)
+            match = stories_across.best_match(mine, [self._evidence(a) for a in others])
+            if match is not None:
+                out[position] = StoryLink(stored=match.key, adds_facts=self._adds(report, match))
+                log.info(
+                    "story across languages: new %s report %r joins article %d",
+                    report.language,
+                    report.item.title[:60],
+                    match.key,
+                )
+        return out
+
+    def _matched_since(self, since: datetime, topics: set[str]) -> list[tuple[Article, set[str]]]:
+        """Stored reports first seen since ``since`` that matched any of ``topics``, each with
+        the topics it matched. (A report published in the window was first seen after its
+        start: it is never seen before it is published.)"""
+        ids = self._store.article_ids_since(since)
+        topics_of: dict[int, set[str]] = {}
+        for start in range(0, len(ids), ID_CHUNK):
+            chunk = ids[start : start + ID_CHUNK]
+            for topic in sorted(topics):
+                for article_id in self._store.matched_article_ids(topic, chunk):
+                    topics_of.setdefault(article_id, set()).add(topic)
+        articles = self._store.articles_by_ids(sorted(topics_of))
+        return [(articles[i], topics_of[i]) for i in sorted(topics_of) if i in articles]
+
+    def _evidence_of_new(self, report: NewReport, published: datetime) -> Evidence:
+        item = report.item
+        if report.language in ENGLISH:
+            gist = self._lead_vector(item.title, item.text, report.content_hash)
+        else:
+            gist = stories.gist(report.vectors)
+        return Evidence.of(-1, item.title, item.text, gist, published)
+
+    def _evidence(self, article: Article) -> Evidence:
+        if article.language in ENGLISH:
+            gist = self._lead_vector(article.title, article.text, article.content_hash)
+        else:
+            _, vectors = self._store.article_vectors(article.id, self._embedder().name)
+            gist = stories.gist(vectors) if len(vectors) else np.zeros(1, np.float32)
+        return Evidence.of(article.id, article.title, article.text, gist, article.published)
+
+    def _lead_vector(self, title: str, text: str, content_hash: str) -> np.ndarray:
+        """An English report's lead in the multilingual space, from the cache when stored."""
+        embedder = self._embedder()
+        model = f"{embedder.name}:lead"
+        lead = stories_across.english_lead(title, text)
+        cached = self._store.cached_seed_chunks(content_hash, model)
+        if cached is not None and len(cached[1]):
+            return np.asarray(cached[1][0], np.float32)
+        vector = embedder.encode([lead])
+        self.lead_embeddings += 1
+        self._store.cache_seed_chunks(content_hash, model, [lead], vector)
+        return np.asarray(vector[0], np.float32)
+
+    def _adds(self, report: NewReport, match: Evidence) -> bool:
+        """Whether the new report states a fact (toll, claim, confirmation) that the story's
+        English reports did not (facts are read in English only)."""
+        stated = stories.facts(report.item.text)
+        if not stated:
+            return False
+        members = self._store.articles_by_ids(sorted(self._store.story_members(match.key)))
+        known: set[str] = set()
+        for article in members.values():
+            known |= stories.facts(article.text)
+        return bool(stated - known)
