@@ -84,14 +84,19 @@ NAMES: dict[str, tuple[str, tuple[str, ...]]] = {
     "Babil": ("site", ("babil", "babylon", "بابل")),
     "Jurf al-Sakhar": ("site", ("jurf al", "جرف الصخر", "جرف النصر")),
     "Musayib": ("site", ("musayib", "musayyib", "المسيب", "مسیب")),
-    "al-Qaim": ("site", ("al-qaim", "al qaim", "القائم")),
+    # «القائم» alone is also "the one in charge" («القائم بالأعمال»)
+    "al-Qaim": ("site", ("al-qaim", "al qaim", "قضاء القائم", "مدينة القائم", "منطقة القائم")),
     "Bukamal": ("site", ("bukamal", "albu kamal", "abu kamal", "البوكمال", "البوکمال")),
     "Damascus": ("site", ("damascus", "دمشق")),
     "Kerman": ("site", ("kerman", "كرمان", "کرمان")),
     "Zakho": ("site", ("zakho", "زاخو")),
     "Duhok": ("site", ("duhok", "dohuk", "دهوك", "دهوک")),
     "Sulaymaniyah": ("site", ("sulaymaniyah", "sulaimani", "السليمانية", "سلیمانیه")),
-    "Al Udeid": ("site", ("al udeid", "al-udeid", "العديد", "العدید")),
+    # «العديد» alone is also "many" («العديد من»): only with the base around it
+    "Al Udeid": (
+        "site",
+        ("al udeid", "al-udeid", "قاعدة العديد", "العديد الجوية", "پایگاه العدید"),
+    ),
     "Qamishli": ("site", ("qamishli", "القامشلي", "قامشلی")),
     "Amuda": ("site", ("amuda", "عامودا", "عاموده")),
     "Eilat": ("site", ("eilat", "إيلات", "ایلات")),
@@ -150,7 +155,8 @@ NAMES: dict[str, tuple[str, tuple[str, ...]]] = {
     # --- weapons and acts ---
     "drone": (
         "weapon",
-        ("drone", "uav", "unmanned", "مسيرة", "مسيّرة", "طائرة مسير", "پهپاد", "درون"),
+        # (the Persian «درون» is "inside" far more often than "drone")
+        ("drone", "uav", "unmanned", "مسيرة", "مسيّرة", "طائرة مسير", "پهپاد"),
     ),
     "rocket": (
         "weapon",
