@@ -86,17 +86,28 @@ class AcrossLanguages:
             ]
             if not others:
                 continue
-            mine = self._evidence_of_new(report, published)
-            match = stories_across.best_match(mine, [self._evidence(a) for a in others])
-            if match is not None:
-                out[position] = StoryLink(stored=match.key, adds_facts=self._adds(report, match))
-                log.info(
-                    "story across languages: new %s report %r joins article %d",
-                    report.language,
-                    report.item.title[:60],
-                    match.key,
+            try:
+                out[position] = self._link_one(report, published, others)
+            except Exception:  # a missing model or a damaged vector: the report alerts alone
+                log.exception(
+                    "story across languages: %r left in a story of its own", report.item.title[:60]
                 )
         return out
+
+    def _link_one(
+        self, report: NewReport, published: datetime, others: Sequence[Article]
+    ) -> StoryLink:
+        mine = self._evidence_of_new(report, published)
+        match = stories_across.best_match(mine, [self._evidence(a) for a in others])
+        if match is None:
+            return StoryLink()
+        log.info(
+            "story across languages: new %s report %r joins article %d",
+            report.language,
+            report.item.title[:60],
+            match.key,
+        )
+        return StoryLink(stored=match.key, adds_facts=self._adds(report, match))
 
     def _matched_since(self, since: datetime, topics: set[str]) -> list[tuple[Article, set[str]]]:
         """Stored reports first seen since ``since`` that matched any of ``topics``, each with

