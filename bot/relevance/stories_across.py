@@ -82,10 +82,14 @@ def english_lead(title: str, text: str, words: int = LEAD_WORDS) -> str:
     return f"{title}\n{' '.join(text.split()[:words])}".strip()
 
 
+def telling(names: frozenset[str]) -> frozenset[str]:
+    """The names that tell events apart: sites, actors, weapons (not countries or provinces)."""
+    return frozenset(n for n in names if story_names.kind(n) != "area")
+
+
 def pair_features(a: Evidence, b: Evidence, min_names: int) -> tuple[float, float, float, float]:
     """(cosine, shared names share, a count both state, both name sites but none shared)."""
-    telling_a = {n for n in a.names if story_names.kind(n) != "area"}
-    telling_b = {n for n in b.names if story_names.kind(n) != "area"}
+    telling_a, telling_b = telling(a.names), telling(b.names)
     shared = len(telling_a & telling_b) / max(min(len(telling_a), len(telling_b)), min_names)
     sites_a = {n for n in telling_a if story_names.kind(n) == "site"}
     sites_b = {n for n in telling_b if story_names.kind(n) == "site"}
