@@ -82,17 +82,9 @@ def test_the_copy_follows_each_version_and_retrains_only_for_new_examples(
     assert restarted.trainings == 0
 
 
-def test_a_threshold_set_is_a_new_version_served_by_the_same_copy(tmp_path: Path) -> None:
-    store, seeds = make_store(tmp_path)
-    topics = MultilingualTopics(store, CountingEmbedder(), seeds)
-    english, before = copies(store, seeds, topics, NOW)
-    store.update_topic(english.topic.name, NOW, threshold=0.61)
-    english, after = copies(store, seeds, topics, NOW + timedelta(hours=1))
-    assert after.topic.active_version == english.topic.active_version == 2
-    assert after.topic.threshold == 0.61 and topics.trainings == 1
-
-
-def test_why_names_the_version_that_scored_the_alert(tmp_path: Path) -> None:
+def test_a_threshold_set_is_served_by_the_same_copy_and_why_names_the_version_that_scored(
+    tmp_path: Path,
+) -> None:
     store, seeds = make_store(tmp_path)
     topics = MultilingualTopics(store, CountingEmbedder(), seeds)
     english, copy = copies(store, seeds, topics, NOW)
@@ -106,10 +98,13 @@ def test_why_names_the_version_that_scored_the_alert(tmp_path: Path) -> None:
         [new], [NewMatch(0, english.topic.name, 0.9, 0.5, None, None, "p")],
         model=copy.model, now=scored_at,
     )  # fmt: skip
-    # a later version does not claim an alert scored before it
+    # a threshold set is a new version, served by the same copy (loaded, not retrained)...
     store.update_topic(english.topic.name, NOW + timedelta(hours=1), threshold=0.61)
-    copies(store, seeds, topics, NOW + timedelta(hours=1))
+    english, after = copies(store, seeds, topics, NOW + timedelta(hours=1))
+    assert after.topic.active_version == english.topic.active_version == 2
+    assert after.topic.threshold == 0.61 and topics.trainings == 1
 
+    # ...and does not claim the alert scored before it
     why = ChatService(store, HashingEmbedder(), lambda: NOW).why(match.id)
     assert why.topic_version == 1
     shown = why_reply(why.match, 0, 0, version=why.topic_version).plain_text()
