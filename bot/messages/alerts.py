@@ -122,7 +122,12 @@ def digest_reply(matches: Sequence[Match], *, day: datetime) -> Reply:
 
 
 def why_reply(
-    match: Match, votes_up: int, votes_down: int, reasons: Mapping[str, int] | None = None
+    match: Match,
+    votes_up: int,
+    votes_down: int,
+    reasons: Mapping[str, int] | None = None,
+    *,
+    version: int | None = None,
 ) -> Reply:
     a = match.article
     verdict = "match" if match.score >= match.threshold else "below threshold"
@@ -135,6 +140,9 @@ def why_reply(
         bold(match.topic),
         f": score {match.score:.3f} vs threshold {match.threshold:.3f} ({verdict})",
     )
+    if version is not None:
+        by = "the multilingual copy of topic version" if language else "topic version"
+        b.line(f"Scored by {by} v{version}")
     if match.similarity is not None:
         b.line(f"Raw similarity to the nearest seed: {match.similarity:.3f}")
     b.line("Nearest seed: ", italic(clip(match.seed_title or "-", SEED_CHARS)))

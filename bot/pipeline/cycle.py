@@ -27,6 +27,7 @@ from bot.ingest import dedupe, extract
 from bot.ingest.fetch import HTML_ACCEPT, Fetcher
 from bot.ingest.parse import parse_feed
 from bot.pipeline.feed_states import FeedOutcome, record_feed_states
+from bot.pipeline.story_across import AcrossLanguages, NewReport
 from bot.pipeline.story_links import StoryLink, StoryLinker
 from bot.relevance.embed import Embedder
 from bot.relevance.language import detect_language, normalise
@@ -66,6 +67,10 @@ class Pipeline:
         self.multilingual = multilingual  # None: every article takes the English path
         self._lock = asyncio.Lock()  # one cycle at a time, whoever triggers it
         self._story_linker = StoryLinker(store)
+        # stories across languages need the multilingual model: none without that path
+        self._across = (
+            AcrossLanguages(store, lambda: multilingual.embedder) if multilingual else None
+        )
         self.observers: list[Callable[[CycleReport], None]] = []  # poll cycles: metrics, readiness
         self.push_observers: list[Callable[[CycleReport], None]] = []  # WebSub pushes: metrics
 
@@ -281,17 +286,29 @@ class Pipeline:
         if foreign is not None:
             indexes = await asyncio.to_thread(foreign.indexes, indexes)
         facets_of = {i.topic.name: i.topic.facets for i in indexes}
-        # story thresholds are tuned on English-model cosines: a non-English report starts its
-        # own story until stories across languages are calibrated in the multilingual space
+        scored = [
+            foreign.score(doc, lang, indexes) if foreign else score_document(doc, indexes)
+            for doc, (_, lang) in zip(docs, rows, strict=True)
+        ]
+        # English reports link by English-model story rules; a non-English one joins a story
+        # only across languages (bot/pipeline/story_across.py), as may an English one left alone
         links = (
             [StoryLink()] * len(hashed)
             if foreign
             else self._link_stories([(i, doc) for (i, _, _), doc in zip(hashed, docs, strict=True)])
         )
+        if self._across is not None:
+            reports = [
+                NewReport(item, digest, lang, doc.vectors, scores)
+                for (item, _, digest), doc, (_, lang), scores in zip(
+                    hashed, docs, rows, scored, strict=True
+                )
+            ]
+            links = await asyncio.to_thread(self._across.link, reports, links, now=self.clock())
         batch: list[NewArticle] = []
         matches: list[NewMatch] = []
-        for index, ((item, feed_id, digest), doc, link, (_, language)) in enumerate(
-            zip(hashed, docs, links, rows, strict=True)
+        for index, ((item, feed_id, digest), doc, link, (_, language), scores) in enumerate(
+            zip(hashed, docs, links, rows, scored, strict=True)
         ):
             batch.append(
                 NewArticle(
@@ -306,8 +323,7 @@ class Pipeline:
                     language=language,
                 )
             )
-            scores = foreign.score(doc, language, indexes) if foreign else None
-            for score in scores if scores is not None else score_document(doc, indexes):
+            for score in scores:
                 if score.is_match:
                     facets = facets_of[score.topic]
                     matches.append(_new_match(index, item, score, facets, english=not foreign))

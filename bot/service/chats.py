@@ -34,6 +34,9 @@ class Explanation:
     votes_up: int
     votes_down: int
     reasons: dict[str, int] = field(default_factory=dict)  # 👎 reasons given, by reason
+    # the topic version in force when the article was scored (for a non-English article: the
+    # version its multilingual copy followed); None when the topic has no versions
+    topic_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,20 @@ class ChatService:
     def why(self, alert_id: int) -> Explanation:
         match = self.store.match(alert_id)
         up, down = self.store.feedback_counts(alert_id)
-        return Explanation(match, up, down, self.store.feedback_reasons(alert_id))
+        return Explanation(
+            match, up, down, self.store.feedback_reasons(alert_id), self._version_of(match)
+        )
+
+    def _version_of(self, match: Match) -> int | None:
+        """The version that scored a match: the newest recorded before it. A topic's index is
+        brought to its current version (recorded first) before any article is scored with it,
+        and versions are only ever added, a rollback too."""
+        versions = [
+            v.version
+            for v in self.store.topic_versions(match.topic)
+            if v.created_at <= match.created_at
+        ]
+        return max(versions, default=None)
 
     def record_feedback(
         self, alert_id: int, platform: str, user_id: str, vote: int, *, reason: str | None = None

@@ -35,6 +35,23 @@ class LookupsPart(ArticlesPart):
             )
         ]
 
+    def matched_in_window(
+        self, topics: Sequence[str], since: datetime, until: datetime, limit: int
+    ) -> list[tuple[int, str]]:
+        """(article id, topic) of the matches in ``topics`` of articles published between
+        ``since`` and ``until``, newest first, at most ``limit`` (through the index on matches'
+        topic and published date)."""
+        if not topics:
+            return []
+        marks = ",".join("?" * len(topics))
+        rows = self._conn.execute(
+            f"""SELECT article_id, topic FROM matches
+                WHERE topic IN ({marks}) AND published >= ? AND published <= ?
+                ORDER BY published DESC, id DESC LIMIT ?""",
+            [*topics, _iso(since), _iso(until), limit],
+        ).fetchall()
+        return [(int(r[0]), str(r[1])) for r in rows]
+
     def matched_article_ids(self, topic: str, article_ids: Sequence[int]) -> set[int]:
         if not article_ids:
             return set()

@@ -213,6 +213,10 @@ class Store(Protocol):
 
     def matched_article_ids(self, topic: str, article_ids: Sequence[int]) -> set[int]: ...
 
+    def matched_in_window(
+        self, topics: Sequence[str], since: datetime, until: datetime, limit: int
+    ) -> list[tuple[int, str]]: ...
+
     # --- delivery --------------------------------------------------------------------------------
     def due_outbox(
         self,

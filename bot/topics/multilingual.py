@@ -52,8 +52,10 @@ MODES = ("auto", "eager", "off")
 ENGLISH = frozenset({"", "en", "und"})
 
 
-def meta_key(topic: str) -> str:
-    return f"multilingual_scorer:{topic}"
+def meta_key(topic: str, sig: str | None = None) -> str:
+    """Where a topic's trained copy is kept: one record per signature (its examples, facets and
+    model), so returning to earlier examples (a rollback) loads that copy instead of training."""
+    return f"multilingual_scorer:{topic}" + (f":{sig}" if sig else "")
 
 
 class MultilingualTopics:
@@ -69,8 +71,14 @@ class MultilingualTopics:
         self.mode = mode
         self._lock = threading.Lock()
         self._built: dict[str, tuple[str, TopicIndex]] = {}  # topic → (signature, index)
+        self.trainings = 0  # copies trained (not loaded): what versioning saves
         # topic → language → the vector added to that language's passages before scoring
         self._shifts: dict[str, dict[str, np.ndarray]] = {}
+
+    def built_signature(self, topic: str) -> str | None:
+        """The signature of the copy built for ``topic`` (its stored record's key), if built."""
+        built = self._built.get(topic)
+        return built[0] if built else None
 
     def handles(self, language: str) -> bool:
         """Whether an article in this language goes to the multilingual space."""
@@ -99,7 +107,10 @@ class MultilingualTopics:
         extra = example_seeds(self.seeds_dir, topic.name)
         sig = _with_examples(signature(topic, ids_only, self.embedder.name), extra)
         built = self._built.get(topic.name)
-        if built and built[0] == sig and _same_setting(built[1].topic, topic):
+        # a new version with the same examples (a threshold set) loads the same scorer below,
+        # now serving that version: the index names the version that scores
+        same_version = built is not None and built[1].topic.active_version == topic.active_version
+        if built and built[0] == sig and _same_setting(built[1].topic, topic) and same_version:
             return built[1]
         scorer, picked, self._shifts[topic.name] = self._scorer(topic, sig, extra)
         threshold = topic.threshold if topic.threshold_mode == "manual" else picked
@@ -112,9 +123,14 @@ class MultilingualTopics:
     ) -> tuple[TopicScorer | None, float, dict[str, np.ndarray]]:
         """The copy's scorer, the threshold cross-validation picked and the languages' shifts,
         from the store when its examples have not changed, else trained now and kept."""
-        stored = _load(self.store.meta(meta_key(topic.name)))
-        if stored and stored.get("signature") == sig:
-            return _from_record(stored)
+        for key in (
+            meta_key(topic.name, sig),
+            meta_key(topic.name),
+        ):  # the latter: the single record kept before
+            stored = _load(self.store.meta(key))
+            if stored and stored.get("signature") == sig:
+                return _from_record(stored)
+        self.trainings += 1
         training = gather(self.store, self.embedder, topic, self.background_dir)
         language_of = self._feedback_languages(topic)
         shifts = language_shifts(
@@ -144,12 +160,13 @@ class MultilingualTopics:
             )
         record = {
             "signature": sig,
+            "version": topic.active_version,  # the topic version it was first trained for
             "scorer": scorer.to_json() if scorer else None,
             "threshold": picked,
             "cv": cv,
             "shifts": {lang: [round(float(x), 6) for x in d] for lang, d in shifts.items()},
         }
-        self.store.set_meta(meta_key(topic.name), json.dumps(record))
+        self.store.set_meta(meta_key(topic.name, sig), json.dumps(record))
         # score with the scorer as stored (weights rounded in its JSON), as a restart would
         return _from_record(record)
 

@@ -56,7 +56,9 @@ async def act(ctx: CommandContext, action: str, value: str) -> tuple[str, Reply 
         alert_id = int(value)
         if action == Action.WHY:
             e = ctx.service.chats.why(alert_id)
-            return "", why_reply(e.match, e.votes_up, e.votes_down, e.reasons)
+            return "", why_reply(
+                e.match, e.votes_up, e.votes_down, e.reasons, version=e.topic_version
+            )
         if action in (Action.VOTE_UP, Action.VOTE_DOWN):
             if ctx.user_id is None:
                 return "votes need a user", None

@@ -155,7 +155,7 @@ async def search(ctx: CommandContext, args: Args) -> Reply:
 async def why(ctx: CommandContext, args: Args) -> Reply:
     explanation = ctx.service.chats.why(check.alert_id(args.words[0]))
     e = explanation
-    return why_reply(e.match, e.votes_up, e.votes_down, e.reasons)
+    return why_reply(e.match, e.votes_up, e.votes_down, e.reasons, version=e.topic_version)
 
 
 async def similar(ctx: CommandContext, args: Args) -> Reply:

@@ -124,6 +124,19 @@ class PgVectorsPart(PgArticlesPart):
         )
         return [r[0] for r in rows]
 
+    def matched_in_window(
+        self, topics: Sequence[str], since: datetime, until: datetime, limit: int
+    ) -> list[tuple[int, str]]:
+        if not topics:
+            return []
+        rows = self._all(
+            """SELECT article_id, topic FROM matches
+               WHERE topic = ANY(%s) AND published >= %s AND published <= %s
+               ORDER BY published DESC, id DESC LIMIT %s""",
+            [list(topics), ts(since), ts(until), limit],
+        )
+        return [(int(r[0]), str(r[1])) for r in rows]
+
     def matched_article_ids(self, topic: str, article_ids: Sequence[int]) -> set[int]:
         if not article_ids:
             return set()

@@ -57,11 +57,13 @@ def test_copy_is_trained_once_and_reused_after_a_restart(trained_store) -> None:
     store, seeds = trained_store
     english = build_indexes(store, HashingEmbedder(), background_dir=seeds / "_background", now=NOW)
     first = CountingEmbedder()
-    [copy] = MultilingualTopics(store, first, seeds).indexes(english)
+    topics = MultilingualTopics(store, first, seeds)
+    [copy] = topics.indexes(english)
     assert copy.model == "multilingual-test-space" and copy.scorer is not None
     assert 0.0 < copy.topic.threshold < 1.0  # picked by cross-validation in this space
     assert copy.seed_count == 6
-    record = json.loads(store.meta(meta_key(copy.topic.name)) or "{}")
+    key = meta_key(copy.topic.name, topics.built_signature(copy.topic.name))
+    record = json.loads(store.meta(key) or "{}")
     assert record["threshold"] == copy.topic.threshold and record["cv"]
 
     # a new process: vectors come from the store's cache, the scorer from the stored record
@@ -90,12 +92,16 @@ def test_new_seed_retrains_the_copy(trained_store) -> None:  # type: ignore[no-u
 def test_damaged_record_is_retrained(trained_store) -> None:  # type: ignore[no-untyped-def]
     store, seeds = trained_store
     english = build_indexes(store, HashingEmbedder(), background_dir=seeds / "_background", now=NOW)
-    [copy] = MultilingualTopics(store, CountingEmbedder(), seeds).indexes(english)
-    store.set_meta(meta_key(copy.topic.name), "{not json")
-    [again] = MultilingualTopics(store, CountingEmbedder(), seeds).indexes(english)
+    topics = MultilingualTopics(store, CountingEmbedder(), seeds)
+    [copy] = topics.indexes(english)
+    key = meta_key(copy.topic.name, topics.built_signature(copy.topic.name))
+    store.set_meta(key, "{not json")
+    again_topics = MultilingualTopics(store, CountingEmbedder(), seeds)
+    [again] = again_topics.indexes(english)
+    assert again_topics.trainings == 1
     assert again.scorer is not None and copy.scorer is not None
     assert again.scorer.to_json() == copy.scorer.to_json()
-    assert json.loads(store.meta(meta_key(copy.topic.name)) or "{}")["signature"]
+    assert json.loads(store.meta(key) or "{}")["signature"]
 
 
 def test_too_few_examples_never_alert(tmp_path: Path) -> None:
@@ -141,7 +147,7 @@ def test_multilingual_example_files_train_only_the_copy(trained_store) -> None: 
     english = build_indexes(store, HashingEmbedder(), background_dir=seeds / "_background", now=NOW)
     topics = MultilingualTopics(store, CountingEmbedder(), seeds)
     [before] = topics.indexes(english)
-    before_signature = json.loads(store.meta(meta_key(before.topic.name)) or "{}")["signature"]
+    before_signature = topics.built_signature(before.topic.name)
     folder = seeds / english[0].topic.name / "multilingual"
     (folder / "counter").mkdir(parents=True)
     (seeds / "_background" / "multilingual").mkdir()
@@ -158,7 +164,8 @@ def test_multilingual_example_files_train_only_the_copy(trained_store) -> None: 
         "الأرجنتين بطلة العالم\nفاز المنتخب الأرجنتيني بكأس العالم بعد الفوز على فرنسا بركلات الترجيح في النهائي.\n"
     )
     [after] = topics.indexes(english)
-    record = json.loads(store.meta(meta_key(after.topic.name)) or "{}")
+    key = meta_key(after.topic.name, topics.built_signature(after.topic.name))
+    record = json.loads(store.meta(key) or "{}")
     assert after.scorer is not None and before.scorer is not None
     assert after.scorer.to_json() != before.scorer.to_json()  # retrained with the new files
     assert record["signature"] != before_signature
