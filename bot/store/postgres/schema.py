@@ -228,4 +228,21 @@ MIGRATIONS: list[str] = [
     ALTER TABLE matches ADD COLUMN roles text NOT NULL DEFAULT '';
     ALTER TABLE feedback ADD COLUMN reason text;
     """,
+    # outbox drained by many processes (the SQLite store's migration that adds chat_claims):
+    # chat claims, the two-phase send's columns and the shared rate windows
+    """
+    ALTER TABLE outbox ADD COLUMN attempt_id text;
+    ALTER TABLE outbox ADD COLUMN sending_by text;
+    ALTER TABLE outbox ADD COLUMN sending_at timestamptz;
+    CREATE TABLE chat_claims (
+        channel_id bigint PRIMARY KEY REFERENCES channels(id) ON DELETE CASCADE,
+        lease_owner text,
+        lease_until timestamptz,
+        epoch bigint NOT NULL DEFAULT 0
+    );
+    CREATE TABLE send_windows (
+        scope text PRIMARY KEY,
+        sends text NOT NULL DEFAULT '[]'
+    );
+    """,
 ]
