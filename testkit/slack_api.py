@@ -49,7 +49,7 @@ class FakeSlackAPI(LocalServer):
         self.channels: dict[str, Channel] = {}
         self.files: list[dict[str, Any]] = []
         self._uploads: dict[str, bytes] = {}
-        self._ts = itertools.count(1)
+        self._last_ts = 0.0
         self._ids = itertools.count(1)
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
@@ -226,11 +226,16 @@ class FakeSlackAPI(LocalServer):
             self._uploads[request.match_info["id"]] = data
         return web.Response(text=f"OK - {len(data)}")
 
+    def _next_ts(self) -> str:
+        """A message ts as Slack makes them: the time it was posted, unique and increasing."""
+        self._last_ts = max(time.time(), self._last_ts + 0.000001)
+        return f"{self._last_ts:.6f}"
+
     def _posted(self, method: str, channel: str, params: dict[str, Any]) -> Posted:
         return Posted(
             method=method,
             channel=channel,
-            ts=f"1700000000.{next(self._ts):06d}",
+            ts=self._next_ts(),
             text=str(params.get("text", "")),
             blocks=list(params.get("blocks") or []),
             thread_ts=params.get("thread_ts") or None,

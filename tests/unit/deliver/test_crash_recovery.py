@@ -1,0 +1,176 @@
+"""A sender that dies in the middle of a send, on both store backends, with the real slack-sdk
+and python-telegram-bot clients against the local Slack and Bot API servers.
+
+The dead sender's state is made with the same store calls a live one makes: it claimed the
+chat, marked the row 'sending' with its attempt id and had the platform accept the message,
+then stopped before marking it sent. Another sender takes the chat once the claim timeout has
+passed: Slack's history shows the attempt's message (its metadata names the outbox row), so the
+row is marked sent with that message's ts and nothing is posted again; Telegram cannot be
+asked, so the alert is sent again: one duplicate."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+from store_support import query
+from telegram import Bot
+from telegram_support import TOKEN
+from test_delivery_concurrency import queue_alerts
+
+from bot.adapters.slack.sink import SlackSink
+from bot.adapters.telegram.sink import TelegramSink
+from bot.core.errors import StoreError
+from bot.core.records import OutboxEntry
+from bot.deliver.outbox import Deliverer
+from bot.deliver.sink import SendOptions, Sink
+from bot.store import Store
+from testkit.slack_api import BOT_TOKEN, FakeSlackAPI
+from testkit.telegram_api import FakeBotAPI
+
+CHANNEL = "C0ALERTS1"
+CHAT = 4242  # a private Telegram chat
+LEASE = 30.0
+# now: Slack's message ts are the times the messages were posted
+T0 = datetime.now(UTC).replace(microsecond=0)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlackAPI]:
+    with FakeSlackAPI() as api:
+        api.add_channel(CHANNEL, ["UADMIN01"])
+        yield api
+
+
+async def die_mid_send(store: Store, sink: Sink, platform: str, *, accepted: bool) -> OutboxEntry:
+    """What a sender leaves behind when it dies after marking the first row 'sending' (and,
+    with ``accepted``, after the platform took the message)."""
+    (claim,) = store.claim_chats(
+        "dead:1:00", T0, platforms=[platform], lease_seconds=LEASE, limit=1
+    )
+    entry = store.claimed_outbox([claim], T0, lease_seconds=LEASE)[0]
+    assert store.begin_send(claim, [entry.id], "attempt-1", T0, lease_seconds=LEASE)
+    if accepted:
+        await sink.send(entry, SendOptions(attempt="attempt-1"))
+    return entry
+
+
+async def drain_at(deliverer: Deliverer, clock: Clock, seconds: float) -> int:
+    clock.now = T0 + timedelta(seconds=seconds)
+    return await deliverer.drain()
+
+
+async def drain_until_sent(store: Store, deliverer: Deliverer, clock: Clock, at: float) -> None:
+    """Drain (the clock at ``at``) until no row is left, waiting out the chat's own limit."""
+    deadline = time.monotonic() + 10
+    while set(store.outbox_counts()) != {"sent"} and time.monotonic() < deadline:
+        await drain_at(deliverer, clock, at)
+        await asyncio.sleep(0.1)
+
+
+async def test_slack_finds_the_dead_senders_message_and_posts_nothing_twice(
+    store: Store, slack: FakeSlackAPI
+) -> None:
+    match_ids = queue_alerts(store, {"slack": [CHANNEL]}, alerts=3)
+    sink = SlackSink(AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url))
+    entry = await die_mid_send(store, sink, "slack", accepted=True)
+    [first_post] = slack.alerts(CHANNEL)
+    assert first_post.metadata == {
+        "event_type": "threatwatch_alert",
+        "event_payload": {"outbox_id": entry.id, "alert_id": match_ids[0], "attempt": "attempt-1"},
+    }
+    clock = Clock()
+    deliverer = Deliverer(store, {"slack": sink}, clock, claim_seconds=LEASE)
+    assert await drain_at(deliverer, clock, LEASE - 1) == 0  # the dead sender's claim holds
+
+    # found in history and marked sent; the next alert is posted in the same drain
+    assert await drain_at(deliverer, clock, LEASE) == 2
+    history = slack.calls_to("conversations.history")
+    assert len(history) == 1 and history[0]["include_all_metadata"] in (True, "1", "true")
+    assert query(store, "SELECT message_ref FROM outbox WHERE id = ?", [entry.id]) == [
+        (first_post.ts,)
+    ]
+    await drain_until_sent(store, deliverer, clock, LEASE + 1)  # one a second per channel
+    assert len(slack.calls_to("conversations.history")) == 1  # fresh rows are not looked up
+    assert [int(p.buttons[0][1]) for p in slack.alerts(CHANNEL)] == match_ids  # each once
+    assert store.outbox_counts() == {"sent": 3}
+
+
+async def test_slack_posts_the_alert_when_the_dead_sender_never_reached_slack(
+    store: Store, slack: FakeSlackAPI
+) -> None:
+    match_ids = queue_alerts(store, {"slack": [CHANNEL]}, alerts=1)
+    sink = SlackSink(AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url))
+    await die_mid_send(store, sink, "slack", accepted=False)
+    clock = Clock()
+    deliverer = Deliverer(store, {"slack": sink}, clock, claim_seconds=LEASE)
+    assert await drain_at(deliverer, clock, LEASE) == 1
+    assert [int(p.buttons[0][1]) for p in slack.alerts(CHANNEL)] == match_ids
+
+
+async def test_slack_history_unavailable_defers_the_row_without_posting(
+    store: Store, slack: FakeSlackAPI
+) -> None:
+    queue_alerts(store, {"slack": [CHANNEL]}, alerts=1)
+    sink = SlackSink(AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url))
+    await die_mid_send(store, sink, "slack", accepted=True)
+    slack.fail("conversations.history", "internal_error", status=500)
+    clock = Clock()
+    deliverer = Deliverer(store, {"slack": sink}, clock, claim_seconds=LEASE, retry_base=0.05)
+    assert await drain_at(deliverer, clock, LEASE) == 0
+    assert store.outbox_counts() == {"pending": 1} and len(slack.alerts(CHANNEL)) == 1
+    # the retry looks again (the attempt id was kept) and finds the message
+    await asyncio.sleep(0.1)
+    assert await drain_at(deliverer, clock, LEASE + 60) == 1
+    assert len(slack.alerts(CHANNEL)) == 1 and store.outbox_counts() == {"sent": 1}
+
+
+async def test_telegram_sends_the_dead_senders_alert_again_once(store: Store) -> None:
+    with FakeBotAPI(TOKEN) as api:
+        async with Bot(TOKEN, base_url=api.api_url) as bot:
+            match_ids = queue_alerts(store, {"telegram": [str(CHAT)]}, alerts=2)
+            sink = TelegramSink(bot)
+            await die_mid_send(store, sink, "telegram", accepted=True)
+            clock = Clock()
+            deliverer = Deliverer(store, {"telegram": sink}, clock, claim_seconds=LEASE)
+            assert await drain_at(deliverer, clock, LEASE - 1) == 0
+            assert await drain_at(deliverer, clock, LEASE) == 1  # sent again: no way to ask
+            await drain_until_sent(store, deliverer, clock, LEASE + 1)
+            assert await drain_at(deliverer, clock, LEASE + 4) == 0
+    received = [int(s.buttons[0][1].split(":")[1]) for s in api.sent_to(CHAT) if s.buttons]
+    assert received == [match_ids[0], match_ids[0], match_ids[1]]  # one duplicate, in order
+    assert store.outbox_counts() == {"sent": 2}
+
+
+async def test_a_store_failure_before_the_send_sends_nothing_and_loses_nothing(
+    store: Store, slack: FakeSlackAPI
+) -> None:
+    match_ids = queue_alerts(store, {"slack": [CHANNEL]}, alerts=1)
+    sink = SlackSink(AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url))
+    clock = Clock()
+    deliverer = Deliverer(store, {"slack": sink}, clock, claim_seconds=LEASE)
+    begin_send = store.begin_send
+
+    def disk_full(*args: object, **kwargs: object) -> list[int]:
+        raise StoreError("database or disk is full")
+
+    store.begin_send = disk_full  # type: ignore[method-assign]
+    with pytest.raises(StoreError, match="disk is full"):
+        await drain_at(deliverer, clock, 0)
+    assert slack.alerts(CHANNEL) == [] and store.outbox_counts() == {"pending": 1}
+    store.begin_send = begin_send  # type: ignore[method-assign]
+    # the chat was given back when the drain failed: sent at the next drain, once
+    assert await drain_at(deliverer, clock, 1) == 1
+    assert [int(p.buttons[0][1]) for p in slack.alerts(CHANNEL)] == match_ids
