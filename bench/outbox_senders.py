@@ -150,7 +150,9 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, default=25)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {platform.python_version()}, {time.strftime('%Y-%m-%d')}")
+    print(
+        f"machine: {platform.machine()}, {platform.python_version()}, {time.strftime('%Y-%m-%d')}"
+    )
     print(f"{args.chats} chats x {args.alerts} alerts = {args.chats * args.alerts} rows; "
           f"median of {args.rounds} rounds; rows/s")  # fmt: skip
     cases: list[tuple[str, Callable[..., None], int]] = [("baseline", baseline, 1)]
