@@ -113,26 +113,29 @@ class ChatClaimsPart(DeliveryPart):
         now: datetime,
         *,
         lease_seconds: float,
-        limit: int = 100,
+        per_chat: int = 20,
     ) -> list[OutboxEntry]:
-        """The rows of the claimed chats that are ready, oldest first: pending and due, or left
-        'sending' for longer than ``lease_seconds`` (carrying their last ``attempt_id``). A row
-        waits while an older row of its chat waits for a retry or is being sent."""
+        """The rows of the claimed chats that are ready, oldest first, at most ``per_chat`` of
+        each (a chat with a long backlog does not crowd the others out): pending and due, or
+        left 'sending' for longer than ``lease_seconds`` (carrying their last ``attempt_id``).
+        A row waits while an older row of its chat waits for a retry or is being sent."""
         if not claims:
             return []
         params: dict[str, object] = {
             "now": _iso(now),
             "stale": _iso(_stale(now, lease_seconds)),
-            "limit": limit,
+            "per_chat": per_chat,
         }
         params |= {f"c{i}": c.channel_id for i, c in enumerate(claims)}
         channel_in = ",".join(f":c{i}" for i in range(len(claims)))
         rows = self._rows(
-            f"""SELECT {ENTRY_COLUMNS} FROM outbox o JOIN channels c ON c.id = o.channel_id
+            f"""SELECT * FROM (SELECT {ENTRY_COLUMNS},
+                    row_number() OVER (PARTITION BY o.channel_id ORDER BY o.id) AS nth
+                FROM outbox o JOIN channels c ON c.id = o.channel_id
                 WHERE o.channel_id IN ({channel_in}) AND {READY}
                 AND NOT EXISTS (SELECT 1 FROM outbox w WHERE w.channel_id = o.channel_id
-                    AND w.id < o.id AND {BLOCKING})
-                ORDER BY o.id LIMIT :limit""",
+                    AND w.id < o.id AND {BLOCKING}))
+                WHERE nth <= :per_chat ORDER BY id""",
             params,
         )
         return [self._claimed_entry(r) for r in rows]

@@ -68,7 +68,7 @@ class DeliveryStore(Protocol):
         now: datetime,
         *,
         lease_seconds: float,
-        limit: int = 100,
+        per_chat: int = 20,
     ) -> list[OutboxEntry]: ...
 
     def begin_send(

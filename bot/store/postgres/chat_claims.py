@@ -104,23 +104,24 @@ class PgChatClaimsPart(PgDeliveryPart):
         now: datetime,
         *,
         lease_seconds: float,
-        limit: int = 100,
+        per_chat: int = 20,
     ) -> list[OutboxEntry]:
         if not claims:
             return []
         rows = self._rows(
-            f"""SELECT o.id, o.match_id, o.channel_id, o.attempts, o.attempt_id, o.created_at,
-                c.platform, c.chat_id, c.thread_id
+            f"""SELECT * FROM (SELECT o.id, o.match_id, o.channel_id, o.attempts,
+                    o.attempt_id, o.created_at, c.platform, c.chat_id, c.thread_id,
+                    row_number() OVER (PARTITION BY o.channel_id ORDER BY o.id) AS nth
                 FROM outbox o JOIN channels c ON c.id = o.channel_id
                 WHERE o.channel_id = ANY(%(ids)s) AND {READY}
                 AND NOT EXISTS (SELECT 1 FROM outbox w WHERE w.channel_id = o.channel_id
-                    AND w.id < o.id AND {BLOCKING})
-                ORDER BY o.id LIMIT %(limit)s""",
+                    AND w.id < o.id AND {BLOCKING})) ready
+                WHERE nth <= %(per_chat)s ORDER BY id""",
             {
                 "ids": [c.channel_id for c in claims],
                 "now": ts(now),
                 "stale": ts(now - timedelta(seconds=lease_seconds)),
-                "limit": limit,
+                "per_chat": per_chat,
             },
         )
         return [

@@ -109,6 +109,19 @@ def test_a_failed_send_is_pending_again_and_remembers_its_attempt(store: Store) 
     assert store.begin_send(claims[1], [rows[1].id], "late", NOW, lease_seconds=LEASE) == []
 
 
+def test_a_chat_with_a_long_backlog_does_not_crowd_the_others_out(store: Store) -> None:
+    (busy,) = queue(store, ["1"], alerts=25)  # a backlog, older than anything else
+    quiet = store.ensure_channel("telegram", "2", now=NOW)
+    store.subscribe(quiet, ["t1"], NOW)
+    match = NewMatch(0, "t1", 0.9, 0.5, None, "seed", "passage")
+    store.save_articles([new_article(100, NOW)], [match], model="m", now=NOW)
+    claims = store.claim_chats("a", NOW, platforms=["telegram"], lease_seconds=LEASE, limit=2)
+    rows = store.claimed_outbox(claims, NOW, lease_seconds=LEASE, per_chat=20)
+    assert [r.channel_id for r in rows].count(busy) == 20
+    assert [r.channel_id for r in rows].count(quiet) == 1
+    assert [r.id for r in rows] == sorted(r.id for r in rows)
+
+
 def test_senders_claiming_at_once_share_the_chats_without_overlap(
     open_test_store: Callable[[str], Store],
 ) -> None:
