@@ -195,22 +195,22 @@ class Deliverer:
                 entry.id, f"score below this chat's minimum {settings.min_score}"
             )
             return Outcome.FILTERED
-        limiter = self.limiters[entry.platform]
-        if limiter.chat_wait(entry.chat_id) > 0:
+        if self.limiters[entry.platform].chat_wait(entry.chat_id) > 0:
             return Outcome.CHAT_BUSY
         root = None
         if match.story_role != "first" and match.story_id is not None:
             root = self.store.story_root(channel.id, match.story_id, before_match=match.id)
-        fold = root is not None and settings.threading is Threading.FOLD
+        fold_into = root[1] if root is not None and settings.threading is Threading.FOLD else None
         options = SendOptions(
-            reply_to=root[1] if root and not fold else None,
+            reply_to=root[1] if root is not None and fold_into is None else None,
             silent=settings.in_quiet_hours(self.clock()),
             attempt=secrets.token_hex(8),
         )
-        sink = self.sinks[entry.platform]
-        if entry.attempt_id is not None and not fold:  # an edit is safe to make twice
+        # tried before, and the outcome may be unknown (a crash or a timeout after the platform
+        # took it): ask the platform first where it can tell. An edit is safe to make twice
+        if entry.attempt_id is not None and fold_into is None:
             try:
-                found = await sink.find_sent(entry, options)
+                found = await self.sinks[entry.platform].find_sent(entry, options)
             except DeliveryError as exc:
                 self.failed(channel, [entry], exc)
                 return Outcome.DEFERRED
@@ -219,33 +219,45 @@ class Deliverer:
                          match.id, entry.platform, entry.chat_id, entry.attempt_id)  # fmt: skip
                 self._mark(entry, found)
                 return Outcome.SENT
-        assert options.attempt is not None
-        busy = await self.shared.take(entry.platform, entry.chat_id, options.attempt)
+        return await self._send(entry, channel, claim, options, fold_into)
+
+    async def _send(
+        self,
+        entry: OutboxEntry,
+        channel: Channel,
+        claim: ChatClaim,
+        options: SendOptions,
+        fold_into: str | None,
+    ) -> Outcome:
+        """Take the shared slots, mark the row 'sending', send (or fold into the story's first
+        alert), mark it sent."""
+        attempt, limiter = options.attempt or secrets.token_hex(8), self.limiters[entry.platform]
+        busy = await self.shared.take(entry.platform, entry.chat_id, attempt)
         if busy > 0:  # another process sent to this chat a moment ago
             limiter.chat(entry.chat_id).block(busy)
             return Outcome.CHAT_BUSY
         counted = False
         try:
             marked = self.store.begin_send(
-                claim, [entry.id], options.attempt, self.clock(), lease_seconds=self.claim_seconds
+                claim, [entry.id], attempt, self.clock(), lease_seconds=self.claim_seconds
             )
             if not marked:  # dropped (unsubscribed) or sent by another process meanwhile
                 return Outcome.FILTERED
             counted = True
+            sink = self.sinks[entry.platform]
             async with limiter.slot(entry.chat_id):
-                if root is not None and fold:
-                    shown = self.store.story_reports_sent(channel.id, root[1])
-                    await sink.edit(
-                        entry.chat_id, root[1], alert_reply(shown[0], also=[*shown[1:], match])
-                    )
-                    ref: str | None = root[1]
+                if fold_into is not None:
+                    shown = self.store.story_reports_sent(channel.id, fold_into)
+                    also = [*shown[1:], entry.match]
+                    await sink.edit(entry.chat_id, fold_into, alert_reply(shown[0], also=also))
+                    ref: str | None = fold_into
                 else:
                     ref = await sink.send(entry, options)
         except DeliveryError as exc:
             self.failed(channel, [entry], exc)
             return Outcome.DEFERRED
         finally:
-            self.shared.end(entry.platform, entry.chat_id, options.attempt, counted=counted)
+            self.shared.end(entry.platform, entry.chat_id, attempt, counted=counted)
         self._mark(entry, ref)
         return Outcome.SENT
 
