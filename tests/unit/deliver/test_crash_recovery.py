@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -164,3 +165,28 @@ async def test_a_store_failure_before_the_send_sends_nothing_and_loses_nothing(
     # the chat was given back when the drain failed: sent at the next drain, once
     assert await drain_at(deliverer, clock, 1) == 1
     assert [int(p.buttons[0][1]) for p in slack.alerts(CHANNEL)] == match_ids
+
+
+async def test_slack_history_shows_metadata_only_when_asked_and_threads_are_searched(
+    store: Store, slack: FakeSlackAPI
+) -> None:
+    """As Slack does: conversations.history carries message metadata only with
+    include_all_metadata, and a reply in a thread is found through conversations.replies."""
+    queue_alerts(store, {"slack": [CHANNEL]}, alerts=2)
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url)
+    sink = SlackSink(client)
+    (claim,) = store.claim_chats("a", T0, platforms=["slack"], lease_seconds=LEASE, limit=1)
+    first, second = store.claimed_outbox([claim], T0, lease_seconds=LEASE)
+    parent = await sink.send(first, SendOptions(attempt="a1"))
+    reply = await sink.send(second, SendOptions(reply_to=parent, attempt="a2"))
+
+    plain = await client.conversations_history(channel=CHANNEL)
+    assert [m["ts"] for m in plain["messages"]] == [parent]  # top level only, no metadata
+    assert "metadata" not in plain["messages"][0]
+    asked = await client.conversations_history(channel=CHANNEL, include_all_metadata=True)
+    assert asked["messages"][0]["metadata"]["event_payload"]["outbox_id"] == first.id
+
+    later = replace(second, attempt_id="a2")  # how a row left 'sending' comes back
+    assert await sink.find_sent(later, SendOptions(reply_to=parent)) == reply
+    assert await sink.find_sent(later, SendOptions()) is None  # not in the channel's top level
+    assert await sink.find_sent(replace(first, attempt_id="a1"), SendOptions()) == parent
