@@ -5,6 +5,7 @@ TransientDeliveryError)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -36,10 +37,15 @@ GONE_ERRORS = frozenset(
     }
 )
 DEFAULT_RETRY_AFTER = 1.0
+log = logging.getLogger(__name__)
 ALERT_EVENT = "threatwatch_alert"  # the event_type of an alert's message metadata
 HISTORY_PAGE = 200  # messages per page of conversations.history / .replies
 HISTORY_PAGES = 5  # how far back an earlier attempt is looked for: at most 1,000 messages
 CLOCK_SLACK_SECONDS = 300  # look from a little before the alert was queued (clocks differ)
+# history errors that mean the app may not read it (not a passing failure)
+UNREADABLE_HISTORY = frozenset(
+    {"missing_scope", "not_allowed_token_type", "method_not_supported_for_channel_type"}
+)
 
 
 def retry_after(response: Any) -> float:
@@ -171,16 +177,35 @@ class SlackSink:
         oldest = (
             f"{entry.queued_at.timestamp() - CLOCK_SLACK_SECONDS:.6f}" if entry.queued_at else None
         )
-        cursor = None
         async with translated_errors():
-            for _ in range(HISTORY_PAGES):
-                page = await self._history_page(entry.chat_id, thread, oldest, cursor)
-                for message in page.get("messages") or []:
-                    if is_alert_for(message, entry):
-                        return str(message["ts"])
-                cursor = (page.get("response_metadata") or {}).get("next_cursor")
-                if not cursor:
-                    break
+            try:
+                return await self._find(entry, thread, oldest)
+            except SlackApiError as exc:
+                if error_code(exc) not in UNREADABLE_HISTORY:
+                    raise
+                reason = error_code(exc)
+        # an app installed before it asked for the history scopes: it cannot tell, so it sends
+        # again (at most one duplicate per crash, as on Telegram) rather than hold the alert
+        log.warning(
+            "slack: cannot read the history of %s (%s): give the app the channels:history and "
+            "groups:history scopes; alert %d is sent again and may arrive twice",
+            entry.chat_id,
+            reason,
+            entry.match.id,
+            extra={"platform": SLACK, "chat": entry.chat_id, "alert_id": entry.match.id},
+        )
+        return None
+
+    async def _find(self, entry: OutboxEntry, thread: str | None, oldest: str | None) -> str | None:
+        cursor = None
+        for _ in range(HISTORY_PAGES):
+            page = await self._history_page(entry.chat_id, thread, oldest, cursor)
+            for message in page.get("messages") or []:
+                if is_alert_for(message, entry):
+                    return str(message["ts"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
         return None
 
     async def post(

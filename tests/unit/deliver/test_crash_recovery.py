@@ -190,3 +190,17 @@ async def test_slack_history_shows_metadata_only_when_asked_and_threads_are_sear
     assert await sink.find_sent(later, SendOptions(reply_to=parent)) == reply
     assert await sink.find_sent(later, SendOptions()) is None  # not in the channel's top level
     assert await sink.find_sent(replace(first, attempt_id="a1"), SendOptions()) == parent
+
+
+async def test_an_app_without_the_history_scope_sends_again_and_says_so(
+    store: Store, slack: FakeSlackAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    queue_alerts(store, {"slack": [CHANNEL]}, alerts=1)
+    sink = SlackSink(AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url))
+    await die_mid_send(store, sink, "slack", accepted=True)
+    slack.fail("conversations.history", "missing_scope")
+    clock = Clock()
+    deliverer = Deliverer(store, {"slack": sink}, clock, claim_seconds=LEASE)
+    assert await drain_at(deliverer, clock, LEASE) == 1  # not held back: sent again
+    assert len(slack.alerts(CHANNEL)) == 2 and store.outbox_counts() == {"sent": 1}
+    assert "channels:history" in caplog.text and "may arrive twice" in caplog.text
