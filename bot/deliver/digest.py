@@ -71,6 +71,11 @@ async def _send_digest(deliverer: DigestSender, claim: ChatClaim, now: datetime)
             store.mark_filtered(entry.id, f"score below this chat's minimum {settings.min_score}")
         else:
             entries.append(entry)
+    try:
+        entries, found = await _drop_already_posted(deliverer, channel, entries, now)
+    except DeliveryError as exc:
+        deliverer.failed(channel, entries, exc)
+        return 0
     if entries:
         attempt = secrets.token_hex(8)
         limiter = deliverer.limiters[channel.platform]
@@ -100,4 +105,21 @@ async def _send_digest(deliverer: DigestSender, claim: ChatClaim, now: datetime)
         if entries:
             store.mark_many_sent([e.id for e in entries], now, ref)
     store.save_channel_settings(channel.id, replace(settings, last_digest_at=now.isoformat()))
-    return len(entries)
+    return len(entries) + found
+
+
+async def _drop_already_posted(
+    deliverer: DigestSender, channel: Channel, entries: list[OutboxEntry], now: datetime
+) -> tuple[list[OutboxEntry], int]:
+    """Rows an earlier attempt may have delivered (a digest cut short after the platform took
+    it): where the platform can tell (Slack), those found in the chat are marked sent with that
+    message and left out. Returns the rest and how many were found. Raises DeliveryError."""
+    sink, found = deliverer.sinks[channel.platform], 0
+    for attempt in dict.fromkeys(e.attempt_id for e in entries if e.attempt_id is not None):
+        group = [e for e in entries if e.attempt_id == attempt]
+        ref = await sink.find_sent(group[0], SendOptions())
+        if ref is not None:
+            deliverer.store.mark_many_sent([e.id for e in group], now, ref)
+            entries = [e for e in entries if e.attempt_id != attempt]
+            found += len(group)
+    return entries, found

@@ -8,7 +8,7 @@ from datetime import datetime
 from bot.core.models import Match
 from bot.core.records import OutboxEntry
 from bot.store.articles import ArticlesPart
-from bot.store.base import _iso
+from bot.store.base import _dt, _iso
 from bot.store.channels import ChannelsPart
 
 INSTANT = "coalesce(json_extract(c.settings, '$.mode'), 'instant') = 'instant'"
@@ -51,8 +51,8 @@ class DeliveryPart(ChannelsPart, ArticlesPart):
         """Every row of the channel not yet sent (a digest's), with those a digest left
         'sending' when its sender stopped: whoever holds the chat's claim sends them."""
         rows = self._rows(
-            """SELECT o.id, o.match_id, o.channel_id, o.attempts, c.platform, c.chat_id, c.thread_id
-               FROM outbox o JOIN channels c ON c.id = o.channel_id
+            """SELECT o.id, o.match_id, o.channel_id, o.attempts, o.attempt_id, o.created_at,
+               c.platform, c.chat_id, c.thread_id FROM outbox o JOIN channels c ON c.id = o.channel_id
                WHERE o.status IN ('pending', 'sending') AND o.channel_id = ? ORDER BY o.id""",
             [channel_id],
         )
@@ -67,6 +67,8 @@ class DeliveryPart(ChannelsPart, ArticlesPart):
             chat_id=r["chat_id"],
             thread_id=r["thread_id"],
             attempts=r["attempts"],
+            attempt_id=r.get("attempt_id"),
+            queued_at=_dt(r.get("created_at")),
         )
 
     def mark_sent(self, outbox_id: int, now: datetime, message_ref: str | None = None) -> None:

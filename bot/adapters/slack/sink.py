@@ -39,6 +39,7 @@ GONE_ERRORS = frozenset(
 DEFAULT_RETRY_AFTER = 1.0
 log = logging.getLogger(__name__)
 ALERT_EVENT = "threatwatch_alert"  # the event_type of an alert's message metadata
+DIGEST_EVENT = "threatwatch_digest"  # …and of a digest's (its attempt, shared by its rows)
 HISTORY_PAGE = 200  # messages per page of conversations.history / .replies
 HISTORY_PAGES = 5  # how far back an earlier attempt is looked for: at most 1,000 messages
 CLOCK_SLACK_SECONDS = 300  # look from a little before the alert was queued (clocks differ)
@@ -138,8 +139,11 @@ def alert_metadata(entry: OutboxEntry, attempt: str | None) -> dict[str, Any]:
 
 
 def is_alert_for(message: dict[str, Any], entry: OutboxEntry) -> bool:
+    """The message shows ``entry``: its own alert message, or the digest of its last attempt."""
     metadata = message.get("metadata") or {}
     payload = metadata.get("event_payload") or {}
+    if metadata.get("event_type") == DIGEST_EVENT:
+        return entry.attempt_id is not None and payload.get("attempt") == entry.attempt_id
     return (
         metadata.get("event_type") == ALERT_EVENT
         and str(payload.get("outbox_id")) == str(entry.id)
@@ -211,10 +215,20 @@ class SlackSink:
     async def post(
         self, chat_id: str, thread_id: str, reply: Reply, options: SendOptions
     ) -> str | None:
-        # Slack has no silent send: quiet hours do not change a Slack message
+        # Slack has no silent send: quiet hours do not change a Slack message. A reply sent for
+        # outbox rows (a digest) carries its attempt, so it can be found after a crash
+        metadata = (
+            {"event_type": DIGEST_EVENT, "event_payload": {"attempt": options.attempt}}
+            if options.attempt
+            else None
+        )
         async with translated_errors():
             return await post_reply(
-                self.client, chat_id, reply, thread_ts=options.reply_to or thread_id or None
+                self.client,
+                chat_id,
+                reply,
+                thread_ts=options.reply_to or thread_id or None,
+                metadata=metadata,
             )
 
     async def edit(self, chat_id: str, message_ref: str, reply: Reply) -> None:

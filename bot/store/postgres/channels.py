@@ -11,6 +11,7 @@ from bot.core.channels import Channel, ChannelKey, ChatSettings, Subscription, S
 from bot.core.errors import NotFound
 from bot.core.models import Match
 from bot.core.records import OutboxEntry
+from bot.store.base import _dt
 from bot.store.channels import _channel
 from bot.store.postgres.articles import PgArticlesPart
 from bot.store.postgres.base import ts
@@ -202,8 +203,8 @@ class PgDeliveryPart(PgChannelsPart):
 
     def pending_for_channel(self, channel_id: int) -> list[OutboxEntry]:
         rows = self._rows(
-            """SELECT o.id, o.match_id, o.channel_id, o.attempts, c.platform, c.chat_id,
-               c.thread_id FROM outbox o JOIN channels c ON c.id = o.channel_id
+            """SELECT o.id, o.match_id, o.channel_id, o.attempts, o.attempt_id, o.created_at,
+               c.platform, c.chat_id, c.thread_id FROM outbox o JOIN channels c ON c.id = o.channel_id
                WHERE o.status IN ('pending', 'sending') AND o.channel_id = %s
                ORDER BY o.id""",
             [channel_id],
@@ -219,6 +220,8 @@ class PgDeliveryPart(PgChannelsPart):
             chat_id=r["chat_id"],
             thread_id=r["thread_id"],
             attempts=r["attempts"],
+            attempt_id=r.get("attempt_id"),
+            queued_at=_dt(r.get("created_at")),
         )
 
     def mark_sent(self, outbox_id: int, now: datetime, message_ref: str | None = None) -> None:

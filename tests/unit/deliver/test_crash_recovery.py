@@ -24,10 +24,12 @@ from test_delivery_concurrency import queue_alerts
 
 from bot.adapters.slack.sink import SlackSink
 from bot.adapters.telegram.sink import TelegramSink
+from bot.core.channels import ChatSettings, DeliveryMode
 from bot.core.errors import StoreError
 from bot.core.records import OutboxEntry
 from bot.deliver.outbox import Deliverer
 from bot.deliver.sink import SendOptions, Sink
+from bot.messages.alerts import digest_reply
 from bot.store import Store
 from testkit.slack_api import BOT_TOKEN, FakeSlackAPI
 from testkit.telegram_api import FakeBotAPI
@@ -204,3 +206,35 @@ async def test_an_app_without_the_history_scope_sends_again_and_says_so(
     assert await drain_at(deliverer, clock, LEASE) == 1  # not held back: sent again
     assert len(slack.alerts(CHANNEL)) == 2 and store.outbox_counts() == {"sent": 1}
     assert "channels:history" in caplog.text and "may arrive twice" in caplog.text
+
+
+async def test_a_slack_digest_cut_short_after_posting_is_not_posted_again(
+    store: Store, slack: FakeSlackAPI
+) -> None:
+    queue_alerts(store, {"slack": [CHANNEL]}, alerts=3)
+    channel = store.ensure_channel("slack", CHANNEL, now=T0)
+    store.save_channel_settings(  # the digest hour has just passed
+        channel,
+        replace(
+            ChatSettings(),
+            mode=DeliveryMode.DIGEST,
+            digest_at=f"{T0 - timedelta(minutes=1):%H:%M}",
+            last_digest_at=(T0 - timedelta(days=2)).isoformat(),
+        ),
+    )
+    sink = SlackSink(AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url))
+    # the dead sender claimed the chat, marked the rows and posted the digest, then died
+    claim = store.claim_chat(channel, "dead:1:00", T0, lease_seconds=LEASE)
+    assert claim is not None
+    rows = store.pending_for_channel(channel)
+    store.begin_send(claim, [r.id for r in rows], "d1", T0, lease_seconds=LEASE)
+    reply = digest_reply([r.match for r in rows], day=T0)
+    await sink.post(CHANNEL, "", reply, SendOptions(attempt="d1"))
+    clock = Clock()
+    deliverer = Deliverer(store, {"slack": sink}, clock, claim_seconds=LEASE)
+    assert await drain_at(deliverer, clock, LEASE - 1) == 0  # still the dead sender's chat
+    assert await drain_at(deliverer, clock, LEASE) == 3  # found in the channel: marked sent
+    assert len(slack.posted_to(CHANNEL, "chat.postMessage")) == 1
+    assert store.outbox_counts() == {"sent": 3}
+    assert store.channel(channel).settings.last_digest_at is not None
+    assert await drain_at(deliverer, clock, LEASE + 60) == 0  # and not due again today
