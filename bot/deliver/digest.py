@@ -1,7 +1,8 @@
 """Digest mode: one message per chat at its chosen hour, with the alerts queued since the last
 digest grouped by story. The rows stay in the outbox until the digest is sent; while it is
-being sent they are marked 'sending' (a digest cut short by a crash is sent again by the
-chat's next holder, with the rows it left 'sending')."""
+being sent they are marked 'sending' with the digest's attempt id. A digest cut short by a
+crash is taken up by the chat's next holder with the rows it left 'sending': found in the chat
+where the platform can tell (Slack: the digest's metadata), else sent again."""
 
 from __future__ import annotations
 
