@@ -21,6 +21,9 @@ def local_env(
         "THREATWATCH_LOAD_DEFAULT_FEEDS": "false",
         "THREATWATCH_FETCH_FULL_TEXT": "false",
         "THREATWATCH_POLL_INTERVAL": str(poll_interval),
+        # a process killed in the middle of delivery frees its chats after this long, so the
+        # restarted one goes on within seconds (the default, 30 s, outlasts a slow request)
+        "THREATWATCH_DELIVERY_CLAIM_SECONDS": "2",
         "HF_HUB_OFFLINE": "1",
         **extra,
     }

@@ -1,7 +1,8 @@
 """FakeSlackAPI: a local Slack Web API server for tests, with Socket Mode and fault injection.
 
 It speaks enough of Slack's protocol for the real slack-sdk and slack-bolt clients: auth.test,
-chat.postMessage, chat.update, chat.postEphemeral, conversations.info / members / join / open,
+chat.postMessage (with message metadata), chat.update, chat.postEphemeral, conversations.info /
+members / join / open / history / replies (metadata only with include_all_metadata),
 files.getUploadURLExternal + upload + files.completeUploadExternal, apps.connections.open with a
 local websocket for Socket Mode (``socket_mode``, in testkit/slack_socket_mode.py), and
 response_url endpoints that record what the bot answered. Faults:
@@ -27,7 +28,7 @@ from aiohttp import web
 
 from bot.demo.localserver import LocalServer
 from testkit.ratelimits import PlatformLimits, slack_limits
-from testkit.slack_objects import Channel, Fault, Posted, call_params
+from testkit.slack_objects import Channel, Fault, Posted, call_params, history_page
 from testkit.slack_socket_mode import SOCKET_PATH, SocketModeEndpoint
 
 BOT_USER = "UBOT0001"
@@ -48,7 +49,7 @@ class FakeSlackAPI(LocalServer):
         self.channels: dict[str, Channel] = {}
         self.files: list[dict[str, Any]] = []
         self._uploads: dict[str, bytes] = {}
-        self._ts = itertools.count(1)
+        self._last_ts = 0.0
         self._ids = itertools.count(1)
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
@@ -227,11 +228,16 @@ class FakeSlackAPI(LocalServer):
             self._uploads[request.match_info["id"]] = data
         return web.Response(text=f"OK - {len(data)}")
 
+    def _next_ts(self) -> str:
+        """A message ts as Slack makes them: the time it was posted, unique and increasing."""
+        self._last_ts = max(time.time(), self._last_ts + 0.000001)
+        return f"{self._last_ts:.6f}"
+
     def _posted(self, method: str, channel: str, params: dict[str, Any]) -> Posted:
         return Posted(
             method=method,
             channel=channel,
-            ts=f"1700000000.{next(self._ts):06d}",
+            ts=self._next_ts(),
             text=str(params.get("text", "")),
             blocks=list(params.get("blocks") or []),
             thread_ts=params.get("thread_ts") or None,
@@ -269,6 +275,8 @@ class FakeSlackAPI(LocalServer):
         if not params.get("text") and not params.get("blocks"):
             return {"error": "no_text"}
         posted = self._posted("chat.postMessage", channel, params)
+        if isinstance(params.get("metadata"), dict):
+            posted.metadata = params["metadata"]
         self.posted.append(posted)
         return {
             "channel": channel,
@@ -301,6 +309,16 @@ class FakeSlackAPI(LocalServer):
             return {"error": "channel_not_found"}
         flags = {k: getattr(channel, k) for k in ("is_member", "is_private", "is_archived")}
         return {"channel": {"id": channel.id, "name": channel.id.lower(), **flags}}
+
+    def m_conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        if error := self._channel_error(str(params.get("channel", "")), posting=True):
+            return error  # like Slack: the bot must be in the channel to read it
+        return history_page(self.posted, params, thread=None)
+
+    def m_conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        if error := self._channel_error(str(params.get("channel", "")), posting=True):
+            return error
+        return history_page(self.posted, params, thread=str(params.get("ts", "")))
 
     def m_conversations_members(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self.channels.get(str(params.get("channel")))

@@ -111,6 +111,7 @@ def compose(
         clock,
         retry_base=settings.delivery_retry_base,
         max_retry_delay=settings.delivery_max_retry_delay,
+        claim_seconds=settings.delivery_claim_seconds,
     )
     websub = None
     if settings.websub_callback_url:

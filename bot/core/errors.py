@@ -81,8 +81,9 @@ class StoreError(ThreatwatchError):
 
 
 class LeaseLost(StoreError):
-    """This process's lease on a feed ran out (or another took it over): its results for that
-    feed are dropped, the feed's new holder polls it again."""
+    """This process's lease on a feed (or its claim on a chat) ran out, or another took it
+    over: its results for that feed are dropped, the feed's new holder polls it again; a chat
+    whose claim was lost gets nothing more from this process until it claims the chat again."""
 
 
 def error_kind(error: Exception) -> str:

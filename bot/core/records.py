@@ -61,6 +61,31 @@ class OutboxEntry:
     chat_id: str
     thread_id: str
     attempts: int
+    # the last attempt's id once the row has been tried (its outcome may be unknown: a crash or
+    # a timeout after the platform accepted it), and when the row was queued
+    attempt_id: str | None = None
+    queued_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ChatClaim:
+    """One process's hold on a chat: only it sends to the chat until ``until`` (renewed with
+    each send). ``epoch`` grows with every new holder and fences a holder whose claim ran out."""
+
+    channel_id: int
+    owner: str
+    epoch: int
+    until: datetime
+
+
+@dataclass(frozen=True)
+class SendWindow:
+    """A rate limit shared by every process through the database: at most ``messages`` sends in
+    any ``per_seconds`` to ``scope`` (a platform's whole bot, or one chat)."""
+
+    scope: str
+    messages: int
+    per_seconds: float
 
 
 @dataclass(frozen=True)

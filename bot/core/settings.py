@@ -105,6 +105,12 @@ class Settings(BaseSettings):
     # at most delivery_max_retry_delay, so alerts go out within that long after an outage ends
     delivery_retry_base: float = Field(default=1.0, gt=0)
     delivery_max_retry_delay: float = Field(default=300.0, gt=0)
+    # any number of `threatwatch run` processes drain one outbox, each chat held by one of them
+    # at a time: a claim lasts this long (renewed with each send), so a process that dies frees
+    # its chats after at most this long, and a row it left 'sending' is sent again (or, on
+    # Slack, found in the channel's history) once it has been 'sending' this long. Keep it
+    # above the platforms' request timeouts, so that a live sender is never taken over mid-send
+    delivery_claim_seconds: float = Field(default=30.0, gt=0)
 
     # --- operations: Prometheus metrics and health on their own port (off without a port) ---
     metrics_port: int | None = Field(default=None, ge=0, le=65535)  # 0: any free port (logged)

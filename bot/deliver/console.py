@@ -63,6 +63,9 @@ class ConsoleSink:
         print(render_console_alert(entry.match), file=self.stream, flush=True)
         return self._ref()
 
+    async def find_sent(self, entry: OutboxEntry, options: SendOptions) -> str | None:
+        return None  # what was printed cannot be read back: an interrupted alert prints again
+
     async def post(
         self, chat_id: str, thread_id: str, reply: Reply, options: SendOptions
     ) -> str | None:

@@ -1,5 +1,6 @@
 """What the outbox needs of a chat platform: a Sink sends one alert, posts a neutral reply, edits
-a sent message, and says its rate limits. Telegram's and Slack's live in bot/adapters/."""
+a sent message, looks an earlier attempt up where the platform can, and says its rate limits.
+Telegram's and Slack's live in bot/adapters/."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ ApiErrorObserver = Callable[[str, str, str], None]
 class SendOptions:
     reply_to: str | None = None  # message ref of the first alert of the same story
     silent: bool = False  # quiet hours: deliver without a notification sound
+    # this attempt's id: a platform that keeps data with a message (Slack's metadata) stores it
+    # with the outbox row's and the alert's ids, so the message can be found after a crash
+    attempt: str | None = None
 
 
 class Sink(Protocol):
@@ -31,6 +35,12 @@ class Sink(Protocol):
 
     async def send(self, entry: OutboxEntry, options: SendOptions) -> str | None:
         """Send one alert; return the platform's message reference. Raises DeliveryError."""
+        ...
+
+    async def find_sent(self, entry: OutboxEntry, options: SendOptions) -> str | None:
+        """The reference of a message an earlier attempt at ``entry`` left in the chat (where
+        ``send`` with these options would have put it), or None: not there, or the platform
+        cannot tell (Telegram). Raises DeliveryError when the platform cannot be asked."""
         ...
 
     async def post(

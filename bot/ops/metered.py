@@ -58,6 +58,9 @@ class MeteredSink:
         self.metrics.observe_send(self.platform, None)
         return ref
 
+    async def find_sent(self, entry: OutboxEntry, options: SendOptions) -> str | None:
+        return await self.inner.find_sent(entry, options)  # a look-up, not an alert sent
+
     async def post(
         self, chat_id: str, thread_id: str, reply: Reply, options: SendOptions
     ) -> str | None:

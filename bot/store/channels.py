@@ -120,7 +120,7 @@ class ChannelsPart(StoreBase):
             ).rowcount
             conn.execute(
                 """UPDATE outbox SET status = 'undeliverable', last_error = ?
-                   WHERE channel_id = ? AND status = 'pending'""",
+                   WHERE channel_id = ? AND status IN ('pending', 'sending')""",
                 [reason[:500], channel_id],
             )
         return paused

@@ -8,7 +8,7 @@ from datetime import datetime
 from bot.core.models import Match
 from bot.core.records import OutboxEntry
 from bot.store.articles import ArticlesPart
-from bot.store.base import _iso
+from bot.store.base import _dt, _iso
 from bot.store.channels import ChannelsPart
 
 INSTANT = "coalesce(json_extract(c.settings, '$.mode'), 'instant') = 'instant'"
@@ -26,7 +26,9 @@ class DeliveryPart(ChannelsPart, ArticlesPart):
         """Pending rows of instant-mode channels that are due, oldest first (digest-mode
         channels are collected by ``pending_for_channel`` at their digest hour). A row waits
         while an older pending row of its channel is waiting for a retry, so a chat receives
-        its alerts in the order they were created, however long an outage lasts."""
+        its alerts in the order they were created, however long an outage lasts, and while an
+        older row is being sent. (The deliverer takes rows through chat claims instead:
+        bot/store/chat_claims.py.)"""
         if not platforms:
             return []
         marks = ",".join("?" * len(platforms))
@@ -37,18 +39,21 @@ class DeliveryPart(ChannelsPart, ArticlesPart):
                 FROM outbox o JOIN channels c ON c.id = o.channel_id
                 WHERE o.status = 'pending' AND o.next_attempt_at <= ? AND c.platform IN ({marks})
                 AND {INSTANT} {skip_sql}
-                AND NOT EXISTS (SELECT 1 FROM outbox w WHERE w.status = 'pending'
-                    AND w.next_attempt_at > ? AND w.channel_id = o.channel_id AND w.id < o.id)
+                AND NOT EXISTS (SELECT 1 FROM outbox w WHERE w.channel_id = o.channel_id
+                    AND w.id < o.id AND (w.status = 'sending'
+                        OR (w.status = 'pending' AND w.next_attempt_at > ?)))
                 ORDER BY o.id LIMIT ?""",
             [_iso(now), *platforms, *skip_channels, _iso(now), limit],
         )
         return [self._entry(r) for r in rows]
 
     def pending_for_channel(self, channel_id: int) -> list[OutboxEntry]:
+        """Every row of the channel not yet sent (a digest's), with those a digest left
+        'sending' when its sender stopped: whoever holds the chat's claim sends them."""
         rows = self._rows(
-            """SELECT o.id, o.match_id, o.channel_id, o.attempts, c.platform, c.chat_id, c.thread_id
-               FROM outbox o JOIN channels c ON c.id = o.channel_id
-               WHERE o.status = 'pending' AND o.channel_id = ? ORDER BY o.id""",
+            """SELECT o.id, o.match_id, o.channel_id, o.attempts, o.attempt_id, o.created_at,
+               c.platform, c.chat_id, c.thread_id FROM outbox o JOIN channels c ON c.id = o.channel_id
+               WHERE o.status IN ('pending', 'sending') AND o.channel_id = ? ORDER BY o.id""",
             [channel_id],
         )
         return [self._entry(r) for r in rows]
@@ -62,6 +67,8 @@ class DeliveryPart(ChannelsPart, ArticlesPart):
             chat_id=r["chat_id"],
             thread_id=r["thread_id"],
             attempts=r["attempts"],
+            attempt_id=r.get("attempt_id"),
+            queued_at=_dt(r.get("created_at")),
         )
 
     def mark_sent(self, outbox_id: int, now: datetime, message_ref: str | None = None) -> None:
@@ -73,7 +80,7 @@ class DeliveryPart(ChannelsPart, ArticlesPart):
         with self.transaction() as conn:
             conn.executemany(
                 """UPDATE outbox SET status = 'sent', sent_at = ?, message_ref = ?,
-                   attempts = attempts + 1 WHERE id = ? AND status = 'pending'""",
+                   attempts = attempts + 1 WHERE id = ? AND status IN ('pending', 'sending')""",
                 [(_iso(now), message_ref, i) for i in outbox_ids],
             )
 
@@ -86,9 +93,13 @@ class DeliveryPart(ChannelsPart, ArticlesPart):
             )
 
     def mark_retry(self, outbox_id: int, *, next_attempt_at: datetime, error: str) -> None:
+        """The send failed: pending again, tried at ``next_attempt_at`` (its attempt id stays,
+        so a platform that can look sends up checks first that the failed one did not land)."""
         with self.transaction() as conn:
             conn.execute(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?",
+                """UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?,
+                   status = CASE status WHEN 'sending' THEN 'pending' ELSE status END
+                   WHERE id = ?""",
                 [_iso(next_attempt_at), error[:500], outbox_id],
             )
 

@@ -282,4 +282,32 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX spike_outbox_due ON spike_outbox (status, next_attempt_at);
     """,
+    # 11: outbox drained by many processes: each chat held by one sender at a time (chat_claims),
+    # a send marked 'sending' before the platform is called (two-phase), and the platforms'
+    # rate limits shared through the database (send_windows). Self-contained: no other
+    # migration's columns are touched.
+    """
+    -- the last attempt at sending the row: its id (Slack messages carry it in their metadata),
+    -- the process that made it and when; a row left 'sending' past the claim timeout was
+    -- abandoned by a crashed sender and is sent again (or found in Slack's history)
+    ALTER TABLE outbox ADD COLUMN attempt_id TEXT;
+    ALTER TABLE outbox ADD COLUMN sending_by TEXT;
+    ALTER TABLE outbox ADD COLUMN sending_at TEXT;
+    CREATE INDEX outbox_channel_status ON outbox (channel_id, status, id);
+
+    -- who sends to the chat now and until when; epoch grows with every new holder
+    CREATE TABLE chat_claims (
+        channel_id INTEGER PRIMARY KEY REFERENCES channels(id) ON DELETE CASCADE,
+        lease_owner TEXT,
+        lease_until TEXT,
+        epoch INTEGER NOT NULL DEFAULT 0
+    );
+
+    -- the recent sends of a shared rate window ('telegram', 'telegram:chat:-100…'): a JSON list
+    -- of [unix time, attempt token or null]; a token marks a send still in flight
+    CREATE TABLE send_windows (
+        scope TEXT PRIMARY KEY,
+        sends TEXT NOT NULL DEFAULT '[]'
+    );
+    """,
 ]

@@ -53,12 +53,13 @@ def _counts(conn: sqlite3.Connection, now: datetime) -> DatabaseProbe:
         )
     }
     now_iso = now.astimezone(UTC).isoformat(timespec="seconds")
-    # digest-mode chats hold their alerts until the digest hour on purpose: not counted
+    # digest-mode chats hold their alerts until the digest hour on purpose: not counted; an
+    # alert being sent counts (one left sending by a process that died is still to deliver)
     pending, oldest, overdue = conn.execute(
         f"""SELECT COUNT(*), MIN(o.created_at),
                   MIN(CASE WHEN o.next_attempt_at <= ? THEN o.next_attempt_at END)
            FROM outbox o JOIN channels c ON c.id = o.channel_id
-           WHERE o.status = 'pending' AND {INSTANT}""",
+           WHERE o.status IN ('pending', 'sending') AND {INSTANT}""",
         [now_iso],
     ).fetchone()
     (vectors,) = conn.execute("SELECT COUNT(*) FROM article_chunks").fetchone()

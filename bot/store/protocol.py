@@ -29,19 +29,19 @@ from bot.core.records import (
     FeedLease,
     NewArticle,
     NewMatch,
-    OutboxEntry,
     RecentReport,
     SpikeAlert,
     SpikeDelivery,
     StoredReport,
     TopicActivity,
 )
+from bot.store.delivery_protocol import DeliveryStore
 
 if TYPE_CHECKING:
     import numpy as np
 
 
-class Store(Protocol):
+class Store(DeliveryStore, Protocol):
     # --- base ------------------------------------------------------------------------------------
     def close(self) -> None: ...
 
@@ -216,38 +216,6 @@ class Store(Protocol):
     def matched_in_window(
         self, topics: Sequence[str], since: datetime, until: datetime, limit: int
     ) -> list[tuple[int, str]]: ...
-
-    # --- delivery --------------------------------------------------------------------------------
-    def due_outbox(
-        self,
-        now: datetime,
-        *,
-        platforms: Sequence[str],
-        limit: int = 100,
-        skip_channels: Sequence[int] = (),
-    ) -> list[OutboxEntry]: ...
-
-    def pending_for_channel(self, channel_id: int) -> list[OutboxEntry]: ...
-
-    def mark_sent(self, outbox_id: int, now: datetime, message_ref: str | None = None) -> None: ...
-
-    def mark_many_sent(
-        self, outbox_ids: Sequence[int], now: datetime, message_ref: str | None = None
-    ) -> None: ...
-
-    def mark_filtered(self, outbox_id: int, reason: str) -> None: ...
-
-    def mark_retry(self, outbox_id: int, *, next_attempt_at: datetime, error: str) -> None: ...
-
-    def story_root(
-        self, channel_id: int, story_id: int, *, before_match: int
-    ) -> tuple[int, str] | None: ...
-
-    def story_reports_sent(self, channel_id: int, message_ref: str) -> list[Match]: ...
-
-    def outbox_rows_by_platform(self, match_ids: Sequence[int]) -> dict[str, int]: ...
-
-    def outbox_counts(self) -> dict[str, int]: ...
 
     # --- channels --------------------------------------------------------------------------------
     def ensure_channel(

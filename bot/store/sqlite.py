@@ -6,10 +6,12 @@ The store is one class assembled from parts, one per kind of data; only this pac
 from __future__ import annotations
 
 from bot.store.articles import ArticlesPart
+from bot.store.chat_claims import ChatClaimsPart
 from bot.store.delivery import DeliveryPart
 from bot.store.feeds import FeedsPart
 from bot.store.leases import LeasesPart
 from bot.store.lookups import LookupsPart
+from bot.store.send_windows import SendWindowsPart
 from bot.store.spike_outbox import SpikeOutboxPart
 from bot.store.topic_edits import TopicEditsPart
 from bot.store.topics import TopicsPart
@@ -22,6 +24,7 @@ class SqliteStore(
     FeedsPart,
     TopicEditsPart,
     TopicsPart,
+    ChatClaimsPart,
     DeliveryPart,
     LookupsPart,
     ArticlesPart,
@@ -30,5 +33,6 @@ class SqliteStore(
     LeasesPart,
     TrendsPart,
     SpikeOutboxPart,
+    SendWindowsPart,
 ):
     """The one object that reads and writes the database."""

@@ -5,6 +5,7 @@ TransientDeliveryError)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -36,6 +37,16 @@ GONE_ERRORS = frozenset(
     }
 )
 DEFAULT_RETRY_AFTER = 1.0
+log = logging.getLogger(__name__)
+ALERT_EVENT = "threatwatch_alert"  # the event_type of an alert's message metadata
+DIGEST_EVENT = "threatwatch_digest"  # …and of a digest's (its attempt, shared by its rows)
+HISTORY_PAGE = 200  # messages per page of conversations.history / .replies
+HISTORY_PAGES = 5  # how far back an earlier attempt is looked for: at most 1,000 messages
+CLOCK_SLACK_SECONDS = 300  # look from a little before the alert was queued (clocks differ)
+# history errors that mean the app may not read it (not a passing failure)
+UNREADABLE_HISTORY = frozenset(
+    {"missing_scope", "not_allowed_token_type", "method_not_supported_for_channel_type"}
+)
 
 
 def retry_after(response: Any) -> float:
@@ -77,7 +88,12 @@ async def translated_errors() -> AsyncIterator[None]:
 
 
 async def post_reply(
-    client: AsyncWebClient, channel: str, reply: Reply, *, thread_ts: str | None = None
+    client: AsyncWebClient,
+    channel: str,
+    reply: Reply,
+    *,
+    thread_ts: str | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> str:
     """Post a neutral reply to a channel (a document is uploaded as a file with the reply as
     its comment); returns the message's ts."""
@@ -107,9 +123,32 @@ async def post_reply(
         thread_ts=thread_ts or None,
         unfurl_links=False,
         unfurl_media=False,
+        metadata=metadata,
         **message.payload(),
     )
     return str(response["ts"])
+
+
+def alert_metadata(entry: OutboxEntry, attempt: str | None) -> dict[str, Any]:
+    """What an alert's message carries (Slack's message metadata): the outbox row, the alert
+    and the attempt, so that the message can be found in the channel after a crash."""
+    payload: dict[str, Any] = {"outbox_id": entry.id, "alert_id": entry.match.id}
+    if attempt:
+        payload["attempt"] = attempt
+    return {"event_type": ALERT_EVENT, "event_payload": payload}
+
+
+def is_alert_for(message: dict[str, Any], entry: OutboxEntry) -> bool:
+    """The message shows ``entry``: its own alert message, or the digest of its last attempt."""
+    metadata = message.get("metadata") or {}
+    payload = metadata.get("event_payload") or {}
+    if metadata.get("event_type") == DIGEST_EVENT:
+        return entry.attempt_id is not None and payload.get("attempt") == entry.attempt_id
+    return (
+        metadata.get("event_type") == ALERT_EVENT
+        and str(payload.get("outbox_id")) == str(entry.id)
+        and str(payload.get("alert_id")) == str(entry.match.id)
+    )
 
 
 class SlackSink:
@@ -125,15 +164,71 @@ class SlackSink:
         return Rate(1, 1.15)
 
     async def send(self, entry: OutboxEntry, options: SendOptions) -> str | None:
-        return await self.post(entry.chat_id, entry.thread_id, alert_reply(entry.match), options)
+        async with translated_errors():
+            return await post_reply(
+                self.client,
+                entry.chat_id,
+                alert_reply(entry.match),
+                thread_ts=options.reply_to or entry.thread_id or None,
+                metadata=alert_metadata(entry, options.attempt),
+            )
+
+    async def find_sent(self, entry: OutboxEntry, options: SendOptions) -> str | None:
+        """The ts of a message of an earlier attempt at ``entry``: looked for by its metadata in
+        the channel's history (or the thread's, for a reply), from a little before the alert was
+        queued. Needs the channels:history (groups:history) scope."""
+        thread = options.reply_to or entry.thread_id or None
+        oldest = (
+            f"{entry.queued_at.timestamp() - CLOCK_SLACK_SECONDS:.6f}" if entry.queued_at else None
+        )
+        async with translated_errors():
+            try:
+                return await self._find(entry, thread, oldest)
+            except SlackApiError as exc:
+                if error_code(exc) not in UNREADABLE_HISTORY:
+                    raise
+                reason = error_code(exc)
+        # an app installed before it asked for the history scopes: it cannot tell, so it sends
+        # again (at most one duplicate per crash, as on Telegram) rather than hold the alert
+        log.warning(
+            "slack: cannot read the history of %s (%s): give the app the channels:history and "
+            "groups:history scopes; alert %d is sent again and may arrive twice",
+            entry.chat_id,
+            reason,
+            entry.match.id,
+            extra={"platform": SLACK, "chat": entry.chat_id, "alert_id": entry.match.id},
+        )
+        return None
+
+    async def _find(self, entry: OutboxEntry, thread: str | None, oldest: str | None) -> str | None:
+        cursor = None
+        for _ in range(HISTORY_PAGES):
+            page = await self._history_page(entry.chat_id, thread, oldest, cursor)
+            for message in page.get("messages") or []:
+                if is_alert_for(message, entry):
+                    return str(message["ts"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        return None
 
     async def post(
         self, chat_id: str, thread_id: str, reply: Reply, options: SendOptions
     ) -> str | None:
-        # Slack has no silent send: quiet hours do not change a Slack message
+        # Slack has no silent send: quiet hours do not change a Slack message. A reply sent for
+        # outbox rows (a digest) carries its attempt, so it can be found after a crash
+        metadata = (
+            {"event_type": DIGEST_EVENT, "event_payload": {"attempt": options.attempt}}
+            if options.attempt
+            else None
+        )
         async with translated_errors():
             return await post_reply(
-                self.client, chat_id, reply, thread_ts=options.reply_to or thread_id or None
+                self.client,
+                chat_id,
+                reply,
+                thread_ts=options.reply_to or thread_id or None,
+                metadata=metadata,
             )
 
     async def edit(self, chat_id: str, message_ref: str, reply: Reply) -> None:
@@ -141,3 +236,17 @@ class SlackSink:
             await self.client.chat_update(
                 channel=chat_id, ts=message_ref, **render(reply).payload()
             )
+
+    async def _history_page(
+        self, channel: str, thread: str | None, oldest: str | None, cursor: str | None
+    ) -> Any:
+        # Slack returns message metadata only when asked for it
+        if thread:
+            return await self.client.conversations_replies(
+                channel=channel, ts=thread, oldest=oldest, cursor=cursor, limit=HISTORY_PAGE,
+                include_all_metadata=True,
+            )  # fmt: skip
+        return await self.client.conversations_history(
+            channel=channel, oldest=oldest, cursor=cursor, limit=HISTORY_PAGE,
+            include_all_metadata=True,
+        )  # fmt: skip

@@ -130,6 +130,12 @@ class TelegramSink:
     async def send(self, entry: OutboxEntry, options: SendOptions) -> str | None:
         return await self.post(entry.chat_id, entry.thread_id, alert_reply(entry.match), options)
 
+    async def find_sent(self, entry: OutboxEntry, options: SendOptions) -> str | None:
+        # The Bot API can neither read a chat's history nor take an idempotency key: an alert
+        # whose attempt was cut short (a crash after Telegram accepted it) is sent again, so it
+        # may arrive twice, once per crash (docs/RELIABILITY.md)
+        return None
+
     async def post(
         self, chat_id: str, thread_id: str, reply: Reply, options: SendOptions
     ) -> str | None:

@@ -11,6 +11,7 @@ from bot.core.channels import Channel, ChannelKey, ChatSettings, Subscription, S
 from bot.core.errors import NotFound
 from bot.core.models import Match
 from bot.core.records import OutboxEntry
+from bot.store.base import _dt
 from bot.store.channels import _channel
 from bot.store.postgres.articles import PgArticlesPart
 from bot.store.postgres.base import ts
@@ -120,7 +121,7 @@ class PgChannelsPart(PgArticlesPart):
             ).rowcount
             conn.execute(
                 """UPDATE outbox SET status = 'undeliverable', last_error = %s
-                   WHERE channel_id = %s AND status = 'pending'""",
+                   WHERE channel_id = %s AND status IN ('pending', 'sending')""",
                 [reason[:500], channel_id],
             )
         return paused
@@ -187,9 +188,9 @@ class PgDeliveryPart(PgChannelsPart):
                 WHERE o.status = 'pending' AND o.next_attempt_at <= %(now)s
                 AND c.platform = ANY(%(platforms)s) AND {MODE} = 'instant'
                 AND NOT (o.channel_id = ANY(%(skip)s))
-                AND NOT EXISTS (SELECT 1 FROM outbox w WHERE w.status = 'pending'
-                    AND w.next_attempt_at > %(now)s AND w.channel_id = o.channel_id
-                    AND w.id < o.id)
+                AND NOT EXISTS (SELECT 1 FROM outbox w WHERE w.channel_id = o.channel_id
+                    AND w.id < o.id AND (w.status = 'sending'
+                        OR (w.status = 'pending' AND w.next_attempt_at > %(now)s)))
                 ORDER BY o.id LIMIT %(limit)s""",
             {
                 "now": ts(now),
@@ -202,9 +203,10 @@ class PgDeliveryPart(PgChannelsPart):
 
     def pending_for_channel(self, channel_id: int) -> list[OutboxEntry]:
         rows = self._rows(
-            """SELECT o.id, o.match_id, o.channel_id, o.attempts, c.platform, c.chat_id,
-               c.thread_id FROM outbox o JOIN channels c ON c.id = o.channel_id
-               WHERE o.status = 'pending' AND o.channel_id = %s ORDER BY o.id""",
+            """SELECT o.id, o.match_id, o.channel_id, o.attempts, o.attempt_id, o.created_at,
+               c.platform, c.chat_id, c.thread_id FROM outbox o JOIN channels c ON c.id = o.channel_id
+               WHERE o.status IN ('pending', 'sending') AND o.channel_id = %s
+               ORDER BY o.id""",
             [channel_id],
         )
         return [self._entry(r) for r in rows]
@@ -218,6 +220,8 @@ class PgDeliveryPart(PgChannelsPart):
             chat_id=r["chat_id"],
             thread_id=r["thread_id"],
             attempts=r["attempts"],
+            attempt_id=r.get("attempt_id"),
+            queued_at=_dt(r.get("created_at")),
         )
 
     def mark_sent(self, outbox_id: int, now: datetime, message_ref: str | None = None) -> None:
@@ -229,7 +233,8 @@ class PgDeliveryPart(PgChannelsPart):
         with self.transaction() as conn:
             conn.execute(
                 """UPDATE outbox SET status = 'sent', sent_at = %s, message_ref = %s,
-                   attempts = attempts + 1 WHERE id = ANY(%s) AND status = 'pending'""",
+                   attempts = attempts + 1 WHERE id = ANY(%s)
+                   AND status IN ('pending', 'sending')""",
                 [ts(now), message_ref, [int(i) for i in outbox_ids]],
             )
 
@@ -245,7 +250,9 @@ class PgDeliveryPart(PgChannelsPart):
         with self.transaction() as conn:
             conn.execute(
                 """UPDATE outbox SET attempts = attempts + 1, next_attempt_at = %s,
-                   last_error = %s WHERE id = %s""",
+                   last_error = %s,
+                   status = CASE status WHEN 'sending' THEN 'pending' ELSE status END
+                   WHERE id = %s""",
                 [ts(next_attempt_at), error[:500], outbox_id],
             )
 

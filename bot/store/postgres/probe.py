@@ -40,7 +40,7 @@ def probe_postgres(url: str, now: datetime, *, timeout: float) -> DatabaseProbe:
                 f"""SELECT count(*), min(o.created_at),
                           min(CASE WHEN o.next_attempt_at <= %s THEN o.next_attempt_at END)
                     FROM outbox o JOIN channels c ON c.id = o.channel_id
-                    WHERE o.status = 'pending' AND {INSTANT}""",
+                    WHERE o.status IN ('pending', 'sending') AND {INSTANT}""",
                 [now],
             ).fetchone()
             vectors = conn.execute("SELECT count(*) FROM article_chunks").fetchone()

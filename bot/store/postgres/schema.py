@@ -259,4 +259,21 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX spike_outbox_due ON spike_outbox (status, next_attempt_at);
     """,
+    # 6: outbox drained by many processes (the SQLite store's migration 11):
+    # chat claims, the two-phase send's columns and the shared rate windows
+    """
+    ALTER TABLE outbox ADD COLUMN attempt_id text;
+    ALTER TABLE outbox ADD COLUMN sending_by text;
+    ALTER TABLE outbox ADD COLUMN sending_at timestamptz;
+    CREATE TABLE chat_claims (
+        channel_id bigint PRIMARY KEY REFERENCES channels(id) ON DELETE CASCADE,
+        lease_owner text,
+        lease_until timestamptz,
+        epoch bigint NOT NULL DEFAULT 0
+    );
+    CREATE TABLE send_windows (
+        scope text PRIMARY KEY,
+        sends text NOT NULL DEFAULT '[]'
+    );
+    """,
 ]

@@ -4,6 +4,7 @@ database that any number of processes may use at once."""
 from __future__ import annotations
 
 from bot.store.postgres.channels import PgDeliveryPart
+from bot.store.postgres.chat_claims import PgChatClaimsPart, PgSendWindowsPart
 from bot.store.postgres.feeds import PgFeedsPart
 from bot.store.postgres.leases import PgLeasesPart
 from bot.store.postgres.spike_outbox import PgSpikeOutboxPart
@@ -16,11 +17,13 @@ from bot.store.postgres.websub import PgWebSubPart
 class PostgresStore(
     PgFeedsPart,
     PgTopicsPart,
+    PgChatClaimsPart,
     PgDeliveryPart,
     PgVectorsPart,
     PgWebSubPart,
     PgLeasesPart,
     PgTrendsPart,
     PgSpikeOutboxPart,
+    PgSendWindowsPart,
 ):
     """The one object that reads and writes a PostgreSQL database (``postgresql://`` URL)."""

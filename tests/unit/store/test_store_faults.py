@@ -24,7 +24,9 @@ from telegram_support import many_items, settings_for, write_watch_config
 from bot.app import runner
 from bot.app.compose import App, compose
 from bot.core.errors import StoreError
+from bot.core.records import OutboxEntry
 from bot.deliver.console import CONSOLE, ConsoleSink
+from bot.deliver.sink import SendOptions
 from testkit.feedserver import FeedServer
 
 ITEMS = 6
@@ -99,7 +101,22 @@ async def test_read_only_database_never_sends_an_alert_twice_and_catches_up(
         await app.pipeline.poll_once()  # alerts queued, none sent yet
         read_only(app, True)
         with pytest.raises(StoreError, match="attempt to write a readonly database"):
+            await app.deliverer.drain()  # no chat can be claimed, no alert marked 'sending'
+        assert printed(out) == []  # so nothing is sent
+        read_only(app, False)
+        # the database turns read-only right after the platform took the first alert
+        sink = app.deliverer.sinks[CONSOLE]
+        send = sink.send
+
+        async def send_then_read_only(entry: OutboxEntry, options: SendOptions) -> str | None:
+            ref = await send(entry, options)
+            read_only(app, True)
+            return ref
+
+        sink.send = send_then_read_only  # type: ignore[method-assign]
+        with pytest.raises(StoreError, match="attempt to write a readonly database"):
             await app.deliverer.drain()  # the first alert went out, its mark failed
+        sink.send = send  # type: ignore[method-assign]
         assert len(printed(out)) == 1
         for _ in range(3):  # while the database stays read-only: nothing more is sent
             with pytest.raises(StoreError):
