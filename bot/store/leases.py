@@ -25,20 +25,28 @@ from bot.store.feeds import _feed
 
 class LeasesPart(StoreBase):
     def claim_feeds(
-        self, owner: str, now: datetime, *, lease_seconds: float, limit: int
+        self,
+        owner: str,
+        now: datetime,
+        *,
+        lease_seconds: float,
+        limit: int,
+        include_not_due: bool = False,
     ) -> list[FeedLease]:
-        """Up to ``limit`` active feeds that are due and not held by a live lease (oldest due
-        first), leased to ``owner`` until ``now + lease_seconds``."""
+        """Up to ``limit`` active feeds that are due (any active feed with ``include_not_due``)
+        and not held by a live lease (oldest due first), leased to ``owner`` until
+        ``now + lease_seconds``."""
         until = now + timedelta(seconds=lease_seconds)
         with self.transaction() as conn:
             rows = conn.execute(
                 """UPDATE feeds SET lease_owner = ?, lease_until = ?,
                    lease_epoch = lease_epoch + 1
                    WHERE id IN (SELECT id FROM feeds WHERE status = 'active'
-                       AND next_check_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+                       AND (? OR next_check_at <= ?)
+                       AND (lease_until IS NULL OR lease_until <= ?)
                        ORDER BY next_check_at, id LIMIT ?)
                    RETURNING *""",
-                [owner, _iso(until), _iso(now), _iso(now), limit],
+                [owner, _iso(until), include_not_due, _iso(now), _iso(now), limit],
             )
             names = [d[0] for d in rows.description]
             claimed = [dict(zip(names, row, strict=True)) for row in rows.fetchall()]

@@ -342,7 +342,13 @@ class Store(Protocol):
 
     # --- leases ------------------------------------------------------------------------------
     def claim_feeds(
-        self, owner: str, now: datetime, *, lease_seconds: float, limit: int
+        self,
+        owner: str,
+        now: datetime,
+        *,
+        lease_seconds: float,
+        limit: int,
+        include_not_due: bool = False,
     ) -> list[FeedLease]: ...
 
     def release_feed(self, lease: FeedLease) -> None: ...

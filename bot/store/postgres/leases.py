@@ -19,19 +19,31 @@ from bot.store.postgres.base import PgBase, texts, ts
 
 class PgLeasesPart(PgBase):
     def claim_feeds(
-        self, owner: str, now: datetime, *, lease_seconds: float, limit: int
+        self,
+        owner: str,
+        now: datetime,
+        *,
+        lease_seconds: float,
+        limit: int,
+        include_not_due: bool = False,
     ) -> list[FeedLease]:
         until = now + timedelta(seconds=lease_seconds)
         with self.transaction() as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute(
                 """WITH due AS (SELECT id FROM feeds WHERE status = 'active'
-                       AND next_check_at <= %(now)s
+                       AND (%(any)s OR next_check_at <= %(now)s)
                        AND (lease_until IS NULL OR lease_until <= %(now)s)
                        ORDER BY next_check_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
                    UPDATE feeds f SET lease_owner = %(owner)s, lease_until = %(until)s,
                        lease_epoch = f.lease_epoch + 1
                    FROM due WHERE f.id = due.id RETURNING f.*""",
-                {"now": ts(now), "limit": limit, "owner": owner, "until": ts(until)},
+                {
+                    "now": ts(now),
+                    "any": include_not_due,
+                    "limit": limit,
+                    "owner": owner,
+                    "until": ts(until),
+                },
             )
             claimed = [texts(r) for r in cur.fetchall()]
         claimed.sort(key=lambda r: (r["next_check_at"], r["id"]))
