@@ -39,6 +39,16 @@ if TYPE_CHECKING:
     import numpy as np
 
 
+class Election(Protocol):
+    """The election of one process among several (e.g. the one Telegram long-poll listener):
+    ``try_lead`` is True while this process holds it (each call re-checks); ``resign`` gives it
+    up. A process that dies loses it without calling anything."""
+
+    def try_lead(self) -> bool: ...
+
+    def resign(self) -> None: ...
+
+
 class Store(Protocol):
     # --- base ------------------------------------------------------------------------------------
     def close(self) -> None: ...
@@ -354,6 +364,17 @@ class Store(Protocol):
     def release_feed(self, lease: FeedLease) -> None: ...
 
     def fenced(self, lease: FeedLease, now: datetime) -> AbstractContextManager[None]: ...
+
+    # --- chat updates received by several processes (bot/store/chat_updates.py) ---------------
+    def listener_election(self, name: str) -> Election: ...
+
+    def first_update(
+        self, source: str, key: str, now: datetime, *, keep_seconds: float
+    ) -> bool: ...
+
+    def update_offset(self, source: str) -> int: ...
+
+    def save_update_offset(self, source: str, offset: int, now: datetime) -> None: ...
 
     # --- trends ------------------------------------------------------------------------------
     def topic_activity(

@@ -6,6 +6,7 @@ The store is one class assembled from parts, one per kind of data; only this pac
 from __future__ import annotations
 
 from bot.store.articles import ArticlesPart
+from bot.store.chat_updates import ChatUpdatesPart
 from bot.store.delivery import DeliveryPart
 from bot.store.feeds import FeedsPart
 from bot.store.leases import LeasesPart
@@ -27,6 +28,7 @@ class SqliteStore(
     VectorsPart,
     WebSubPart,
     LeasesPart,
+    ChatUpdatesPart,
     TrendsPart,
 ):
     """The one object that reads and writes the database."""

@@ -228,4 +228,19 @@ MIGRATIONS: list[str] = [
     ALTER TABLE matches ADD COLUMN roles text NOT NULL DEFAULT '';
     ALTER TABLE feedback ADD COLUMN reason text;
     """,
+    # 5: chat update ids and the long-poll offset (the SQLite store's migration 10)
+    """
+    CREATE TABLE IF NOT EXISTS chat_updates (
+        source text NOT NULL,
+        update_key text NOT NULL,
+        seen_at timestamptz NOT NULL,
+        PRIMARY KEY (source, update_key)
+    );
+    CREATE INDEX IF NOT EXISTS chat_updates_seen ON chat_updates (seen_at);
+    CREATE TABLE IF NOT EXISTS chat_update_offsets (
+        source text PRIMARY KEY,
+        next_offset bigint NOT NULL,
+        updated_at timestamptz NOT NULL
+    );
+    """,
 ]

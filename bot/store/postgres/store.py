@@ -4,6 +4,7 @@ database that any number of processes may use at once."""
 from __future__ import annotations
 
 from bot.store.postgres.channels import PgDeliveryPart
+from bot.store.postgres.chat_updates import PgChatUpdatesPart
 from bot.store.postgres.feeds import PgFeedsPart
 from bot.store.postgres.leases import PgLeasesPart
 from bot.store.postgres.topics import PgTopicsPart
@@ -19,6 +20,7 @@ class PostgresStore(
     PgVectorsPart,
     PgWebSubPart,
     PgLeasesPart,
+    PgChatUpdatesPart,
     PgTrendsPart,
 ):
     """The one object that reads and writes a PostgreSQL database (``postgresql://`` URL)."""
