@@ -22,8 +22,7 @@ from contextlib import suppress
 from datetime import datetime
 
 from bot.core.errors import ThreatwatchError, error_kind
-from bot.core.facets import Facet
-from bot.core.models import CycleReport, Feed, FeedItem, FetchResult, TopicScore, utcnow
+from bot.core.models import CycleReport, Feed, FeedItem, FetchResult, utcnow
 from bot.core.records import NewArticle, NewMatch
 from bot.core.settings import Settings
 from bot.ingest import dedupe
@@ -31,14 +30,20 @@ from bot.ingest.fetch import Fetcher
 from bot.ingest.parse import parse_feed
 from bot.pipeline.feed_states import FeedOutcome, record_feed_states
 from bot.pipeline.full_text import with_full_text
-from bot.pipeline.leases import CycleLeases, lease_seconds, process_owner, without_feeds, writing
+from bot.pipeline.leases import (
+    CycleLeases,
+    free_dead_neighbours,
+    lease_seconds,
+    process_owner,
+    without_feeds,
+    writing,
+)
+from bot.pipeline.matches import new_match
 from bot.pipeline.story_links import StoryLink, StoryLinker
 from bot.relevance.embed import Embedder
 from bot.relevance.language import detect_language, normalise
 from bot.relevance.match import TopicIndex
-from bot.relevance.role_line import role_line
 from bot.relevance.scoring import Embedded, embed_documents, score_document
-from bot.relevance.summary import summarize
 from bot.store import Store
 from bot.topics.multilingual import MultilingualTopics
 
@@ -80,6 +85,7 @@ class Pipeline:
         async with self._lock:
             started, t0 = self.clock(), time.perf_counter()
             report = CycleReport()
+            free_dead_neighbours(self.store, self.owner, started)
             leases = CycleLeases(self.store, self.owner, self.lease_seconds)
             queue: asyncio.Queue[FeedOutcome | None] = asyncio.Queue()
             room = asyncio.Semaphore(QUEUE_FEEDS)  # released as the consumer takes an outcome
@@ -341,7 +347,7 @@ class Pipeline:
             for score in scores if scores is not None else score_document(doc, indexes):
                 if score.is_match:
                     facets = facets_of[score.topic]
-                    matches.append(_new_match(index, item, score, facets, english=not foreign))
+                    matches.append(new_match(index, item, score, facets, english=not foreign))
         self._save(batch, matches, embedder.name, report, leases)
 
     def _save(
@@ -377,22 +383,3 @@ class Pipeline:
         """For each new article: the earlier report (stored, or earlier in this batch) whose story
         it joins, and whether it adds facts to that story."""
         return self._story_linker.link(entries, model=self.embedder.name, now=self.clock())
-
-
-def _new_match(
-    index: int, item: FeedItem, s: TopicScore, facets: Sequence[Facet], *, english: bool
-) -> NewMatch:
-    """A match to save, with what explains it: a non-English alert shows the passage in the
-    original instead of a summary, and has no role line (its rules read English sentences)."""
-    return NewMatch(
-        index,
-        s.topic,
-        s.score,
-        s.threshold,
-        s.seed_id,
-        s.seed_title,
-        s.passage,
-        similarity=s.similarity,
-        summary=summarize(item.text, facets, title=item.title) if english else "",
-        roles=role_line(item.title, item.text, facets) if english else "",
-    )

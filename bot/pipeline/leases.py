@@ -49,6 +49,36 @@ def process_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def free_dead_neighbours(store: Store, owner: str, now: datetime) -> None:
+    """Give back the feeds held by processes of this machine that are gone: a process restarted
+    after a crash (kill -9, OOM, a container restart) polls its feeds at once instead of
+    waiting for its predecessor's leases to run out. Machines are told apart by host name,
+    which must be unique among the processes sharing a database; a process found dead wrongly
+    (a twin host name) only loses its round's results, to the fence."""
+    parts = owner.rsplit(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        return
+    host, my_pid = parts[0], int(parts[1])
+    for holder in store.feed_lease_holders(now) - {owner}:
+        parts = holder.rsplit(":", 2)
+        if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
+            continue
+        pid = int(parts[1])
+        if pid == my_pid or not _alive(pid):  # our pid, not our lease: a predecessor's
+            freed = store.release_feeds_of(holder)
+            log.info("gave back %d feed(s) held by %s, a process that is gone", freed, holder)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 class CycleLeases:
     """The leases one poll cycle holds, from the claim until the feed's state is written."""
 

@@ -62,6 +62,23 @@ class LeasesPart(StoreBase):
                 [lease.feed.id, lease.owner, lease.epoch],
             )
 
+    def feed_lease_holders(self, now: datetime) -> set[str]:
+        """The owners of the leases that have not run out at ``now``."""
+        rows = self._conn.execute(
+            "SELECT DISTINCT lease_owner FROM feeds WHERE lease_until > ?", [_iso(now)]
+        ).fetchall()
+        return {r[0] for r in rows if r[0]}
+
+    def release_feeds_of(self, owner: str) -> int:
+        """Give back every feed ``owner`` holds (a process known to be dead); how many."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                """UPDATE feeds SET lease_owner = NULL, lease_until = NULL
+                   WHERE lease_owner = ?""",
+                [owner],
+            )
+            return cur.rowcount
+
     @contextmanager
     def fenced(self, lease: FeedLease, now: datetime) -> Iterator[None]:
         """One transaction for a feed's results, kept only while ``lease`` still holds at

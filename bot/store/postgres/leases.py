@@ -57,6 +57,19 @@ class PgLeasesPart(PgBase):
                 [lease.feed.id, lease.owner, lease.epoch],
             )
 
+    def feed_lease_holders(self, now: datetime) -> set[str]:
+        rows = self._all("SELECT DISTINCT lease_owner FROM feeds WHERE lease_until > %s", [ts(now)])
+        return {r[0] for r in rows if r[0]}
+
+    def release_feeds_of(self, owner: str) -> int:
+        with self.transaction() as conn:
+            cur = conn.execute(
+                """UPDATE feeds SET lease_owner = NULL, lease_until = NULL
+                   WHERE lease_owner = %s""",
+                [owner],
+            )
+            return cur.rowcount
+
     @contextmanager
     def fenced(self, lease: FeedLease, now: datetime) -> Iterator[None]:
         with self.one_transaction():

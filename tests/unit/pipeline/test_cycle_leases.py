@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -135,3 +139,23 @@ def test_a_dead_process_feeds_are_polled_again_within_two_poll_intervals() -> No
     assert lease_seconds(Settings(poll_interval=300, feed_lease_seconds=40)) == 40
     with pytest.raises(ValueError, match="feed_lease_seconds"):
         Settings(feed_lease_seconds=1)
+
+
+async def test_a_process_restarted_on_the_same_machine_takes_back_its_predecessors_feeds(
+    processes: Callable[[Clock], App], feed_server: FeedServer
+) -> None:
+    """kill -9 and restart (systemd, a container restart): the feeds the dead process held are
+    polled at once, not after its leases; a live process's and another machine's stay held."""
+    clock = Clock()
+    app = processes(clock)
+    for url in (BBC, DAWN, f"_slow/0/{BBC}"):
+        await app.service.feeds.add_feed(feed_server.url(url))
+    host = socket.gethostname()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    owners = [f"{host}:{gone.stdout.strip()}:dead", f"{host}:{os.getppid()}:live", "elsewhere:1:x"]
+    for owner in owners:
+        app.store.claim_feeds(owner, clock.now, lease_seconds=600, limit=1)
+    report = await app.pipeline.poll_once()
+    assert report.feeds_due == 1 and report.new == 33  # the dead process's feed only
+    assert app.store.feed_lease_holders(clock.now) == set(owners[1:])
