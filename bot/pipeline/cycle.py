@@ -111,13 +111,19 @@ class Pipeline:
                     queue.put_nowait(None)  # the end: every feed's outcome is in
 
             fetching = asyncio.create_task(fetch_all())
+            renewing = asyncio.create_task(leases.keep(self.clock))
             try:
                 await self._ingest_as_they_come(queue, room, report, leases)
             finally:  # a failed save ends the cycle: stop fetching, record nothing more
                 fetching.cancel()
+                renewing.cancel()
                 with suppress(asyncio.CancelledError):
-                    await fetching
-                leases.release_all()  # feeds not recorded are free again at once
+                    await renewing
+                try:
+                    with suppress(asyncio.CancelledError):
+                        await fetching  # re-raises a failed claim
+                finally:
+                    leases.release_all()  # feeds not recorded are free again at once
             report.leases_lost = leases.lost
             report.seconds = time.perf_counter() - t0
             self.store.save_cycle_report(

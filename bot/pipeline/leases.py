@@ -2,7 +2,9 @@
 cycles on one database, and each due feed is polled by one of them at a time.
 
 A cycle claims due feeds a few at a time as it has room for them (``claim``), so a lease starts
-just before its feed is fetched. Whatever the cycle writes for a feed (its new articles with
+just before its feed is fetched, and renews the leases it holds every third of their length
+while it works (``renew``): a live process keeps its feeds however long a round takes (a model
+loading, a loaded machine); only a process that stopped (dead, paused, cut off) loses them. Whatever the cycle writes for a feed (its new articles with
 their matches and outbox rows, then its state) is written in a transaction that first checks the
 lease still holds (``writing``, on the store's ``fenced``). A process that was paused (SIGSTOP)
 or cut off from the database past its lease finds it lost: its results for that feed are
@@ -11,17 +13,17 @@ state is written the feed is released at once, in the same transaction.
 
 How long a lease lasts (``lease_seconds``): half the poll interval, so that a feed whose holder
 died is claimed by another process, and polled again, within two poll intervals of its last
-poll; but at least long enough for one feed's fetch, its article pages and the embedding of
-its new items, so that a live process on a slow round is not fenced off.
+poll; at least MIN_LEASE_SECONDS, so that a renewal late by a busy event loop is not a loss.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import replace
 from datetime import datetime
@@ -34,19 +36,25 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 CLAIM_BATCH = 16  # feeds claimed at once: few enough that none waits long for room to fetch
-WORK_SECONDS = 30.0  # besides two fetch timeouts (feed, article pages): parse, embed, save
+MIN_LEASE_SECONDS = 30.0
+RENEWALS_PER_LEASE = 3  # a held lease is renewed this many times per its length
 
 
 def lease_seconds(settings: Settings) -> float:
-    """THREATWATCH_FEED_LEASE_SECONDS, else half the poll interval, at least a round's work."""
+    """THREATWATCH_FEED_LEASE_SECONDS, else half the poll interval, at least 30 s."""
     if settings.feed_lease_seconds is not None:
         return float(settings.feed_lease_seconds)
-    return max(settings.poll_interval / 2, 2 * settings.fetch_timeout + WORK_SECONDS)
+    return max(settings.poll_interval / 2, MIN_LEASE_SECONDS)
+
+
+_OWNERS_HERE: set[str] = set()  # the lease owners made in this process (a pipeline has one)
 
 
 def process_owner() -> str:
     """This process's name on its leases: host, pid and a random part (pids repeat)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    _OWNERS_HERE.add(owner)
+    return owner
 
 
 def free_dead_neighbours(store: Store, owner: str, now: datetime) -> None:
@@ -64,7 +72,8 @@ def free_dead_neighbours(store: Store, owner: str, now: datetime) -> None:
         if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
             continue
         pid = int(parts[1])
-        if pid == my_pid or not _alive(pid):  # our pid, not our lease: a predecessor's
+        # our pid on a lease not made here: a predecessor's (a restarted container's pid 1)
+        if (pid == my_pid and holder not in _OWNERS_HERE) or (pid != my_pid and not _alive(pid)):
             freed = store.release_feeds_of(holder)
             log.info("gave back %d feed(s) held by %s, a process that is gone", freed, holder)
 
@@ -114,6 +123,30 @@ class CycleLeases:
             self._seen.add(lease.feed.id)
             self._held[lease.feed.id] = lease
         return fresh
+
+    def renew(self, now: datetime) -> None:
+        """Extend every lease still held; one that changed hands meanwhile is lost (logged)."""
+        held = list(self._held.values())
+        if not held:
+            return
+        try:
+            kept = self.store.renew_feeds(held, now, lease_seconds=self.seconds)
+        except ThreatwatchError as exc:  # the writes' own check decides then
+            log.warning("could not renew %d feed lease(s): %s", len(held), exc)
+            return
+        renewed = {lease.feed.id for lease in kept}
+        for lease in held:
+            if lease.feed.id not in renewed:
+                self._lose(lease, LeaseLost(f"lease on feed {lease.feed.id} was taken over"))
+        for lease in kept:
+            if lease.feed.id in self._held:
+                self._held[lease.feed.id] = lease
+
+    async def keep(self, clock: Callable[[], datetime]) -> None:
+        """Renew the held leases every third of their length, until cancelled."""
+        while True:
+            await asyncio.sleep(self.seconds / RENEWALS_PER_LEASE)
+            self.renew(clock())
 
     @contextmanager
     def writing(self, feed_ids: Iterable[int | None], now: datetime) -> Iterator[set[int]]:

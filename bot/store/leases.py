@@ -13,8 +13,9 @@ transaction; the PostgreSQL store claims with ``FOR UPDATE SKIP LOCKED`` instead
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.core.errors import LeaseLost
@@ -61,6 +62,24 @@ class LeasesPart(StoreBase):
                    WHERE id = ? AND lease_owner = ? AND lease_epoch = ?""",
                 [lease.feed.id, lease.owner, lease.epoch],
             )
+
+    def renew_feeds(
+        self, leases: Sequence[FeedLease], now: datetime, *, lease_seconds: float
+    ) -> list[FeedLease]:
+        """Extend the leases still ours (same owner and epoch) to ``now + lease_seconds``;
+        returns them, renewed. One that changed hands is not among them."""
+        until = now + timedelta(seconds=lease_seconds)
+        kept: list[FeedLease] = []
+        with self.transaction() as conn:
+            for lease in leases:
+                cur = conn.execute(
+                    """UPDATE feeds SET lease_until = ?
+                       WHERE id = ? AND lease_owner = ? AND lease_epoch = ?""",
+                    [_iso(until), lease.feed.id, lease.owner, lease.epoch],
+                )
+                if cur.rowcount:
+                    kept.append(replace(lease, until=until))
+        return kept
 
     def feed_lease_holders(self, now: datetime) -> set[str]:
         """The owners of the leases that have not run out at ``now``."""

@@ -89,7 +89,13 @@ class ElectedPoller:
             while not stop.is_set():
                 if await self._lead():
                     standing_by = False
-                    await self._listen(stop)
+                    try:
+                        await self._listen(stop)
+                    except Exception:  # a bug must not leave the bot deaf with the lock held
+                        log.exception("telegram: the listener failed; handing over")
+                        self.listening = False
+                        await asyncio.to_thread(self.election.resign)
+                        await _pause(stop, ELECTION_RETRY_SECONDS)
                     continue
                 if not standing_by:
                     log.info("telegram: standing by; another process receives the updates")

@@ -5,8 +5,9 @@ hands between the check and the commit."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from psycopg.rows import dict_row
@@ -56,6 +57,22 @@ class PgLeasesPart(PgBase):
                    WHERE id = %s AND lease_owner = %s AND lease_epoch = %s""",
                 [lease.feed.id, lease.owner, lease.epoch],
             )
+
+    def renew_feeds(
+        self, leases: Sequence[FeedLease], now: datetime, *, lease_seconds: float
+    ) -> list[FeedLease]:
+        until = now + timedelta(seconds=lease_seconds)
+        kept: list[FeedLease] = []
+        with self.transaction() as conn:
+            for lease in leases:
+                cur = conn.execute(
+                    """UPDATE feeds SET lease_until = %s
+                       WHERE id = %s AND lease_owner = %s AND lease_epoch = %s""",
+                    [ts(until), lease.feed.id, lease.owner, lease.epoch],
+                )
+                if cur.rowcount:
+                    kept.append(replace(lease, until=until))
+        return kept
 
     def feed_lease_holders(self, now: datetime) -> set[str]:
         rows = self._all("SELECT DISTINCT lease_owner FROM feeds WHERE lease_until > %s", [ts(now)])

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from bot.app.compose import App, compose
+from bot.core.models import utcnow
 from bot.core.settings import Settings
 from bot.pipeline import leases as pipeline_leases
 from bot.pipeline.leases import lease_seconds
@@ -25,6 +26,9 @@ from testkit.feedserver import FeedServer
 
 BBC = "news-bbc-world-rss2.xml"  # 33 items
 DAWN = "news-dawn-world-rss2.xml"
+
+
+Processes = Callable[[Callable[[], datetime]], App]
 
 
 class Clock:
@@ -38,14 +42,14 @@ class Clock:
 @pytest.fixture
 async def processes(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> AsyncIterator[Callable[[Clock], App]]:
+) -> AsyncIterator[Callable[[Callable[[], datetime]], App]]:
     """``process(clock)``: another process's App on this test's one database."""
     where: dict[str, object] = {"db": tmp_path / "t.db"}
     if backend == "postgres":
         where["database_url"] = request.getfixturevalue("postgres_url")
     apps: list[App] = []
 
-    def process(clock: Clock) -> App:
+    def process(clock: Callable[[], datetime]) -> App:
         settings = Settings(
             embedder="hashing",
             allow_private_networks=True,
@@ -66,7 +70,7 @@ async def processes(
 
 
 async def test_two_processes_share_the_due_feeds_and_store_each_item_once(
-    processes: Callable[[Clock], App], feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+    processes: Processes, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(pipeline_leases, "CLAIM_BATCH", 1)  # claims interleave between the two
     clock = Clock()
@@ -90,7 +94,7 @@ async def test_two_processes_share_the_due_feeds_and_store_each_item_once(
 
 
 async def test_a_process_paused_past_its_lease_keeps_nothing_and_the_other_polls_the_feed(
-    processes: Callable[[Clock], App], feed_server: FeedServer, caplog: pytest.LogCaptureFixture
+    processes: Processes, feed_server: FeedServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     slow_clock, clock = Clock(), Clock()  # a's clock reads when a wakes up, after the pause
     a, b = processes(slow_clock), processes(clock)
@@ -113,7 +117,7 @@ async def test_a_process_paused_past_its_lease_keeps_nothing_and_the_other_polls
 
 
 async def test_a_crashed_process_holds_its_feeds_only_until_its_leases_run_out(
-    processes: Callable[[Clock], App], feed_server: FeedServer
+    processes: Processes, feed_server: FeedServer
 ) -> None:
     clock = Clock()
     survivor = processes(clock)
@@ -131,31 +135,46 @@ async def test_a_crashed_process_holds_its_feeds_only_until_its_leases_run_out(
 
 def test_a_dead_process_feeds_are_polled_again_within_two_poll_intervals() -> None:
     """Half the poll interval by default, so a feed claimed when due by a process that died at
-    once is claimed again by another within 1.5 intervals of its last poll; never shorter than
-    a round's own work; THREATWATCH_FEED_LEASE_SECONDS sets it outright."""
+    once is claimed again by another within 1.5 intervals of its last poll; at least 30 s;
+    THREATWATCH_FEED_LEASE_SECONDS sets it outright."""
     assert lease_seconds(Settings(poll_interval=300)) == 150
     assert lease_seconds(Settings(poll_interval=900)) == 450
-    assert lease_seconds(Settings(poll_interval=30, fetch_timeout=20)) == 70
+    assert lease_seconds(Settings(poll_interval=30)) == 30  # renewed while a round works
     assert lease_seconds(Settings(poll_interval=300, feed_lease_seconds=40)) == 40
     with pytest.raises(ValueError, match="feed_lease_seconds"):
         Settings(feed_lease_seconds=1)
 
 
 async def test_a_process_restarted_on_the_same_machine_takes_back_its_predecessors_feeds(
-    processes: Callable[[Clock], App], feed_server: FeedServer
+    processes: Processes, feed_server: FeedServer
 ) -> None:
     """kill -9 and restart (systemd, a container restart): the feeds the dead process held are
     polled at once, not after its leases; a live process's and another machine's stay held."""
     clock = Clock()
     app = processes(clock)
-    for url in (BBC, DAWN, f"_slow/0/{BBC}"):
+    for url in (BBC, DAWN, f"_slow/0/{BBC}", f"_gzip/{BBC}"):
         await app.service.feeds.add_feed(feed_server.url(url))
     host = socket.gethostname()
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)  # fmt: skip
-    owners = [f"{host}:{gone.stdout.strip()}:dead", f"{host}:{os.getppid()}:live", "elsewhere:1:x"]
+    dead, live = f"{host}:{gone.stdout.strip()}:dead", f"{host}:{os.getppid()}:live"
+    predecessor = f"{host}:{os.getpid()}:before"  # our pid, not our lease: a restarted container
+    owners = [dead, predecessor, live, "elsewhere:1:x"]
     for owner in owners:
         app.store.claim_feeds(owner, clock.now, lease_seconds=600, limit=1)
     report = await app.pipeline.poll_once()
-    assert report.feeds_due == 1 and report.new == 33  # the dead process's feed only
-    assert app.store.feed_lease_holders(clock.now) == set(owners[1:])
+    assert report.feeds_due == 2 and report.new > 33  # BBC and Dawn, the predecessors' feeds
+    assert app.store.feed_lease_holders(clock.now) == set(owners[2:])
+
+
+async def test_a_live_process_keeps_its_feed_through_a_round_longer_than_the_lease(
+    processes: Processes, feed_server: FeedServer
+) -> None:
+    a, b = processes(utcnow), processes(utcnow)
+    a.pipeline.lease_seconds = 3.0  # renewed every second while the fetch takes 4
+    await a.service.feeds.add_feed(feed_server.url(f"_slow/4/{BBC}"))
+    polling = asyncio.create_task(a.pipeline.poll_once())
+    await asyncio.sleep(3.5)  # past the first lease's end: b finds the feed still held
+    assert (await b.pipeline.poll_once()).feeds_due == 0
+    report = await polling
+    assert report.new == 33 and not report.leases_lost
