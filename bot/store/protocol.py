@@ -40,9 +40,7 @@ if TYPE_CHECKING:
 
 
 class Election(Protocol):
-    """The election of one process among several (e.g. the one Telegram long-poll listener):
-    ``try_lead`` is True while this process holds it (each call re-checks); ``resign`` gives it
-    up. A process that dies loses it without calling anything."""
+    """One process among several (the Telegram listener) holds it until it resigns or dies."""
 
     def try_lead(self) -> bool: ...
 
