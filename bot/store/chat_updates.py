@@ -75,10 +75,10 @@ class ChatUpdatesPart(StoreBase):
 
     def update_offset(self, source: str) -> int:
         """The first update ``source``'s listener has not taken yet (0: none recorded)."""
-        row = self._conn.execute(
+        rows = self._rows(
             "SELECT next_offset FROM chat_update_offsets WHERE source = ?", [source]
-        ).fetchone()
-        return int(row[0]) if row else 0
+        )  # under the connection's lock: the listener reads it from a worker thread
+        return int(rows[0]["next_offset"]) if rows else 0
 
     def save_update_offset(self, source: str, offset: int, now: datetime) -> None:
         """Move the offset forward (never back: a late write of an old listener is ignored)."""

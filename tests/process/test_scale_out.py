@@ -39,24 +39,32 @@ def test_two_processes_one_listener_takeover_after_kill_and_feeds_shared(
             bot_process(env | {"THREATWATCH_TELEGRAM_API_URL": api.api_url_for("one")}) as one,
             bot_process(env | {"THREATWATCH_TELEGRAM_API_URL": api.api_url_for("two")}) as two,
         ):
-            one.wait_for_output("this process is the listener")
-            two.wait_for_output("standing by")
+            listening = "this process is the listener"
+            deadline = time.monotonic() + 60  # whichever wins the election
+            while not any(listening in p.output for p in (one, two)):
+                assert time.monotonic() < deadline, one.output + two.output
+                time.sleep(0.1)
+            (leader, lead), (standby, stand) = sorted(
+                ((one, "one"), (two, "two")), key=lambda p: listening not in p[0].output
+            )
+            standby.wait_for_output("standing by")
             for wire in WIRES:
                 added = command(api, ADMIN, f"/feed_add {feeds.url(wire)}", ADMIN)
                 assert "added" in added.text, added.text
             assert "Watch topics" in command(api, USER, "/topics", USER).text
-            assert api.calls_from("one", "getUpdates") > 0
-            assert api.calls_from("two", "getUpdates") == 0, "the standby polled Telegram"
-            one.wait_for_output(POLLED)
+            assert api.calls_from(lead, "getUpdates") > 0
+            assert api.calls_from(stand, "getUpdates") == 0, "the standby polled Telegram"
+            assert listening not in standby.output
+            leader.wait_for_output(POLLED)
 
-            one.kill9()
+            leader.kill9()
             killed, at = time.monotonic(), datetime.now(UTC)
             answer = command(api, USER, "/topics", USER, timeout=TAKEOVER_SECONDS)
             assert "Watch topics" in answer.text
             assert time.monotonic() - killed < TAKEOVER_SECONDS
-            assert api.calls_from("two", "getUpdates") > 0
-            two.wait_for_output(POLLED)
-            two.wait_for_output("this process is the listener")
+            assert api.calls_from(stand, "getUpdates") > 0
+            standby.wait_for_output(POLLED)
+            standby.wait_for_output(listening)
             store = PostgresStore(postgres_url)
             try:  # the dead process's feeds too, once its leases ran out
                 deadline = time.monotonic() + LEASE_SECONDS + 15
@@ -67,4 +75,4 @@ def test_two_processes_one_listener_takeover_after_kill_and_feeds_shared(
                 assert store.count_articles() == len(ITEMS)  # each item once, four feeds
             finally:
                 store.close()
-        assert two.proc.returncode == 0, two.output
+        assert standby.proc.returncode == 0, standby.output
