@@ -19,6 +19,7 @@ from pathlib import Path
 
 from bot.core.errors import StoreError
 from bot.store.base import StoreBase, _iso
+from bot.store.protocol import Election
 
 
 class FileElection:
@@ -53,7 +54,7 @@ class FileElection:
 
 
 class ChatUpdatesPart(StoreBase):
-    def listener_election(self, name: str) -> FileElection:
+    def listener_election(self, name: str) -> Election:
         """The election of the one process that receives ``name``'s updates (e.g. Telegram
         long polling): a lock file beside the database."""
         return FileElection(self.path.with_name(f"{self.path.name}.{name}.lock"))

@@ -18,6 +18,7 @@ import psycopg
 from bot.core.errors import StoreError
 from bot.store.postgres.base import PgBase, ts
 from bot.store.postgres.connect import redact
+from bot.store.protocol import Election
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class AdvisoryElection:
 
 
 class PgChatUpdatesPart(PgBase):
-    def listener_election(self, name: str) -> AdvisoryElection:
+    def listener_election(self, name: str) -> Election:
         return AdvisoryElection(self.url, name)
 
     def first_update(self, source: str, key: str, now: datetime, *, keep_seconds: float) -> bool:
