@@ -12,16 +12,19 @@ import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from store_support import new_article
 
 from bot.app.compose import App, compose
 from bot.core.models import utcnow
+from bot.core.records import NewMatch
 from bot.core.settings import Settings
 from bot.pipeline import leases as pipeline_leases
-from bot.pipeline.leases import lease_seconds
+from bot.pipeline.leases import lease_seconds, without_feeds
 from testkit.feedserver import FeedServer
 
 BBC = "news-bbc-world-rss2.xml"  # 33 items
@@ -178,3 +181,18 @@ async def test_a_live_process_keeps_its_feed_through_a_round_longer_than_the_lea
     assert (await b.pipeline.poll_once()).feeds_due == 0
     report = await polling
     assert report.new == 33 and not report.leases_lost
+
+
+def test_dropping_a_lost_feeds_articles_renumbers_the_rest_of_the_batch() -> None:
+    """A batch mixes feeds; the articles of a feed whose lease ran out are left out and the
+    others keep their matches and in-batch story links (a link to a dropped one is cut)."""
+    feed_of = [1, 2, 1, 1]  # feed 2's article is dropped
+    batch = [replace(new_article(i, None), feed_id=f) for i, f in enumerate(feed_of)]
+    batch[2] = replace(batch[2], story_of_index=1)  # joins the dropped article's story
+    batch[3] = replace(batch[3], story_of_index=0)
+    matches = [NewMatch(i, "t", 0.9, 0.5, None, None, "p") for i in (0, 1, 3)]
+    kept, kept_matches = without_feeds(batch, matches, {2})
+    assert [a.item.guid for a in kept] == ["g0", "g2", "g3"]
+    assert [a.story_of_index for a in kept] == [None, None, 0]
+    assert [m.article_index for m in kept_matches] == [0, 2]
+    assert without_feeds(batch, matches, set()) == (batch, matches)
