@@ -42,41 +42,45 @@ def advisory_key(name: str) -> int:
 
 
 class AdvisoryElection:
-    """One holder at a time of a session advisory lock, on a connection kept for it."""
+    """One holder at a time of a session advisory lock, on a connection kept for it (a
+    standby keeps its connection too, and asks again on it)."""
 
     def __init__(self, url: str, name: str):
         self.url, self.key = url, advisory_key(name)
         self._conn: psycopg.Connection[Any] | None = None
+        self._held = False
 
     def try_lead(self) -> bool:
         """True when this process holds the lock; while held, each call checks that the
         session (and so the lock) is still alive."""
-        if self._conn is not None:
-            try:
-                self._conn.execute("SELECT 1")
-                return True
-            except psycopg.Error as exc:  # the session is gone, and the lock with it
-                log.warning("listener election: lost the database session (%s)", exc)
-                self.resign()
         try:
-            conninfo = psycopg.conninfo.make_conninfo(self.url, connect_timeout=10, **KEEPALIVES)
-            conn = psycopg.connect(conninfo, autocommit=True)
-        except psycopg.Error as exc:
+            conn = self._conn or self._connect()
+            if self._held:
+                conn.execute("SELECT 1")
+                return True
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", [self.key]).fetchone()
+        except psycopg.Error as exc:  # the session is gone, and a lock it held with it
+            if self._held:
+                log.warning("listener election: lost the database session (%s)", exc)
+            self.resign()
             raise StoreError(f"database {redact(self.url)} election failed: {exc}") from exc
+        self._held = bool(row and row[0])
+        return self._held
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        conninfo = psycopg.conninfo.make_conninfo(self.url, connect_timeout=10, **KEEPALIVES)
+        conn = psycopg.connect(conninfo, autocommit=True)
         try:
             conn.execute(SERVER_KEEPALIVES)  # type: ignore[arg-type]
-            row = conn.execute("SELECT pg_try_advisory_lock(%s)", [self.key]).fetchone()
-        except psycopg.Error as exc:
+        except psycopg.Error:
             conn.close()
-            raise StoreError(f"database {redact(self.url)} election failed: {exc}") from exc
-        if not (row and row[0]):
-            conn.close()
-            return False
+            raise
         self._conn = conn
-        return True
+        return conn
 
     def resign(self) -> None:
         """Give the lock up (closing the session frees it even if the unlock fails)."""
+        self._held = False
         if self._conn is not None:
             conn, self._conn = self._conn, None
             with contextlib.suppress(psycopg.Error):
