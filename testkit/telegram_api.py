@@ -10,6 +10,10 @@ presses) and read what the bot sent. Faults: ``fail(method, 429, retry_after=…
 ``outage(status)`` until ``restore()`` (every send and edit fails), and ``enforce_limits()``:
 Telegram's rate limits, a 429 with ``retry_after`` for any send over them, each one recorded.
 
+Several bot processes may share one server: each one given ``api_url_for(name)`` as its Bot API
+URL is told apart by that name in the path (Telegram knows only the token), so a test can count
+each process's calls (``calls_from(name, "getUpdates")``: a standby listener must make none).
+
 Binds 127.0.0.1 on a port the OS chooses; runs in daemon threads.
 """
 
@@ -56,6 +60,7 @@ class FakeBotAPI(TelegramObjects, LocalHTTPServer):
         self.next_update_id = 1
         self.sent: list[Sent] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.callers: list[tuple[str, str, str]] = []  # (process name, token, method) of each call
         self.faults: dict[str, deque[Fault]] = defaultdict(deque)
         self.blocked_chats: dict[int, str] = {}
         self.commands: dict[str, list[dict[str, str]]] = {}
@@ -73,6 +78,21 @@ class FakeBotAPI(TelegramObjects, LocalHTTPServer):
     def api_url(self) -> str:
         """THREATWATCH_TELEGRAM_API_URL for a bot that talks to this server."""
         return self.base_url + "/bot"
+
+    def api_url_for(self, name: str) -> str:
+        """THREATWATCH_TELEGRAM_API_URL for one of several processes, its calls counted apart."""
+        if not name or "/" in name or name.startswith("bot") or name == "file":
+            raise ValueError(f"not a process name for the URL: {name!r}")
+        return f"{self.base_url}/{name}/bot"
+
+    def calls_from(self, name: str, method: str, token: str | None = None) -> int:
+        """How many times the process called ``name`` made ``method`` calls (with the token)."""
+        with self.lock:
+            return sum(
+                1
+                for caller, used, called in self.callers
+                if caller == name and called == method and used == (token or self.token)
+            )
 
     # --- faults -----------------------------------------------------------------------------
     def fail(
@@ -170,25 +190,25 @@ class FakeBotAPI(TelegramObjects, LocalHTTPServer):
                 pass
 
             def do_GET(self) -> None:
-                path = unquote(urlsplit(self.path).path)
+                caller, path = split_caller(unquote(urlsplit(self.path).path))
                 prefix = f"/file/bot{api.token}/"
                 if path.startswith(prefix) and path[len(prefix) :] in api.files:
                     self._reply(200, api.files[path[len(prefix) :]], "application/octet-stream")
                 elif path.startswith(f"/bot{api.token}/"):
-                    self._api(path, dict(parse_qsl(urlsplit(self.path).query)))
+                    self._api(path, dict(parse_qsl(urlsplit(self.path).query)), caller)
                 else:
                     self._reply(404, b'{"ok":false,"error_code":404,"description":"Not Found"}')
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
-                self._api(
-                    urlsplit(self.path).path,
-                    api.parse_body(self.headers.get("content-type", ""), body),
-                )
+                caller, path = split_caller(urlsplit(self.path).path)
+                self._api(path, api.parse_body(self.headers.get("content-type", ""), body), caller)
 
-            def _api(self, path: str, params: dict[str, Any]) -> None:
+            def _api(self, path: str, params: dict[str, Any], caller: str) -> None:
                 token, _, method = path.removeprefix("/bot").partition("/")
+                with api.lock:
+                    api.callers.append((caller, token, method))
                 if token != api.token:
                     status, payload = (
                         401,
@@ -285,3 +305,11 @@ class FakeBotAPI(TelegramObjects, LocalHTTPServer):
         if isinstance(result, tuple):
             return result
         return 200, {"ok": True, "result": result}
+
+
+def split_caller(path: str) -> tuple[str, str]:
+    """``/<name>/bot<token>/<method>`` → (name, ``/bot<token>/<method>``); "" without a name."""
+    first, _, rest = path.lstrip("/").partition("/")
+    if first.startswith("bot") or first == "file":
+        return "", path
+    return first, "/" + rest

@@ -100,7 +100,7 @@ def compose(
         pipeline.push_observers.append(ops.metrics.observe_push)
     adapters: list[ChatAdapter] = []
     if sinks is None:
-        sinks, adapters = _chat_platforms(settings, service, ops)
+        sinks, adapters = _chat_platforms(settings, service, store, ops)
     if CONSOLE in sinks:
         # the console is one channel subscribed to every topic
         channel = store.ensure_channel(CONSOLE, "stdout", now=clock())
@@ -152,27 +152,32 @@ def _embedder(settings: Settings) -> Embedder:
 
 
 def _chat_platforms(
-    settings: Settings, service: BotService, ops: Ops | None = None
+    settings: Settings, service: BotService, store: Store, ops: Ops | None = None
 ) -> tuple[dict[str, Sink], list[ChatAdapter]]:
-    """A sink and an adapter per platform that has a token; the console when none has. With
-    metrics on, every failed API call of their clients is counted."""
+    """A sink and an adapter per platform that has a token; the console when none has. The
+    store keeps what several processes of one bot share: the elected Telegram listener, its
+    offset, and the ids of updates and events already taken. With metrics on, every failed API
+    call of their clients is counted."""
     sinks: dict[str, Sink] = {}
     adapters: list[ChatAdapter] = []
     on_api_error = ops.metrics.observe_api_error if ops is not None else None
     if settings.telegram_token:
         from bot.adapters.telegram.app import TelegramAdapter, build_application
-        from bot.adapters.telegram.sink import TelegramSink
+        from bot.adapters.telegram.sink import TELEGRAM, TelegramSink
 
         application = build_application(settings, on_api_error)
         sinks["telegram"] = TelegramSink(application.bot)
-        adapters.append(TelegramAdapter(settings, service, application))
+        election = store.listener_election(TELEGRAM)
+        adapters.append(
+            TelegramAdapter(settings, service, application, updates=store, election=election)
+        )
     if settings.slack_bot_token:
         from bot.adapters.slack.app import SlackAdapter, build_client
         from bot.adapters.slack.sink import SLACK, SlackSink
 
         client = build_client(settings, on_api_error)
         sinks[SLACK] = SlackSink(client)
-        adapters.append(SlackAdapter(settings, service, client))
+        adapters.append(SlackAdapter(settings, service, client, updates=store))
     if not settings.telegram_token and not settings.slack_bot_token:
         sinks[CONSOLE] = ConsoleSink()
     return sinks, adapters

@@ -1,5 +1,6 @@
-"""`threatwatch migrate-store`: move a deployment's SQLite database into PostgreSQL.
-Registered on the CLI in bot/cli/main.py."""
+"""`threatwatch migrate`: create or update the database's tables and stop (the one-shot step
+before several `run` processes start); `threatwatch migrate-store`: move a deployment's SQLite
+database into PostgreSQL. Registered on the CLI in bot/cli/main.py."""
 
 from __future__ import annotations
 
@@ -12,6 +13,21 @@ from bot.core.errors import BadArgument
 
 
 def register(cli: click.Group) -> None:
+    @cli.command("migrate")
+    @click.pass_obj
+    def migrate(ctx: Any) -> None:
+        """Create or update the database's tables, then exit (run processes do it too)."""
+        from bot.store.open import open_store
+
+        settings = ctx.settings()
+        store = open_store(settings)  # runs the pending migrations (PostgreSQL: under a lock)
+        try:
+            version = store.schema_version()
+        finally:
+            store.close()
+        where = "PostgreSQL" if settings.database_url else str(settings.db)
+        click.echo(f"database ready: {where}, schema version {version}")
+
     @cli.command("migrate-store")
     @click.option(
         "--to", "target", required=True, metavar="URL", help="postgresql://user:pw@host/db"

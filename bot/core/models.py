@@ -233,6 +233,7 @@ class CycleReport:
     matched: int = 0
     queued: int = 0
     seconds: float = 0.0
+    leases_lost: int = 0  # feeds whose results were dropped: another process took them over
     errors: list[str] = field(default_factory=list)
     failed_by: dict[str, int] = field(default_factory=dict)  # failed fetches by error class
     matched_by_topic: dict[str, int] = field(default_factory=dict)
@@ -244,4 +245,5 @@ class CycleReport:
             f"not_modified={self.not_modified} failed={self.failed} new={self.new} "
             f"duplicates={self.duplicates} full_text={self.full_text} matched={self.matched} "
             f"queued={self.queued} seconds={self.seconds:.2f}"
+            + (f" leases_lost={self.leases_lost}" if self.leases_lost else "")
         )

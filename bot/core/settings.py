@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     poll_interval: int = Field(default=300, ge=5, description="seconds between poll cycles")
     max_consecutive_failures: int = Field(default=20, ge=1)
     max_backoff_seconds: int = 86_400
+    # how long a process holds a feed it polls (renewed while it works), when several share
+    # one database; unset: half the poll interval, at least 30 s (see bot/pipeline/leases.py)
+    feed_lease_seconds: float | None = Field(default=None, ge=5)
 
     # --- fetch limits ---
     fetch_timeout: float = 20.0  # total seconds per request, body included

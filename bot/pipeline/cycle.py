@@ -7,34 +7,43 @@ whatever feeds have arrived since it last looked (bounded) and embeds them toget
 embedding stays batched. A feed's state (ETag, next check) is written after its new articles
 are saved, so a crash mid-cycle re-fetches instead of losing items; the dedupe stage drops
 whatever was already saved, including by another feed earlier in the same cycle.
+
+Several processes may run cycles on one database: each feed is leased to one of them while it
+is polled, and its results are kept only while the lease holds (bot/pipeline/leases.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from datetime import datetime
 
 from bot.core.errors import ThreatwatchError, error_kind
-from bot.core.facets import Facet
-from bot.core.models import CycleReport, Feed, FeedItem, FetchResult, TopicScore, utcnow
+from bot.core.models import CycleReport, Feed, FeedItem, FetchResult, utcnow
 from bot.core.records import NewArticle, NewMatch
 from bot.core.settings import Settings
-from bot.ingest import dedupe, extract
-from bot.ingest.fetch import HTML_ACCEPT, Fetcher
+from bot.ingest import dedupe
+from bot.ingest.fetch import Fetcher
 from bot.ingest.parse import parse_feed
 from bot.pipeline.feed_states import FeedOutcome, record_feed_states
+from bot.pipeline.full_text import with_full_text
+from bot.pipeline.leases import (
+    CycleLeases,
+    free_dead_neighbours,
+    lease_seconds,
+    process_owner,
+)
+from bot.pipeline.matches import new_match
+from bot.pipeline.save import save_batch
 from bot.pipeline.story_across import AcrossLanguages, NewReport
 from bot.pipeline.story_links import StoryLink, StoryLinker
 from bot.relevance.embed import Embedder
 from bot.relevance.language import detect_language, normalise
 from bot.relevance.match import TopicIndex
-from bot.relevance.role_line import role_line
 from bot.relevance.scoring import Embedded, embed_documents, score_document
-from bot.relevance.summary import summarize
 from bot.store import Store
 from bot.topics.multilingual import MultilingualTopics
 
@@ -65,6 +74,8 @@ class Pipeline:
         self.indexes = indexes
         self.clock = clock
         self.multilingual = multilingual  # None: every article takes the English path
+        self.owner = process_owner()  # the name on this process's feed leases
+        self.lease_seconds = lease_seconds(settings)
         self._lock = asyncio.Lock()  # one cycle at a time, whoever triggers it
         self._story_linker = StoryLinker(store)
         # stories across languages need the multilingual model: none without that path
@@ -78,31 +89,46 @@ class Pipeline:
         async with self._lock:
             started, t0 = self.clock(), time.perf_counter()
             report = CycleReport()
-            feeds = self.store.due_feeds(started, include_not_due=all_feeds)
-            report.feeds_due = len(feeds)
+            free_dead_neighbours(self.store, self.owner, started)
+            leases = CycleLeases(self.store, self.owner, self.lease_seconds)
             queue: asyncio.Queue[FeedOutcome | None] = asyncio.Queue()
             room = asyncio.Semaphore(QUEUE_FEEDS)  # released as the consumer takes an outcome
 
             async def fetch_all() -> None:
                 async def one(feed: Feed) -> None:
-                    # room first: a parsed feed waits in memory only if it has a place in the
-                    # queue, so at most QUEUE_FEEDS outcomes exist at once, however many feeds
-                    await room.acquire()
-                    outcome = await self._fetch_and_parse(feed, report)
-                    queue.put_nowait(outcome)
+                    queue.put_nowait(await self._fetch_and_parse(feed, report))
 
-                try:
-                    await asyncio.gather(*(one(f) for f in feeds))
+                fetches: list[asyncio.Task[None]] = []
+                try:  # due feeds are claimed a few at a time, as there is room to fetch them
+                    while claimed := leases.claim(self.clock(), everything=all_feeds):
+                        report.feeds_due += len(claimed)
+                        for lease in claimed:
+                            # room first: a parsed feed waits in memory only if it has a place
+                            # in the queue, so at most QUEUE_FEEDS outcomes exist at once
+                            await room.acquire()
+                            fetches.append(asyncio.create_task(one(lease.feed)))
+                        await asyncio.sleep(0)  # let the fetches start before claiming more
+                    await asyncio.gather(*fetches)
                 finally:
+                    for fetch in fetches:
+                        fetch.cancel()  # only those still running: the cycle was stopped
                     queue.put_nowait(None)  # the end: every feed's outcome is in
 
             fetching = asyncio.create_task(fetch_all())
+            renewing = asyncio.create_task(leases.keep(self.clock))
             try:
-                await self._ingest_as_they_come(queue, room, report)
+                await self._ingest_as_they_come(queue, room, report, leases)
             finally:  # a failed save ends the cycle: stop fetching, record nothing more
                 fetching.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await fetching
+                renewing.cancel()
+                with suppress(asyncio.CancelledError):
+                    await renewing
+                try:
+                    with suppress(asyncio.CancelledError):
+                        await fetching  # re-raises a failed claim
+                finally:
+                    leases.release_all()  # feeds not recorded are free again at once
+            report.leases_lost = leases.lost
             report.seconds = time.perf_counter() - t0
             self.store.save_cycle_report(
                 started,
@@ -129,6 +155,7 @@ class Pipeline:
         queue: asyncio.Queue[FeedOutcome | None],
         room: asyncio.Semaphore,
         report: CycleReport,
+        leases: CycleLeases,
     ) -> None:
         """Take every outcome that has arrived (up to INGEST_MAX_ITEMS items), save their new
         items together, then record those feeds' states; until the end marker (None)."""
@@ -160,8 +187,9 @@ class Pipeline:
                     report.not_modified += 1
                 elif outcome.parsed is not None:
                     report.fetched += 1
-            await self._ingest([(o.feed, item) for o in outcomes for item in o.fresh], report)
-            record_feed_states(self.store, self.settings, outcomes, self.clock())
+            fresh = [(o.feed, item) for o in outcomes for item in o.fresh]
+            await self._ingest(fresh, report, leases)
+            record_feed_states(self.store, self.settings, outcomes, self.clock(), leases)
 
     # --- fetch + parse, one feed ----------------------------------------------------------------
     async def _fetch_and_parse(
@@ -184,7 +212,7 @@ class Pipeline:
             )
             fresh = self._not_stored(parsed.items, report)
             if fresh and self.settings.fetch_full_text:
-                fresh = await self._with_full_text(fresh, report)
+                fresh = await with_full_text(self.fetcher, self.settings, fresh, report)
             return FeedOutcome(feed, result=result, parsed=parsed, fresh=tuple(fresh))
         except ThreatwatchError as exc:
             return FeedOutcome(feed, error=exc)
@@ -228,7 +256,12 @@ class Pipeline:
         return fresh
 
     # --- new items → stored articles and matches --------------------------------------------------
-    async def _ingest(self, fresh: list[tuple[Feed, FeedItem]], report: CycleReport) -> None:
+    async def _ingest(
+        self,
+        fresh: list[tuple[Feed, FeedItem]],
+        report: CycleReport,
+        leases: CycleLeases | None = None,
+    ) -> None:
         unique, removed = dedupe.unique_in_batch([item for _, item in fresh])
         feed_of = {id(item): feed.id for feed, item in fresh}
         report.duplicates += removed
@@ -236,12 +269,19 @@ class Pipeline:
         candidates = self._not_stored(unique, report)
         for start in range(0, len(candidates), SAVE_BATCH):
             batch = candidates[start : start + SAVE_BATCH]
-            await self.ingest_items(batch, [feed_of.get(id(i)) for i in batch], report)
+            feeds = [feed_of.get(id(i)) for i in batch]
+            await self.ingest_items(batch, feeds, report, leases=leases)
 
     async def ingest_items(
-        self, items: Sequence[FeedItem], feed_ids: Sequence[int | None], report: CycleReport
+        self,
+        items: Sequence[FeedItem],
+        feed_ids: Sequence[int | None],
+        report: CycleReport,
+        *,
+        leases: CycleLeases | None = None,
     ) -> None:
-        """Embed, score and save items; also the entry point for items that arrive without a feed."""
+        """Embed, score and save items (under ``leases``, a poll cycle's, the items of feeds
+        whose lease ran out are dropped); also the entry point for items without a feed."""
         hashed: list[tuple[FeedItem, int | None, str]] = []
         seen_hashes: set[str] = set()
         for item, feed_id in zip(items, feed_ids, strict=True):
@@ -264,13 +304,15 @@ class Pipeline:
                 if (foreign is not None and foreign.handles(language)) == in_foreign_space
             ]
             if rows:
-                await self._ingest_in_space(rows, report, foreign if in_foreign_space else None)
+                space = foreign if in_foreign_space else None
+                await self._ingest_in_space(rows, report, space, leases)
 
     async def _ingest_in_space(
         self,
         rows: Sequence[tuple[tuple[FeedItem, int | None, str], str]],
         report: CycleReport,
         foreign: MultilingualTopics | None,
+        leases: CycleLeases | None,
     ) -> None:
         """Embed, score and save items of one space: English (and undetermined) items with the
         English model against the topics, others (``foreign``) with the multilingual model
@@ -326,77 +368,10 @@ class Pipeline:
             for score in scores:
                 if score.is_match:
                     facets = facets_of[score.topic]
-                    matches.append(_new_match(index, item, score, facets, english=not foreign))
-        self._save(batch, matches, embedder.name, report)
-
-    def _save(
-        self,
-        batch: list[NewArticle],
-        matches: list[NewMatch],
-        model: str,
-        report: CycleReport,
-    ) -> None:
-        saved, new_matches = self.store.save_articles(batch, matches, model=model, now=self.clock())
-        report.new += len(saved)
-        report.duplicates += len(batch) - len(saved)
-        report.matched += len(new_matches)
-        for m in new_matches:
-            report.matched_by_topic[m.topic] = report.matched_by_topic.get(m.topic, 0) + 1
-            log.info(
-                "alert %d: article %d matched %s (%.3f)",
-                m.id,
-                m.article.id,
-                m.topic,
-                m.score,
-                extra={"alert_id": m.id, "article_id": m.article.id, "topic": m.topic},
-            )
-        queued = self.store.outbox_rows_by_platform([m.id for m in new_matches])
-        for platform, count in queued.items():
-            report.queued_by_platform[platform] = report.queued_by_platform.get(platform, 0) + count
-        report.queued += sum(queued.values())
+                    matches.append(new_match(index, item, score, facets, english=not foreign))
+        save_batch(self.store, batch, matches, embedder.name, report, leases, self.clock())
 
     def _link_stories(self, entries: Sequence[tuple[FeedItem, Embedded]]) -> list[StoryLink]:
         """For each new article: the earlier report (stored, or earlier in this batch) whose story
         it joins, and whether it adds facts to that story."""
         return self._story_linker.link(entries, model=self.embedder.name, now=self.clock())
-
-    async def _with_full_text(self, items: list[FeedItem], report: CycleReport) -> list[FeedItem]:
-        async def one(item: FeedItem) -> FeedItem:
-            if not extract.needs_full_text(item, self.settings.full_text_min_words) or not item.url:
-                return item
-            try:
-                page = await self.fetcher.fetch(item.url, accept=HTML_ACCEPT)
-            except ThreatwatchError as exc:
-                log.info("full text: keeping teaser of %s (%s)", item.url, exc)
-                return item
-            charset = (
-                page.headers.get("content-type", "").partition("charset=")[2].strip(' "') or None
-            )
-            text = await asyncio.to_thread(
-                extract.extract_main_text, page.content, url=page.url, charset=charset
-            )
-            merged = extract.merge_full_text(item, text)
-            if merged is not item and merged.text != item.text:
-                report.full_text += 1
-            return merged
-
-        return list(await asyncio.gather(*(one(i) for i in items)))
-
-
-def _new_match(
-    index: int, item: FeedItem, s: TopicScore, facets: Sequence[Facet], *, english: bool
-) -> NewMatch:
-    """A match to save, with what explains it: a non-English alert shows the passage in the
-    original instead of a summary, and has no role line (its rules read English sentences)."""
-    return NewMatch(
-        index,
-        s.topic,
-        s.score,
-        s.threshold,
-        s.seed_id,
-        s.seed_title,
-        s.passage,
-        similarity=s.similarity,
-        summary=summarize(item.text, facets, title=item.title) if english else "",
-        roles=role_line(item.title, item.text, facets) if english else "",
-    )

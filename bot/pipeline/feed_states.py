@@ -1,7 +1,8 @@
 """What a poll round learned about each feed, and writing it back: the next check time (backoff,
 TTL, caching headers, WebSub's longer interval), the ETag and Last-Modified, errors, and
 disabling a feed that keeps failing. Written only after the round's articles are saved, so a
-crash mid-cycle re-fetches rather than losing items."""
+crash mid-cycle re-fetches rather than losing items; in a poll cycle, only while the process's
+lease on the feed holds."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from bot.core.errors import FeedUnavailable, ThreatwatchError
 from bot.core.models import Feed, FeedItem, FetchResult, ParsedFeed
 from bot.core.settings import Settings
 from bot.ingest import schedule
+from bot.pipeline.leases import CycleLeases
 from bot.store import Store
 
 
@@ -26,12 +28,24 @@ class FeedOutcome:
 
 
 def record_feed_states(
-    store: Store, settings: Settings, outcomes: Sequence[FeedOutcome], now: datetime
+    store: Store,
+    settings: Settings,
+    outcomes: Sequence[FeedOutcome],
+    now: datetime,
+    leases: CycleLeases | None = None,
 ) -> None:
     """Each fetched feed's new state: when it is next due (backoff after a failure, its own
-    TTL or caching headers after a success), its ETag, its error. One commit for the round."""
-    with store.one_transaction():  # a round's feeds: one commit, not one each
-        _record_each(store, settings, outcomes, now)
+    TTL or caching headers after a success), its ETag, its error. One commit for the round.
+    Under ``leases``, only for the feeds whose lease still holds, which are then given back."""
+    if leases is None:
+        with store.one_transaction():  # a round's feeds: one commit, not one each
+            _record_each(store, settings, outcomes, now)
+        return
+    with leases.writing((o.feed.id for o in outcomes), now) as dropped:
+        kept = [o for o in outcomes if o.feed.id not in dropped]
+        _record_each(store, settings, kept, now)
+        for o in kept:
+            leases.done(o.feed.id)
 
 
 def _record_each(

@@ -120,6 +120,11 @@ class StoreBase:
                 f"BEGIN;\n{script}\nINSERT INTO schema_migrations VALUES ({version});\nCOMMIT;"
             )
 
+    def schema_version(self) -> int:
+        """The number of migrations applied (the last one's version)."""
+        row = self._conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
+        return int(row.fetchone()[0])
+
     def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         with self._lock:
             return list(self.db.query(sql, params))

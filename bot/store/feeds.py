@@ -52,9 +52,11 @@ class FeedsPart(StoreBase):
         return [_feed(r) for r in self._rows(sql, params)]
 
     def next_feed_due_at(self) -> datetime | None:
-        """When the next active feed is due for a check (None: no active feeds)."""
+        """When the next active feed is due for a check and free to claim (None: no active
+        feeds): a feed another process holds is not due before its lease runs out."""
         row = self._conn.execute(
-            "SELECT MIN(next_check_at) FROM feeds WHERE status = 'active'"
+            """SELECT MIN(MAX(next_check_at, COALESCE(lease_until, next_check_at)))
+               FROM feeds WHERE status = 'active'"""
         ).fetchone()
         return datetime.fromisoformat(row[0]) if row and row[0] else None
 

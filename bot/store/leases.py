@@ -13,8 +13,9 @@ transaction; the PostgreSQL store claims with ``FOR UPDATE SKIP LOCKED`` instead
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.core.errors import LeaseLost
@@ -25,20 +26,28 @@ from bot.store.feeds import _feed
 
 class LeasesPart(StoreBase):
     def claim_feeds(
-        self, owner: str, now: datetime, *, lease_seconds: float, limit: int
+        self,
+        owner: str,
+        now: datetime,
+        *,
+        lease_seconds: float,
+        limit: int,
+        include_not_due: bool = False,
     ) -> list[FeedLease]:
-        """Up to ``limit`` active feeds that are due and not held by a live lease (oldest due
-        first), leased to ``owner`` until ``now + lease_seconds``."""
+        """Up to ``limit`` active feeds that are due (any active feed with ``include_not_due``)
+        and not held by a live lease (oldest due first), leased to ``owner`` until
+        ``now + lease_seconds``."""
         until = now + timedelta(seconds=lease_seconds)
         with self.transaction() as conn:
             rows = conn.execute(
                 """UPDATE feeds SET lease_owner = ?, lease_until = ?,
                    lease_epoch = lease_epoch + 1
                    WHERE id IN (SELECT id FROM feeds WHERE status = 'active'
-                       AND next_check_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+                       AND (? OR next_check_at <= ?)
+                       AND (lease_until IS NULL OR lease_until <= ?)
                        ORDER BY next_check_at, id LIMIT ?)
                    RETURNING *""",
-                [owner, _iso(until), _iso(now), _iso(now), limit],
+                [owner, _iso(until), include_not_due, _iso(now), _iso(now), limit],
             )
             names = [d[0] for d in rows.description]
             claimed = [dict(zip(names, row, strict=True)) for row in rows.fetchall()]
@@ -53,6 +62,41 @@ class LeasesPart(StoreBase):
                    WHERE id = ? AND lease_owner = ? AND lease_epoch = ?""",
                 [lease.feed.id, lease.owner, lease.epoch],
             )
+
+    def renew_feeds(
+        self, leases: Sequence[FeedLease], now: datetime, *, lease_seconds: float
+    ) -> list[FeedLease]:
+        """Extend the leases still ours (same owner and epoch) to ``now + lease_seconds``;
+        returns them, renewed. One that changed hands is not among them."""
+        until = now + timedelta(seconds=lease_seconds)
+        kept: list[FeedLease] = []
+        with self.transaction() as conn:
+            for lease in leases:
+                cur = conn.execute(
+                    """UPDATE feeds SET lease_until = ?
+                       WHERE id = ? AND lease_owner = ? AND lease_epoch = ?""",
+                    [_iso(until), lease.feed.id, lease.owner, lease.epoch],
+                )
+                if cur.rowcount:
+                    kept.append(replace(lease, until=until))
+        return kept
+
+    def feed_lease_holders(self, now: datetime) -> set[str]:
+        """The owners of the leases that have not run out at ``now``."""
+        rows = self._conn.execute(
+            "SELECT DISTINCT lease_owner FROM feeds WHERE lease_until > ?", [_iso(now)]
+        ).fetchall()
+        return {r[0] for r in rows if r[0]}
+
+    def release_feeds_of(self, owner: str) -> int:
+        """Give back every feed ``owner`` holds (a process known to be dead); how many."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                """UPDATE feeds SET lease_owner = NULL, lease_until = NULL
+                   WHERE lease_owner = ?""",
+                [owner],
+            )
+            return cur.rowcount
 
     @contextmanager
     def fenced(self, lease: FeedLease, now: datetime) -> Iterator[None]:

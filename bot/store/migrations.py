@@ -310,4 +310,21 @@ MIGRATIONS: list[str] = [
         sends TEXT NOT NULL DEFAULT '[]'
     );
     """,
+    # 12: chat updates when several processes receive them (bot/store/chat_updates.py): each
+    # update's id once, so a webhook or event retried onto another process is answered once,
+    # and where the elected Telegram long-poll listener goes on from
+    """
+    CREATE TABLE IF NOT EXISTS chat_updates (
+        source TEXT NOT NULL,  -- 'telegram', 'slack'
+        update_key TEXT NOT NULL,  -- Telegram update_id, Slack event_id or trigger_id
+        seen_at TEXT NOT NULL,  -- kept for a retention window, then forgotten
+        PRIMARY KEY (source, update_key)
+    );
+    CREATE INDEX IF NOT EXISTS chat_updates_seen ON chat_updates (seen_at);
+    CREATE TABLE IF NOT EXISTS chat_update_offsets (
+        source TEXT PRIMARY KEY,
+        next_offset INTEGER NOT NULL,  -- getUpdates offset: the first update not yet taken
+        updated_at TEXT NOT NULL
+    );
+    """,
 ]

@@ -41,6 +41,14 @@ if TYPE_CHECKING:
     import numpy as np
 
 
+class Election(Protocol):
+    """One process among several (the Telegram listener) holds it until it resigns or dies."""
+
+    def try_lead(self) -> bool: ...
+
+    def resign(self) -> None: ...
+
+
 class Store(DeliveryStore, Protocol):
     # --- base ------------------------------------------------------------------------------------
     def close(self) -> None: ...
@@ -316,12 +324,39 @@ class Store(DeliveryStore, Protocol):
 
     # --- leases ------------------------------------------------------------------------------
     def claim_feeds(
-        self, owner: str, now: datetime, *, lease_seconds: float, limit: int
+        self,
+        owner: str,
+        now: datetime,
+        *,
+        lease_seconds: float,
+        limit: int,
+        include_not_due: bool = False,
     ) -> list[FeedLease]: ...
 
     def release_feed(self, lease: FeedLease) -> None: ...
 
     def fenced(self, lease: FeedLease, now: datetime) -> AbstractContextManager[None]: ...
+
+    def renew_feeds(
+        self, leases: Sequence[FeedLease], now: datetime, *, lease_seconds: float
+    ) -> list[FeedLease]: ...
+
+    def feed_lease_holders(self, now: datetime) -> set[str]: ...
+
+    def release_feeds_of(self, owner: str) -> int: ...
+
+    def schema_version(self) -> int: ...
+
+    # --- chat updates received by several processes (bot/store/chat_updates.py) ---------------
+    def listener_election(self, name: str) -> Election: ...
+
+    def first_update(
+        self, source: str, key: str, now: datetime, *, keep_seconds: float
+    ) -> bool: ...
+
+    def update_offset(self, source: str) -> int: ...
+
+    def save_update_offset(self, source: str, offset: int, now: datetime) -> None: ...
 
     # --- trends ------------------------------------------------------------------------------
     def topic_activity(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from bot.store.articles import ArticlesPart
 from bot.store.chat_claims import ChatClaimsPart
+from bot.store.chat_updates import ChatUpdatesPart
 from bot.store.delivery import DeliveryPart
 from bot.store.feeds import FeedsPart
 from bot.store.leases import LeasesPart
@@ -31,6 +32,7 @@ class SqliteStore(
     VectorsPart,
     WebSubPart,
     LeasesPart,
+    ChatUpdatesPart,
     TrendsPart,
     SpikeOutboxPart,
     SendWindowsPart,

@@ -18,7 +18,7 @@ from telegram_support import HOSTILE_TITLE, ITEMS, many_items, rss
 from bot.adapters.chat.commands import COMMANDS
 from bot.store import SqliteStore
 from testkit.slack_api import BOT_USER
-from testkit.slack_requests import direct_message, slash_command
+from testkit.slack_requests import direct_message, mention_event, slash_command
 
 ADMIN_SAMPLES = {  # arguments an admin command would accept, so only the refusal can stop it
     "topic_add": "newtopic Attacks on shipping",
@@ -177,12 +177,18 @@ def test_buttons_why_and_votes_answer_the_presser(bot: SlackBot) -> None:
     assert "👎 1" in again.mrkdwn
 
 
-def test_app_mention_works_like_the_slash_command(bot: SlackBot) -> None:
+def test_app_mention_works_like_the_slash_command_and_a_retried_event_is_answered_once(
+    bot: SlackBot,
+) -> None:
     before = len(bot.api.posted_to(CHANNEL, "chat.postEphemeral"))
-    bot.mention(f"<@{BOT_USER}> latest 1", USER)
+    event = mention_event(f"<@{BOT_USER}> latest 1", user=USER, channel=CHANNEL)
+    bot.send("events_api", event)
+    bot.send("events_api", event)  # Slack's retry (same event_id), perhaps to another process
     bot.api.wait_for(lambda _: len(bot.api.posted_to(CHANNEL, "chat.postEphemeral")) > before)
     answer = bot.api.posted_to(CHANNEL, "chat.postEphemeral")[-1]
     assert answer.user == USER and "*Latest matches*" in answer.mrkdwn
+    time.sleep(0.5)
+    assert len(bot.api.posted_to(CHANNEL, "chat.postEphemeral")) == before + 1
 
 
 def test_non_member_may_not_subscribe_a_channel(bot: SlackBot) -> None:

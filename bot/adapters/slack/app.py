@@ -13,14 +13,16 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -35,6 +37,7 @@ from bot.adapters.slack.sink import SLACK, error_code, post_reply
 from bot.adapters.slack.transport import Transport, make_transport
 from bot.core.channels import ChannelKey
 from bot.core.errors import BadArgument, Refused, ThreatwatchError
+from bot.core.models import utcnow
 from bot.core.settings import Settings
 from bot.deliver.sink import ApiErrorObserver
 from bot.messages.replies import Reply, error_reply, text_reply
@@ -48,7 +51,16 @@ START_RETRY_SECONDS = 5.0
 WORKING = "⏳ Working on it…"
 MAX_DOWNLOAD_BYTES = MAX_OPML_BYTES  # the OPML import's own cap: nothing larger is read
 EPHEMERAL, IN_CHANNEL = "ephemeral", "in_channel"
+KEEP_DELIVERY_IDS_SECONDS = 86_400.0  # Slack retries a delivery within minutes
 SLACK_ERRORS = (SlackApiError, SlackClientError, aiohttp.ClientError, OSError, TimeoutError)
+
+
+class UpdateLog(Protocol):
+    """Where the ids of deliveries already taken are kept (the store implements it)."""
+
+    def first_update(
+        self, source: str, key: str, now: datetime, *, keep_seconds: float
+    ) -> bool: ...
 
 
 def build_client(
@@ -79,17 +91,33 @@ def response_type(name: str, reply: Reply) -> str:
 
 def register(app: AsyncApp, adapter: SlackAdapter) -> None:
     """All of the Slack routing: what arrives → which adapter method."""
+    app.use(adapter.once)  # first: a delivery Slack retried is acknowledged, not handled again
     app.command(re.compile(r"^/"))(adapter.on_slash_command)  # /threatwatch, or a renamed one
     app.event("app_mention")(adapter.on_mention)
     app.event("message")(adapter.on_message)
     app.action(re.compile(r"^threatwatch:"))(adapter.on_button)
 
 
+def delivery_key(body: dict[str, Any]) -> str | None:
+    """An event's event_id, the same on each of Slack's retries of it; None for commands and
+    button presses, which Slack does not retry (each arrives once, on one process)."""
+    key = body.get("event_id")
+    return str(key) if key else None
+
+
 class SlackAdapter:
-    def __init__(self, settings: Settings, service: BotService, client: AsyncWebClient):
+    def __init__(
+        self,
+        settings: Settings,
+        service: BotService,
+        client: AsyncWebClient,
+        *,
+        updates: UpdateLog,
+    ):
         self.settings = settings
         self.service = service
         self.client = client
+        self.updates = updates
         self.app = AsyncApp(
             client=client,
             signing_secret=settings.slack_signing_secret or "",
@@ -128,6 +156,32 @@ class SlackAdapter:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def once(
+        self, body: dict[str, Any], next: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
+        """Bolt middleware: several processes may receive Slack's deliveries (HTTP mode behind a
+        load balancer, several Socket Mode connections), and Slack retries one that was not
+        acknowledged in time, perhaps onto another process. The first arrival of an id is
+        handled; a repeat is acknowledged and dropped."""
+        key = delivery_key(body)
+        if key is not None:
+            try:
+                fresh = await asyncio.to_thread(
+                    self.updates.first_update,
+                    SLACK,
+                    key,
+                    utcnow(),
+                    keep_seconds=KEEP_DELIVERY_IDS_SECONDS,
+                )
+            except ThreatwatchError as exc:  # the database is down: handling it is better
+                log.warning("slack: could not record delivery %s: %s", key, exc)
+                fresh = True
+            if not fresh:
+                log.info("slack: delivery %s was already taken; acknowledged", key)
+                return BoltResponse(status=200, body="")
+        await next()
+        return None
 
     def _background(self, work: Awaitable[Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(work)

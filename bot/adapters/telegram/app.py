@@ -1,6 +1,7 @@
 """The Telegram adapter: python-telegram-bot's Application, started inside our own event loop
-(initialize / start / updater.start_polling, or a webhook), turning updates into neutral
-command contexts for bot/adapters/chat/dispatch.py and rendering the replies as HTML."""
+(initialize / start, then the elected long-poll listener of bot/adapters/telegram/listener.py
+or a webhook), turning updates into neutral command contexts for bot/adapters/chat/dispatch.py
+and rendering the replies as HTML."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ from telegram.ext import (
 from bot.adapters.chat.commands import COMMANDS
 from bot.adapters.chat.context import ChatKind, CommandContext
 from bot.adapters.chat.dispatch import act, dispatch
-from bot.adapters.telegram.render import ALLOWED_UPDATES, parse_callback
+from bot.adapters.telegram.listener import ElectedPoller, Election, UpdateLog
+from bot.adapters.telegram.render import parse_callback
 from bot.adapters.telegram.request import ObservedRequest
 from bot.adapters.telegram.sink import TELEGRAM, post_reply
 from bot.core.channels import ChannelKey
@@ -91,19 +93,33 @@ def build_application(
         .request(requests)
         .get_updates_request(updates)
         .concurrent_updates(8)  # a slow /seed_add fetch does not hold up other chats
+        # updates come from our own elected poller or the webhook, never PTB's Updater: only
+        # one process of several may call getUpdates, and the offset is kept in the database
+        .updater(None)
     )
-    if settings.telegram_webhook_url:
-        builder = builder.updater(None)
     return builder.build()
 
 
 class TelegramAdapter:
-    def __init__(self, settings: Settings, service: BotService, application: Application):  # type: ignore[type-arg]
+    def __init__(
+        self,
+        settings: Settings,
+        service: BotService,
+        application: Application,  # type: ignore[type-arg]
+        *,
+        updates: UpdateLog,
+        election: Election,
+    ):
         self.settings = settings
         self.service = service
         self.application = application
+        self.updates = updates
+        self.poller = ElectedPoller(
+            application, election, updates, poll_timeout=settings.telegram_poll_timeout
+        )
         self.username: str | None = None
         self._webhook: object | None = None
+        self._polling: asyncio.Task[None] | None = None
         application.add_handler(
             MessageHandler(
                 (filters.COMMAND | filters.CaptionRegex(r"^/")) & ~filters.UpdateType.EDITED,
@@ -135,24 +151,20 @@ class TelegramAdapter:
         if self.settings.telegram_webhook_url:
             from bot.adapters.telegram.webhook import start_webhook
 
-            self._webhook = await start_webhook(self.settings, self.application)
-        else:
-            assert self.application.updater is not None
-            await self.application.bot.delete_webhook()
-            await self.application.updater.start_polling(
-                poll_interval=0.0,
-                timeout=self.settings.telegram_poll_timeout,
-                allowed_updates=ALLOWED_UPDATES,
-            )
-        log.info("telegram: @%s receiving updates", self.username)
+            self._webhook = await start_webhook(self.settings, self.application, self.updates)
+            log.info("telegram: @%s receiving updates", self.username)
+        else:  # the elected listener polls; the other processes stand by
+            self._polling = asyncio.create_task(self.poller.run(stop))
+            log.info("telegram: @%s connected", self.username)
         return True
 
     async def stop(self) -> None:
         if self._webhook is not None:
             await self._webhook.cleanup()  # type: ignore[attr-defined]
-        updater = self.application.updater
-        if updater is not None and updater.running:
-            await updater.stop()
+        if self._polling is not None:
+            self._polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._polling
         if self.application.running:
             await self.application.stop()
         await self.application.shutdown()

@@ -12,8 +12,10 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
 
+from bot.adapters.telegram.listener import UpdateLog, first_time
 from bot.adapters.telegram.render import ALLOWED_UPDATES
-from bot.core.errors import ConfigError
+from bot.core.errors import ConfigError, ThreatwatchError
+from bot.core.models import utcnow
 from bot.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -22,7 +24,13 @@ SECRET = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
-async def start_webhook(settings: Settings, application: Application) -> web.AppRunner:  # type: ignore[type-arg]
+async def start_webhook(
+    settings: Settings,
+    application: Application,  # type: ignore[type-arg]
+    updates: UpdateLog,
+) -> web.AppRunner:
+    """Every process may take webhook requests (behind a load balancer): an update Telegram
+    retried onto another process is recognised by its id and acknowledged without effect."""
     secret = settings.telegram_webhook_secret or ""
     if not SECRET.match(secret):
         raise ConfigError(
@@ -41,7 +49,15 @@ async def start_webhook(settings: Settings, application: Application) -> web.App
             update = Update.de_json(await request.json(), application.bot)
         except ValueError:
             return web.Response(status=400)
-        await application.update_queue.put(update)
+        if update is None:
+            return web.Response(status=400)
+        try:
+            fresh = await first_time(updates, update, utcnow())
+        except ThreatwatchError as exc:  # not acknowledged: Telegram delivers it again later
+            log.warning("telegram webhook: update %s not taken: %s", update.update_id, exc)
+            return web.Response(status=503)
+        if fresh:
+            await application.update_queue.put(update)
         return web.Response(text="ok")
 
     app = web.Application(client_max_size=1_000_000)

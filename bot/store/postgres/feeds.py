@@ -56,8 +56,12 @@ class PgFeedsPart(PgBase):
         return [_feed(r) for r in self._rows(sql, params)]
 
     def next_feed_due_at(self) -> datetime | None:
-        """When the next active feed is due for a check (None: no active feeds)."""
-        row = self._one("SELECT min(next_check_at) FROM feeds WHERE status = 'active'")
+        """When the next active feed is due for a check and free to claim (None: no active
+        feeds): a feed another process holds is not due before its lease runs out."""
+        row = self._one(
+            """SELECT min(greatest(next_check_at, lease_until)) FROM feeds
+               WHERE status = 'active'"""
+        )
         return row[0].astimezone(UTC) if row and row[0] else None
 
     def remove_feed(self, feed_id: int) -> None:

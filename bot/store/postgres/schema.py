@@ -276,4 +276,19 @@ MIGRATIONS: list[str] = [
         sends text NOT NULL DEFAULT '[]'
     );
     """,
+    # 7: chat update ids and the long-poll offset (the SQLite store's migration 12)
+    """
+    CREATE TABLE IF NOT EXISTS chat_updates (
+        source text NOT NULL,
+        update_key text NOT NULL,
+        seen_at timestamptz NOT NULL,
+        PRIMARY KEY (source, update_key)
+    );
+    CREATE INDEX IF NOT EXISTS chat_updates_seen ON chat_updates (seen_at);
+    CREATE TABLE IF NOT EXISTS chat_update_offsets (
+        source text PRIMARY KEY,
+        next_offset bigint NOT NULL,
+        updated_at timestamptz NOT NULL
+    );
+    """,
 ]

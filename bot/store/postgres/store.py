@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.store.postgres.channels import PgDeliveryPart
 from bot.store.postgres.chat_claims import PgChatClaimsPart, PgSendWindowsPart
+from bot.store.postgres.chat_updates import PgChatUpdatesPart
 from bot.store.postgres.feeds import PgFeedsPart
 from bot.store.postgres.leases import PgLeasesPart
 from bot.store.postgres.spike_outbox import PgSpikeOutboxPart
@@ -22,6 +23,7 @@ class PostgresStore(
     PgVectorsPart,
     PgWebSubPart,
     PgLeasesPart,
+    PgChatUpdatesPart,
     PgTrendsPart,
     PgSpikeOutboxPart,
     PgSendWindowsPart,
