@@ -185,3 +185,38 @@ async def running_bot(
         finally:
             await adapter.stop()
             await app.aclose()
+
+
+# an article page that matches the watch topic of write_watch_config
+ARTICLE = (
+    "<html><head><title>Rocket attack on US base</title></head><body><article>"
+    "<h1>Rockets hit a base hosting US troops in Iraq</h1>"
+    + "".join(
+        f"<p>In report {i}, officials said an Iran-backed militia fired {i + 2} rockets at a base "
+        f"hosting US troops in western Iraq on day {i}, the latest of a series of attacks on "
+        "American forces that the Pentagon blames on Kataib Hezbollah.</p>"
+        for i in range(8)
+    )
+    + "</article></body></html>"
+)
+
+
+def admin_invocations(feeds: FeedServer) -> dict[str, str]:
+    """A valid argument text for every admin command."""
+    return {
+        "topic_add": "new-topic Drone strikes on shipping in the Red Sea",
+        "topic_remove": TOPIC,
+        "threshold": f"{TOPIC} 0.5",
+        "topic_enable": TOPIC,
+        "topic_disable": TOPIC,
+        "seed_add": f"{TOPIC} {feeds.url('article.html')}",
+        "seed_remove": f"{TOPIC} 1",
+        "seeds": TOPIC,
+        "counter_add": f"{TOPIC} 1",
+        "feed_add": feeds.url("other.xml"),
+        "feed_remove": "1",
+        "feeds": "",
+        "feeds_import": "",
+        "feeds_export": "",
+        "preview": f"{TOPIC} 30",
+    }

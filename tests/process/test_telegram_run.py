@@ -13,10 +13,12 @@ from pathlib import Path
 from process_support import BotProcess
 from telegram_support import (
     ADMIN,
+    ARTICLE,
     GROUP,
     HOSTILE_TITLE,
     TOKEN,
     USER,
+    admin_invocations,
     bot_env,
     many_items,
     write_watch_config,
@@ -150,8 +152,6 @@ def test_run_403_pauses_the_subscription(tmp_path: Path) -> None:
 
 
 def test_run_admin_commands_refused_for_others_and_working_for_admins(tmp_path: Path) -> None:
-    from test_chat_commands import ARTICLE, admin_invocations
-
     from bot.adapters.chat.commands import COMMANDS
 
     _, _, www = write_watch_config(tmp_path)

@@ -7,7 +7,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from telegram_support import ADMIN, TOPIC, USER, settings_for, write_watch_config
+from telegram_support import (
+    ADMIN,
+    ARTICLE,
+    TOPIC,
+    USER,
+    admin_invocations,
+    settings_for,
+    write_watch_config,
+)
 
 from bot.adapters.chat.commands import BY_NAME, COMMANDS, readme_section
 from bot.adapters.chat.context import ChatKind, CommandContext
@@ -17,17 +25,6 @@ from bot.core.channels import ChannelKey
 from testkit.feedserver import FeedServer
 
 REPO = Path(__file__).resolve().parents[3]
-ARTICLE = (
-    "<html><head><title>Rocket attack on US base</title></head><body><article>"
-    "<h1>Rockets hit a base hosting US troops in Iraq</h1>"
-    + "".join(
-        f"<p>In report {i}, officials said an Iran-backed militia fired {i + 2} rockets at a base "
-        f"hosting US troops in western Iraq on day {i}, the latest of a series of attacks on "
-        "American forces that the Pentagon blames on Kataib Hezbollah.</p>"
-        for i in range(8)
-    )
-    + "</article></body></html>"
-)
 OPML = b'<?xml version="1.0"?><opml version="2.0"><body></body></opml>'
 
 
@@ -62,27 +59,6 @@ def context(
 def snapshot(app: App) -> tuple[object, ...]:
     s = app.store
     return (s.topics(), s.seeds(), [f.url for f in s.feeds()], s.outbox_counts())
-
-
-def admin_invocations(feeds: FeedServer) -> dict[str, str]:
-    """A valid argument text for every admin command."""
-    return {
-        "topic_add": "new-topic Drone strikes on shipping in the Red Sea",
-        "topic_remove": TOPIC,
-        "threshold": f"{TOPIC} 0.5",
-        "topic_enable": TOPIC,
-        "topic_disable": TOPIC,
-        "seed_add": f"{TOPIC} {feeds.url('article.html')}",
-        "seed_remove": f"{TOPIC} 1",
-        "seeds": TOPIC,
-        "counter_add": f"{TOPIC} 1",
-        "feed_add": feeds.url("other.xml"),
-        "feed_remove": "1",
-        "feeds": "",
-        "feeds_import": "",
-        "feeds_export": "",
-        "preview": f"{TOPIC} 30",
-    }
 
 
 ADMIN_COMMANDS = [c.name for c in COMMANDS if c.admin_only]
