@@ -28,11 +28,12 @@ from bot.ingest.fetch import HTML_ACCEPT, Fetcher
 from bot.ingest.parse import parse_feed
 from bot.pipeline.feed_states import FeedOutcome, record_feed_states
 from bot.pipeline.story_links import StoryLink, StoryLinker
+from bot.relevance.cascade import PassageCache, embed_with_cascade
 from bot.relevance.embed import Embedder
 from bot.relevance.language import detect_language, normalise
 from bot.relevance.match import TopicIndex
 from bot.relevance.role_line import role_line
-from bot.relevance.scoring import Embedded, embed_documents, score_document
+from bot.relevance.scoring import Embedded, score_document
 from bot.relevance.summary import summarize
 from bot.store import Store
 from bot.topics.multilingual import MultilingualTopics
@@ -64,6 +65,7 @@ class Pipeline:
         self.indexes = indexes
         self.clock = clock
         self.multilingual = multilingual  # None: every article takes the English path
+        self.passage_cache = PassageCache(settings.embed_cache_passages)
         self._lock = asyncio.Lock()  # one cycle at a time, whoever triggers it
         self._story_linker = StoryLinker(store)
         self.observers: list[Callable[[CycleReport], None]] = []  # poll cycles: metrics, readiness
@@ -272,14 +274,20 @@ class Pipeline:
         against the topics' multilingual copies."""
         hashed = [entry for entry, _ in rows]
         embedder = foreign.embedder if foreign else self.embedder
-        docs = await asyncio.to_thread(
-            embed_documents,
-            embedder,
-            [(normalise(i.title, lang), normalise(i.text, lang)) for (i, _, _), lang in rows],
-        )
         indexes = await asyncio.to_thread(self.indexes)
         if foreign is not None:
             indexes = await asyncio.to_thread(foreign.indexes, indexes)
+        # the cascade (leads first) in the English space, whose topics learned lead floors
+        embedded = await asyncio.to_thread(
+            embed_with_cascade,
+            embedder,
+            [(normalise(i.title, lang), normalise(i.text, lang)) for (i, _, _), lang in rows],
+            indexes,
+            self.passage_cache,
+            cascade=self.settings.embed_cascade and foreign is None,
+        )
+        docs, stopped = embedded.docs, embedded.stopped
+        report.stopped_at_lead += sum(stopped)
         facets_of = {i.topic.name: i.topic.facets for i in indexes}
         # story thresholds are tuned on English-model cosines: a non-English report starts its
         # own story until stories across languages are calibrated in the multilingual space
@@ -306,6 +314,8 @@ class Pipeline:
                     language=language,
                 )
             )
+            if stopped[index]:  # its lead is clearly unrelated to every topic: no match
+                continue
             scores = foreign.score(doc, language, indexes) if foreign else None
             for score in scores if scores is not None else score_document(doc, indexes):
                 if score.is_match:
