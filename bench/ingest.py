@@ -9,7 +9,8 @@ as parsed: the project runs the poll cycle's embedding stage (the cascade and pa
 emptied before each pass); the baseline encodes every passage of every item in plain fp32.
 
 `--precisions` runs one project worker per THREATWATCH_EMBED_PRECISION value (default: the one
-set, else auto), all taking turns with the same baseline; "int8" builds (once) or loads the int8
+set, else auto), all taking turns with the same baseline; a value ending in "-nocascade" (e.g.
+auto-nocascade) also sets THREATWATCH_EMBED_CASCADE=false; "int8" builds (once) or loads the int8
 model from THREATWATCH_MODEL_CACHE_DIR (default bench/.cache/models).
 
 Baseline and project each live in their own subprocess (`--worker KIND --case CASE`), so each
@@ -48,6 +49,7 @@ WARMUP_ARTICLES = 32
 FEED_URL = "https://bench.example/feed.xml"
 CASCADE_FIGURES = ("cascade", "stopped_at_lead", "cache_hits", "alerts", "alerts_without_cascade",
                    "passages", "gflop")  # fmt: skip
+NO_CASCADE = "-nocascade"
 Pass = Callable[[], dict]  # one timed pass over the whole feed → {"seconds": s, "stages": {}}
 
 
@@ -196,6 +198,9 @@ def measure(case: str, repeat: int, quick: bool, precisions: list[str]) -> dict[
         command = [sys.executable, SELF, "--worker", worker, "--case", case] + ["--quick"] * quick
         logs[kind] = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed with the process)
         own_env = env | ({"THREATWATCH_EMBED_PRECISION": precision} if precision else {})
+        if precision.endswith(NO_CASCADE):  # e.g. auto-nocascade: every passage embedded
+            own_env |= {"THREATWATCH_EMBED_PRECISION": precision.removesuffix(NO_CASCADE),
+                        "THREATWATCH_EMBED_CASCADE": "false"}  # fmt: skip
         procs[kind] = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                        stderr=logs[kind], text=True, env=own_env, cwd=REPO)  # fmt: skip
         expect(procs[kind], logs[kind], "ready")

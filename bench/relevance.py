@@ -298,6 +298,9 @@ def main() -> None:
             "items": len(rows),
             "related_stopped": int((stops & labels).sum()),
             "alerts_lost": int((stops & (project >= thresholds)).sum()),
+            "related_stopped_titles": [
+                r.get("title") for r, s in zip(rows, stops & labels, strict=True) if s
+            ],
         },
     }
     if args.json:
