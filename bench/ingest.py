@@ -2,10 +2,15 @@
 against a plain `SentenceTransformer.encode` baseline measured in the same run.
 
     python bench/ingest.py [--repeat N] [--quick] [--json] [--profile]
-                           [--precisions auto,bf16,fp32] [--cases lead,window,full]
+                           [--precisions auto,bf16,fp32] [--cases lead,window,full,feeds]
+
+"feed mix" (bench/feed_mix.py) is every item of the recorded news feeds and the demo's feeds,
+as parsed: the project runs the poll cycle's embedding stage (the cascade and passage cache,
+emptied before each pass); the baseline encodes every passage of every item in plain fp32.
 
 `--precisions` runs one project worker per THREATWATCH_EMBED_PRECISION value (default: the one
-set, else auto), all taking turns with the same baseline; "int8" builds (once) or loads the int8
+set, else auto), all taking turns with the same baseline; a value ending in "-nocascade" (e.g.
+auto-nocascade) also sets THREATWATCH_EMBED_CASCADE=false; "int8" builds (once) or loads the int8
 model from THREATWATCH_MODEL_CACHE_DIR (default bench/.cache/models).
 
 Baseline and project each live in their own subprocess (`--worker KIND --case CASE`), so each
@@ -36,16 +41,23 @@ from typing import IO
 SELF = str(Path(__file__).resolve())
 REPO = Path(SELF).parents[1]
 CORPUS = REPO / "data" / "dev_corpus.jsonl"
-CASES = {"lead": "title+lead", "window": "one window", "full": "full text"}
+CASES = {"lead": "title+lead", "window": "one window", "full": "full text", "feeds": "feed mix"}
 KINDS = ("baseline", "project")
 LEAD_WORDS = 60
 QUICK_ARTICLES = 16
 WARMUP_ARTICLES = 32
 FEED_URL = "https://bench.example/feed.xml"
+CASCADE_FIGURES = ("cascade", "stopped_at_lead", "cache_hits", "alerts", "alerts_without_cascade",
+                   "passages", "gflop")  # fmt: skip
+NO_CASCADE = "-nocascade"
 Pass = Callable[[], dict]  # one timed pass over the whole feed → {"seconds": s, "stages": {}}
 
 
 def load_articles(case: str, quick: bool) -> list[tuple[str, str]]:
+    if case == "feeds":
+        from feed_mix import feed_items
+
+        return feed_items(quick)
     rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line]
     rows = rows[:QUICK_ARTICLES] if quick else rows
     if case == "lead":
@@ -159,7 +171,13 @@ def setup_baseline(articles: list[tuple[str, str]]) -> tuple[Pass, dict]:
 def serve(kind: str, case: str, quick: bool) -> None:
     """Worker: set up, say ready, time one pass per "run" line on stdin, summarise at EOF."""
     articles = load_articles(case, quick)
-    run, info = (setup_project if kind == "project" else setup_baseline)(articles)
+    if case == "feeds":
+        import feed_mix
+
+        setup = feed_mix.setup_project if kind == "project" else feed_mix.setup_baseline
+        run, info = setup(quick, over_window)
+    else:
+        run, info = (setup_project if kind == "project" else setup_baseline)(articles)
     print(json.dumps({"ready": True}), flush=True)
     passes = []
     for line in sys.stdin:
@@ -180,6 +198,9 @@ def measure(case: str, repeat: int, quick: bool, precisions: list[str]) -> dict[
         command = [sys.executable, SELF, "--worker", worker, "--case", case] + ["--quick"] * quick
         logs[kind] = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed with the process)
         own_env = env | ({"THREATWATCH_EMBED_PRECISION": precision} if precision else {})
+        if precision.endswith(NO_CASCADE):  # e.g. auto-nocascade: every passage embedded
+            own_env |= {"THREATWATCH_EMBED_PRECISION": precision.removesuffix(NO_CASCADE),
+                        "THREATWATCH_EMBED_CASCADE": "false"}  # fmt: skip
         procs[kind] = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                        stderr=logs[kind], text=True, env=own_env, cwd=REPO)  # fmt: skip
         expect(procs[kind], logs[kind], "ready")
@@ -251,7 +272,7 @@ def summarise(case: str, kind: str, result: dict, baseline: dict) -> dict:
         "peak_rss_mib": round(result["peak_rss_mib"]),
         "stages_ms": {k: round(statistics.median(s[k] for s in stages) * 1000)
                       for k in (stages[0] if stages else {})},
-    }  # fmt: skip
+    } | {k: result[k] for k in CASCADE_FIGURES if k in result}  # fmt: skip
 
 
 def table(meta: dict, rows: list[dict]) -> str:
@@ -275,6 +296,22 @@ def table(meta: dict, rows: list[dict]) -> str:
             f"| {r['over_window']}/{r['texts']} | {r['articles_per_s']} "
             f"| {r['min']}–{r['max']} | {r['ratio']}× | {r['peak_rss_mib']} | {stages} |"
         )
+    for r in rows:
+        if "gflop" in r:
+            embed_s = r["stages_ms"].get("embed", 0) / 1000 or r["articles"] / r["articles_per_s"]
+            lines.append(
+                f"{r['case']}, {r['path']}: {r['gflop']} GFLOP per pass "
+                f"({r['gflop'] / r['articles'] * 1000:.1f} MFLOP per article), "
+                f"{r['gflop'] / embed_s:.1f} GFLOP/s in the embed stage (median pass)"
+            )
+        if "stopped_at_lead" in r:
+            lines.append(
+                f"{r['case']}, {r['path']}: cascade {'on' if r['cascade'] else 'off'}; "
+                f"{r['stopped_at_lead']} of {r['articles']} articles stopped at the lead; "
+                f"{r['texts']} texts embedded per pass for {r['passages']} passages "
+                f"({r['cache_hits']} cache hits); alerts {r['alerts']} with the cascade, "
+                f"{r['alerts_without_cascade']} with every passage embedded"
+            )
     return "\n".join(lines)
 
 

@@ -22,6 +22,10 @@ Noise on real news: the shipped topic scores every item of the recorded English 
 topic) and the bench counts how many would alert — what an analyst subscribed to those feeds
 would have received.
 
+The ingest cascade, in the same run: `threatwatch score` also says of each item whether the
+poll cycle would stop it at its lead (embed nothing more, match nothing), by each fold's own
+topic and lead floor; "threatwatch, cascade" is the figures with those items matching nothing.
+
 Story grouping: `threatwatch score --stories` over the items that carry an event id; pairwise
 precision and recall of "same story" against "same event".
 """
@@ -120,6 +124,9 @@ def news_noise(seeds: Path) -> dict:
     return {
         "items": len(docs),
         "alerts": len(alerts),
+        # with the cascade, an item stopped at its lead matches nothing
+        "stopped_at_lead": sum(s["stops_at_lead"] for s in scored),
+        "alerts_with_cascade": sum(not s["stops_at_lead"] for s in alerts),
         "threshold": scored[0]["threshold"] if scored else None,
         "highest": sorted((round(s["score"], 3) for s in scored), reverse=True)[:3],
         "alerted": [titles[s["id"]] for s in alerts[:10]],
@@ -211,6 +218,7 @@ def main() -> None:
     in_training = [item_hash(r) in files for r in rows]
     project, tfidf, keyword = np.zeros(len(rows)), np.zeros(len(rows)), np.zeros(len(rows))
     thresholds = np.zeros(len(rows))
+    stops = np.zeros(len(rows), bool)  # the cascade would stop the item at its lead
     if any(in_training):
         mode = f"cross-validation ({args.folds} folds by event; {sum(in_training)} of {len(rows)} items are training examples)"
         groups = [r.get("event") or r["id"] for r in rows]
@@ -231,9 +239,10 @@ def main() -> None:
                 kw_cut = pick_threshold(train_set[1], kw_train)
                 keyword[test] = keyword_scores([texts[i] for i in test], facets) - kw_cut
             for i in test:
-                project[i], thresholds[i] = (
+                project[i], thresholds[i], stops[i] = (
                     scored[rows[i]["id"]]["score"],
                     scored[rows[i]["id"]]["threshold"],
+                    scored[rows[i]["id"]]["stops_at_lead"],
                 )
             fold_figures = figures_at(labels[test], project[test], thresholds[test][0])
             print(f"fold {fold + 1}/{args.folds}: {fold_figures.line()}", file=sys.stderr)
@@ -242,6 +251,7 @@ def main() -> None:
         scored = {s["id"]: s for s in run_score(rows, seeds)}
         project = np.array([scored[r["id"]]["score"] for r in rows])
         thresholds = np.array([scored[r["id"]]["threshold"] for r in rows])
+        stops = np.array([scored[r["id"]]["stops_at_lead"] for r in rows])
         train_set = training_texts(seeds)
         tfidf = tfidf_scores(train_set, texts)
         kw_train = keyword_scores(train_set[0], facets)
@@ -252,6 +262,8 @@ def main() -> None:
     # "alerts" when its score reaches the threshold its own (fold's) topic chose
     for name, scores, alerts in (
         ("threatwatch", project, project >= thresholds),
+        # the same run with the ingest cascade: a stopped item matches nothing
+        ("threatwatch, cascade", np.where(stops, 0.0, project), (project >= thresholds) & ~stops),
         ("tf-idf + logistic regression", tfidf, tfidf >= 0.5),
         ("keyword count", keyword, keyword >= 0),
     ):
@@ -281,6 +293,15 @@ def main() -> None:
         "errors_by_confidence": errors,
         "stories": story,
         "news_feeds": noise,
+        "cascade": {
+            "stopped_at_lead": int(stops.sum()),
+            "items": len(rows),
+            "related_stopped": int((stops & labels).sum()),
+            "alerts_lost": int((stops & (project >= thresholds)).sum()),
+            "related_stopped_titles": [
+                r.get("title") for r, s in zip(rows, stops & labels, strict=True) if s
+            ],
+        },
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -304,6 +325,13 @@ def main() -> None:
     print(
         f"recorded news feeds: {noise['alerts']} alerts among {noise['items']} items at the "
         f"shipped threshold {noise['threshold']} (highest scores {noise['highest']})"
+    )
+    c = report["cascade"]
+    print(
+        f"cascade: {c['stopped_at_lead']} of {c['items']} corpus items stop at the lead "
+        f"({c['related_stopped']} related, {c['alerts_lost']} alerts lost); news feeds: "
+        f"{noise['stopped_at_lead']} of {noise['items']} stop, "
+        f"{noise['alerts_with_cascade']} alerts with the cascade"
     )
     for title in noise["alerted"]:
         print(f"  alerted: {title}")

@@ -156,8 +156,10 @@ def score(ctx: Context, input_file: Any, topic: str | None, stories: bool) -> No
         for doc_id, label in zip(ids, labels, strict=True):
             click.echo(json.dumps({"id": doc_id, "story": label}))
         return
-    results = with_app(ctx, lambda app: app.service.queries.score_documents(docs, topic=topic))
-    for doc_id, scores in zip(ids, results, strict=True):
+    results, stops = with_app(
+        ctx, lambda app: app.service.queries.score_documents_with_stops(docs, topic=topic)
+    )
+    for doc_id, scores, stop in zip(ids, results, stops, strict=True):
         for s in scores:
             click.echo(
                 json.dumps(
@@ -170,6 +172,9 @@ def score(ctx: Context, input_file: Any, topic: str | None, stories: bool) -> No
                         "seed": s.seed_title,
                         "similarity": s.similarity,
                         "passage": s.passage,
+                        # the poll cycle's cascade would embed only its lead and match
+                        # nothing (its score here is its whole text's)
+                        "stops_at_lead": stop,
                     },
                     ensure_ascii=False,
                 )

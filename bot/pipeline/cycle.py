@@ -40,10 +40,11 @@ from bot.pipeline.matches import new_match
 from bot.pipeline.save import save_batch
 from bot.pipeline.story_across import AcrossLanguages, NewReport
 from bot.pipeline.story_links import StoryLink, StoryLinker
+from bot.relevance.cascade import PassageCache, embed_with_cascade
 from bot.relevance.embed import Embedder
 from bot.relevance.language import detect_language, normalise
 from bot.relevance.match import TopicIndex
-from bot.relevance.scoring import Embedded, embed_documents, score_document
+from bot.relevance.scoring import Embedded, score_document
 from bot.store import Store
 from bot.topics.multilingual import MultilingualTopics
 
@@ -76,6 +77,7 @@ class Pipeline:
         self.multilingual = multilingual  # None: every article takes the English path
         self.owner = process_owner()  # the name on this process's feed leases
         self.lease_seconds = lease_seconds(settings)
+        self.passage_cache = PassageCache(settings.embed_cache_passages)
         self._lock = asyncio.Lock()  # one cycle at a time, whoever triggers it
         self._story_linker = StoryLinker(store)
         # stories across languages need the multilingual model: none without that path
@@ -319,18 +321,29 @@ class Pipeline:
         against the topics' multilingual copies."""
         hashed = [entry for entry, _ in rows]
         embedder = foreign.embedder if foreign else self.embedder
-        docs = await asyncio.to_thread(
-            embed_documents,
-            embedder,
-            [(normalise(i.title, lang), normalise(i.text, lang)) for (i, _, _), lang in rows],
-        )
         indexes = await asyncio.to_thread(self.indexes)
         if foreign is not None:
             indexes = await asyncio.to_thread(foreign.indexes, indexes)
+        # the cascade (leads first) in the English space, whose topics learned lead floors
+        embedded = await asyncio.to_thread(
+            embed_with_cascade,
+            embedder,
+            [(normalise(i.title, lang), normalise(i.text, lang)) for (i, _, _), lang in rows],
+            indexes,
+            self.passage_cache,
+            cascade=self.settings.embed_cascade and foreign is None,
+        )
+        docs, stopped = embedded.docs, embedded.stopped
+        report.stopped_at_lead += sum(stopped)
         facets_of = {i.topic.name: i.topic.facets for i in indexes}
+        # an article whose lead is clearly unrelated to every topic has no score: no match
         scored = [
-            foreign.score(doc, lang, indexes) if foreign else score_document(doc, indexes)
-            for doc, (_, lang) in zip(docs, rows, strict=True)
+            []
+            if stop
+            else foreign.score(doc, lang, indexes)
+            if foreign
+            else score_document(doc, indexes)
+            for doc, (_, lang), stop in zip(docs, rows, stopped, strict=True)
         ]
         # English reports link by English-model story rules; a non-English one joins a story
         # only across languages (bot/pipeline/story_across.py), as may an English one left alone

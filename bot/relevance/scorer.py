@@ -36,6 +36,10 @@ class TopicScorer:
     combine_bias: float
     facets: tuple[Facet, ...]
     roles: bool = False  # role features (bot/relevance/roles.py) follow the facet features
+    # the lowest lead-only probability a related article may have (bot/relevance/cascade.py):
+    # below it on every topic, an article's other passages are not embedded. None: no floor
+    # was learned (too few examples held out, or a scorer stored before the cascade)
+    lead_floor: float | None = None
 
     def judge(self, passage_vectors: np.ndarray, text: str) -> Judgement:
         if passage_vectors.shape[0] == 0:
@@ -49,14 +53,18 @@ class TopicScorer:
         return Judgement(_sigmoid(logit), row, float(passage_scores[row]))
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "embedding_weights": [round(float(x), 6) for x in self.embedding_weights],
-            "embedding_bias": self.embedding_bias,
-            "combine_weights": [round(float(x), 6) for x in self.combine_weights],
-            "combine_bias": self.combine_bias,
-            "facets": facets_to_json(self.facets),
-        } | ({"roles": True} if self.roles else {})
+        return (
+            {
+                "model": self.model,
+                "embedding_weights": [round(float(x), 6) for x in self.embedding_weights],
+                "embedding_bias": self.embedding_bias,
+                "combine_weights": [round(float(x), 6) for x in self.combine_weights],
+                "combine_bias": self.combine_bias,
+                "facets": facets_to_json(self.facets),
+            }
+            | ({"roles": True} if self.roles else {})
+            | ({"lead_floor": self.lead_floor} if self.lead_floor is not None else {})
+        )
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> TopicScorer:
@@ -68,6 +76,7 @@ class TopicScorer:
             combine_bias=float(data["combine_bias"]),
             facets=facets_from_json(data["facets"]),
             roles=bool(data.get("roles", False)),  # scorers stored before roles have none
+            lead_floor=_optional_float(data.get("lead_floor")),  # none before the cascade
         )
 
 
@@ -77,6 +86,10 @@ def document_features(text: str, facets: Sequence[Facet], *, roles: bool) -> np.
     if roles:
         parts.append(role_features(text, facets))
     return np.concatenate(parts).astype(np.float32)
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _sigmoid(x: float) -> float:

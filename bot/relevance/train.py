@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bot.core.errors import BadArgument
 from bot.core.facets import Facet
+from bot.relevance.cascade import lead_probability, learn_lead_floor
 from bot.relevance.metrics import THRESHOLD_BETA, Figures, figures_at, pick_threshold
 from bot.relevance.roles import uses_roles
 from bot.relevance.scorer import TopicScorer, document_features
@@ -42,6 +43,9 @@ class Example:
     text: str  # passages joined, as scoring reads them
     group: str  # examples of one event share a group; CV keeps a group in one fold
     ref: str  # where it came from: "seed:12", "counter:40", "feedback:7", "background:x.txt"
+    # the vector of its lead (bot/relevance/cascade.py), from which the topic's lead floor is
+    # learned; None: no floor is learned from a set that lacks one
+    lead_vector: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -69,9 +73,12 @@ def train(
             f"training needs at least {MIN_POSITIVES} seeds and {MIN_NEGATIVES} negative examples "
             f"(has {positives} and {negatives})"
         )
-    probabilities = out_of_fold(examples, facets, model=model)
+    probabilities, lead_probabilities = held_out(examples, facets, model=model)
     threshold = pick_threshold(labels, probabilities, beta=beta)
-    scorer = fit(examples, facets, model=model)
+    # the cascade must not stop a related example, nor one the scorer would alert on
+    must_go_on = (labels | (probabilities >= threshold)) & ~np.isnan(lead_probabilities)
+    floor = learn_lead_floor(lead_probabilities[must_go_on].tolist())
+    scorer = replace(fit(examples, facets, model=model), lead_floor=floor)
     return Trained(
         scorer, figures_at(labels, probabilities, threshold), threshold, positives, negatives
     )
@@ -81,16 +88,28 @@ def out_of_fold(
     examples: Sequence[Example], facets: Sequence[Facet], *, model: str, folds: int = FOLDS
 ) -> np.ndarray:
     """Each example's probability from a scorer fitted without its group."""
+    return held_out(examples, facets, model=model, folds=folds)[0]
+
+
+def held_out(
+    examples: Sequence[Example], facets: Sequence[Facet], *, model: str, folds: int = FOLDS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each example's probability from a scorer fitted without its group, and the probability
+    that scorer gives its lead alone (NaN where not held out or the example has no lead)."""
     splits = _splits(examples, folds)
     out = np.zeros(len(examples))
+    leads = np.full(len(examples), np.nan)
     for train_rows, test_rows in splits:
         scorer = fit([examples[i] for i in train_rows], facets, model=model)
         for i in test_rows:
-            out[i] = scorer.judge(examples[i].passage_vectors, examples[i].text).probability
+            example = examples[i]
+            out[i] = scorer.judge(example.passage_vectors, example.text).probability
+            if example.lead_vector is not None:
+                leads[i] = lead_probability(scorer, example.lead_vector, example.text)
     if not splits:  # too few groups to hold any out: in-sample, and said so by the caller's counts
         scorer = fit(examples, facets, model=model)
         out = np.array([scorer.judge(e.passage_vectors, e.text).probability for e in examples])
-    return out
+    return out, leads
 
 
 def fit(examples: Sequence[Example], facets: Sequence[Facet], *, model: str) -> TopicScorer:

@@ -51,7 +51,13 @@ def build_service(
         learning=LearningService(store, embedder, settings.seeds_dir / BACKGROUND_DIR, clock),
         chats=ChatService(store, embedder, clock),
         queries=QueryService(
-            store, embedder, registry, VectorIndex(store, embedder.name), pages, multilingual
+            store,
+            embedder,
+            registry,
+            VectorIndex(store, embedder.name),
+            pages,
+            multilingual,
+            cascade=settings.embed_cascade,
         ),
         trends=TrendService(store, clock),
     )

@@ -18,7 +18,7 @@ from bot.search.query import QueryEncoder
 from bot.service.pages import PageReader
 from bot.service.topics import parse_alert_id
 from bot.store import Store
-from bot.topics.multilingual import MultilingualTopics, score_in_spaces
+from bot.topics.multilingual import MultilingualTopics, score_with_stops
 from bot.topics.registry import TopicRegistry
 
 MAX_LIMIT = 100
@@ -47,7 +47,10 @@ class QueryService:
         vector_index: VectorIndex,
         pages: PageReader,
         multilingual: MultilingualTopics | None = None,
+        *,
+        cascade: bool = True,  # THREATWATCH_EMBED_CASCADE: score as the poll cycle embeds
     ) -> None:
+        self.cascade = cascade
         self.store = store
         self.embedder = embedder
         self.registry = registry
@@ -129,7 +132,16 @@ class QueryService:
         self, docs: Sequence[tuple[str, str]], *, topic: str | None = None
     ) -> list[list[TopicScore]]:
         """Score (title, text) documents exactly as the poll cycle scores new articles."""
+        return self.score_documents_with_stops(docs, topic=topic)[0]
+
+    def score_documents_with_stops(
+        self, docs: Sequence[tuple[str, str]], *, topic: str | None = None
+    ) -> tuple[list[list[TopicScore]], list[bool]]:
+        """The scores, and whether the poll cycle's cascade would stop each document at its
+        lead (embed nothing more, match nothing); a stopped one is scored on its whole text."""
         indexes = self.registry.indexes(only=topic)
         if topic and not indexes:
             raise NotFound(f"no enabled topic {topic!r}")
-        return score_in_spaces(docs, self.embedder, indexes, self.multilingual)
+        return score_with_stops(
+            docs, self.embedder, indexes, self.multilingual, cascade=self.cascade
+        )

@@ -28,12 +28,13 @@ from typing import Any
 import numpy as np
 
 from bot.core.models import Topic, TopicScore
+from bot.relevance.cascade import PassageCache, embed_with_cascade
 from bot.relevance.embed import Embedder
 from bot.relevance.language import detect_language, normalise
 from bot.relevance.language_shift import language_shifts, move
 from bot.relevance.match import TopicIndex, score_article
 from bot.relevance.scorer import TopicScorer, document_text
-from bot.relevance.scoring import Embedded, embed_documents, score_document
+from bot.relevance.scoring import Embedded, score_document
 from bot.relevance.train import Example, train
 from bot.store import Store
 from bot.topics.multilingual_examples import LabeledSeed, example_seeds
@@ -257,11 +258,27 @@ def score_in_spaces(
     indexes: Sequence[TopicIndex],
     multilingual: MultilingualTopics | None,
 ) -> list[list[TopicScore]]:
+    """Score (title, text) documents as the poll cycle does (see ``score_with_stops``)."""
+    return score_with_stops(docs, embedder, indexes, multilingual, cascade=False)[0]
+
+
+def score_with_stops(
+    docs: Sequence[tuple[str, str]],
+    embedder: Embedder,
+    indexes: Sequence[TopicIndex],
+    multilingual: MultilingualTopics | None,
+    *,
+    cascade: bool,
+) -> tuple[list[list[TopicScore]], list[bool]]:
     """Score (title, text) documents as the poll cycle does: English (and undetermined) ones
     with the English model against ``indexes``, the others with the multilingual model against
-    the topics' multilingual copies. Blocking; results in the order of ``docs``."""
+    the topics' multilingual copies. With ``cascade``, English ones are embedded as the cycle
+    embeds them (bot/relevance/cascade.py), so a score is exactly the one an alert carries;
+    each is also said to stop at its lead or not, and one that stops is then embedded whole,
+    so its score is still its whole text's. Blocking; results in the order of ``docs``."""
     languages = [detect_language(title, text) for title, text in docs]
     out: list[list[TopicScore]] = [[] for _ in docs]
+    stops = [False] * len(docs)
     for foreign in (False, True):
         rows = [
             i
@@ -272,13 +289,21 @@ def score_in_spaces(
             continue
         space = multilingual.embedder if foreign and multilingual else embedder
         space_indexes = multilingual.indexes(indexes) if foreign and multilingual else indexes
-        embedded = embed_documents(
-            space,
-            [tuple(normalise(part, languages[i]) for part in docs[i]) for i in rows],  # type: ignore[misc]
+        texts = [
+            (normalise(docs[i][0], languages[i]), normalise(docs[i][1], languages[i])) for i in rows
+        ]
+        cache = PassageCache()  # as the cycle's batch would meet it: empty
+        outcome = embed_with_cascade(
+            space, texts, space_indexes, cache, cascade=cascade and not foreign
         )
+        stopped = [n for n, stop in enumerate(outcome.stopped) if stop]
+        whole = embed_with_cascade(space, [texts[n] for n in stopped], [], cache).docs
+        embedded = list(outcome.docs)
+        for n, doc in zip(stopped, whole, strict=True):
+            embedded[n], stops[rows[n]] = doc, True
         for i, doc in zip(rows, embedded, strict=True):
             if foreign and multilingual:
                 out[i] = multilingual.score(doc, languages[i], space_indexes)
             else:
                 out[i] = score_document(doc, space_indexes)
-    return out
+    return out, stops

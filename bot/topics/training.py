@@ -14,7 +14,7 @@ import json
 import logging
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +23,7 @@ from typing import Any
 from bot.core.errors import BadArgument
 from bot.core.facets import facets_to_json
 from bot.core.models import Seed, Topic
+from bot.relevance.cascade import PassageCache, lead_vectors
 from bot.relevance.embed import Embedder
 from bot.relevance.metrics import Figures
 from bot.relevance.scorer import TopicScorer, document_text
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 
 UNTRAINED_THRESHOLD = 0.58  # pure similarity (cosine) while a topic cannot be trained
 _train_lock = threading.Lock()  # the cycle and a chat command may both ask; train once
+# the examples' lead vectors (for the lead floor), kept while the process lives: retraining
+# after one new seed embeds that seed's lead only. Seeds' passages are cached in the store.
+_LEADS = PassageCache(8192)
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,10 @@ def gather(
         examples.append(
             Example(net > 0, vectors, document_text(parts), group, f"feedback:{match_id}")
         )
+    leads = lead_vectors(
+        _LEADS, embedder, [e.text for e in examples], [e.passage_vectors[0] for e in examples]
+    )
+    examples = [replace(e, lead_vector=lead) for e, lead in zip(examples, leads, strict=True)]
     return TrainingSet(examples, *keys)
 
 

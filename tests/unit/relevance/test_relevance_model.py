@@ -188,6 +188,8 @@ def test_score_command_gives_exactly_the_scores_alerts_carry(world: dict) -> Non
     for doc_id, s in scores.items():
         assert s["topic"] == TOPIC
         assert s["match"] == (doc_id in stored), doc_id
+        # the cascade stops no report that alerts (a stopped one is scored on its whole text)
+        assert not (s["stops_at_lead"] and s["match"]), doc_id
         if doc_id in stored:
             match = stored[doc_id]
             assert s["score"] == match.score
