@@ -178,3 +178,15 @@ def telegram_copies(tg: FakeBotAPI, pairs: Iterable[tuple[str, int]]) -> dict[st
                     f"{s.caller}@{s.at:.2f}"
                 )
     return out
+
+
+def first_senders(tg: FakeBotAPI, pairs: Iterable[tuple[str, int]]) -> dict[tuple[str, int], str]:
+    """The process whose copy of each given (chat, alert) pair arrived first."""
+    wanted, first = set(pairs), {}
+    with tg.lock:
+        for s in tg.sent:
+            if s.buttons:
+                pair = (f"telegram:{s.chat_id}", int(s.buttons[0][1].split(":")[1]))
+                if pair in wanted:
+                    first.setdefault(pair, s.caller)
+    return first

@@ -26,6 +26,7 @@ from chaos_support import (
     PRIVATE_CHATS,
     RELEVANT,
     Database,
+    first_senders,
     most_in_window,
     prepare,
     received,
@@ -144,7 +145,7 @@ def run_chaos(
             workers[sender].kill9()
             watch.frozen[sender] = pid[sender]
             EVENTS.append(f"kill {sender}@{time.monotonic():.2f}")
-            figures["Telegram sends in flight at the kill mid-drain"] = tg.held_sends(sender)
+            figures["Telegram sends held in flight at the kill mid-drain"] = tg.held_sends(sender)
             tg.release_sends(sender)  # what was in flight reaches Telegram after all
 
     # the pause: in the middle of a poll cycle, until every lease it holds has run out; the
@@ -185,7 +186,7 @@ def run_chaos(
     workers[listener].kill9()
     watch.frozen[listener] = pid[listener]
     EVENTS.append(f"kill {listener}@{time.monotonic():.2f}")
-    figures["Telegram sends in flight at the listener's kill"] = tg.held_sends(listener)
+    figures["Telegram sends held in flight at the listener's kill"] = tg.held_sends(listener)
     tg.release_sends(listener)
     before = len(tg.sent_to(USER))
     tg.send_command(USER, "/topics", user_id=USER)
@@ -230,16 +231,17 @@ def settle_and_check(
     telegram_dups = sum(duplicates.values()) - slack_dups
     assert slack_dups == 0, duplicates
     assert max(duplicates.values(), default=0) <= 1, duplicates
-    # a Telegram alert comes twice only if a paused or dead worker left it 'sending': so at
-    # most one per chat per fault (one chat's sends go one at a time)
-    exposed = set().union(*watch.exposed.values())
-    unexplained = set(duplicates) - exposed
-    assert not unexplained, (telegram_copies(tg, unexplained), watch.exposed, EVENTS)
-    per_fault = {
-        name: sorted(pair for pair in rows if pair in duplicates)
-        for name, rows in watch.exposed.items()
-    }
+    # a Telegram alert comes twice only if a paused or dead worker left it 'sending' (its first
+    # copy came from that worker): so at most one per chat per fault, a chat's sends being
+    # one at a time
+    first = first_senders(tg, duplicates)
+    per_fault = {name: sorted(p for p in duplicates if first[p] == name) for name in faults}
+    assert sum(len(pairs) for pairs in per_fault.values()) == len(duplicates), (
+        telegram_copies(tg, duplicates),
+        EVENTS,
+    )
     for name, pairs in per_fault.items():
+        assert set(pairs) <= watch.exposed[name], (name, telegram_copies(tg, pairs), EVENTS)
         chats = [chat for chat, _ in pairs]
         assert len(chats) == len(set(chats)), (name, pairs)
     figures: dict[str, object] = {
@@ -247,6 +249,7 @@ def settle_and_check(
         "most copies of one item (guid / title / hash)": "1 / 1 / 1",
         "alerts x chats delivered": f"{len(set(got))} of {len(expected)} ({statuses['sent']} sent)",
         "duplicates Telegram / Slack": f"{telegram_dups} / {slack_dups}",
+        "Telegram duplicates, who sent each copy @ when": telegram_copies(tg, duplicates),
         "rows left 'sending' by the worker paused / killed mid-drain / killed listener": " / ".join(
             str(len(watch.exposed[n])) for n in faults
         ),
