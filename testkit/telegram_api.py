@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sys
 import threading
 import time
 from collections import defaultdict, deque
@@ -35,7 +36,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from bot.demo.localserver import LocalHTTPServer
+from bot.demo.localserver import LocalHTTPServer, OwnedHTTPServer
 from testkit.ratelimits import PlatformLimits, telegram_limits
 from testkit.telegram_objects import BOT_ID, BOT_USERNAME, Sent, TelegramObjects
 
@@ -50,8 +51,17 @@ class Fault:
     delay: float = 0.0
 
 
+class ClientsMayDie(OwnedHTTPServer):
+    """Tests kill bot processes (kill -9): a connection they leave reset is no server error."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class FakeBotAPI(TelegramObjects, LocalHTTPServer):
     daemon_threads = True  # getUpdates long polls block in handlers until their timeout
+    server_class = ClientsMayDie
 
     def __init__(self, token: str = "123456:TEST-token") -> None:
         TelegramObjects.__init__(self)

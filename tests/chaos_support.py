@@ -94,6 +94,9 @@ class Database:
     def feeds_checked_since(self, at: datetime) -> int:
         return int(self._rows("SELECT count(*) FROM feeds WHERE last_checked_at >= %s", at)[0][0])
 
+    def article_count(self) -> int:
+        return int(self._rows("SELECT count(*) FROM articles")[0][0])
+
     def articles(self) -> dict[str, int]:
         """How many times each item is stored, by guid, by title and by content hash."""
         rows = self._rows("SELECT guid, title, content_hash FROM articles")

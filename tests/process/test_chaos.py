@@ -150,7 +150,12 @@ def run_chaos(
 
     # the pause: in the middle of a poll cycle, until every lease it holds has run out; the
     # kill in the middle of a drain may come meanwhile
-    watch.until(lambda: db.leases_of(pid[paused]), 60, "the worker to pause holds feeds")
+    # (a held send is not left waiting: past the claim it would be taken over from the living)
+    watch.until(
+        lambda: kill_sender_once_in_flight() or db.leases_of(pid[paused]),
+        60,
+        "the worker to pause holds feeds",
+    )
     os.kill(pid[paused], signal.SIGSTOP)
     watch.frozen[paused] = pid[paused]
     stopped_at = time.monotonic()
@@ -211,7 +216,7 @@ def settle_and_check(
     every outbox row sent and received; then checks the counts and the rate limits."""
 
     def settled() -> bool:
-        if db.feeds_checked_since(killed_at) < FEEDS or db.articles()["rows"] < DISTINCT_ITEMS:
+        if db.feeds_checked_since(killed_at) < FEEDS or db.article_count() < DISTINCT_ITEMS:
             return False
         statuses, pairs = db.outbox()
         return set(statuses) == {"sent"} and pairs <= set(received(tg, slack))
