@@ -272,3 +272,13 @@ def settle_and_check(
         label = chats[0].split(":")[0] + (" all" if chats == ["telegram:*"] else f" x{len(chats)}")
         figures[f"most sends in {seconds:g} s, {label} (limit {messages})"] = strict
     return figures
+
+
+def test_the_window_count_sees_every_burst() -> None:
+    """The rate checks above count sends in sliding windows: a burst straddling two whole
+    seconds is one window, and a send exactly a window later starts a new one."""
+    assert most_in_window([], 1.0) == 0
+    assert most_in_window([0.0, 1.0, 2.0], 1.0) == 1
+    assert most_in_window([0.6, 0.9, 1.1, 1.5], 1.0) == 4
+    assert most_in_window([0.6, 0.9, 1.1, 1.5], 0.9) == 3
+    assert most_in_window([5.0, 0.0, 0.5], 1.0) == 2  # any order
