@@ -7,8 +7,10 @@ getFile + file download, answerCallbackQuery, setMyCommands, deleteWebhook, setW
 getChatMember, getChatAdministrators. Tests push updates (messages, commands, documents, button
 presses) and read what the bot sent. Faults: ``fail(method, 429, retry_after=…)``, 403, 5xx,
 ``slow(method, seconds)``, ``block_chat(chat_id)`` (403 for every send to that chat),
-``outage(status)`` until ``restore()`` (every send and edit fails), and ``enforce_limits()``:
-Telegram's rate limits, a 429 with ``retry_after`` for any send over them, each one recorded.
+``outage(status)`` until ``restore()`` (every send and edit fails), ``enforce_limits()``:
+Telegram's rate limits, a 429 with ``retry_after`` for any send over them, each one recorded,
+and ``hold_sends(name)``: one process's sends wait in flight until ``release_sends(name)`` (to
+kill it in the middle of a send; a held send is then carried out, as one that reached Telegram).
 
 Several bot processes may share one server: each one given ``api_url_for(name)`` as its Bot API
 URL is told apart by that name in the path (Telegram knows only the token), so a test can count
@@ -22,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sys
 import threading
 import time
 from collections import defaultdict, deque
@@ -33,7 +36,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from bot.demo.localserver import LocalHTTPServer
+from bot.demo.localserver import LocalHTTPServer, OwnedHTTPServer
 from testkit.ratelimits import PlatformLimits, telegram_limits
 from testkit.telegram_objects import BOT_ID, BOT_USERNAME, Sent, TelegramObjects
 
@@ -48,8 +51,17 @@ class Fault:
     delay: float = 0.0
 
 
+class ClientsMayDie(OwnedHTTPServer):
+    """Tests kill bot processes (kill -9): a connection they leave reset is no server error."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class FakeBotAPI(TelegramObjects, LocalHTTPServer):
     daemon_threads = True  # getUpdates long polls block in handlers until their timeout
+    server_class = ClientsMayDie
 
     def __init__(self, token: str = "123456:TEST-token") -> None:
         TelegramObjects.__init__(self)
@@ -68,6 +80,9 @@ class FakeBotAPI(TelegramObjects, LocalHTTPServer):
         self.webhook: dict[str, Any] | None = None
         self.down: Fault | None = None  # an outage: every send and edit fails like this
         self.limits: PlatformLimits | None = None
+        self.holding: set[str] = set()  # processes whose sends wait until released
+        self.held: dict[str, int] = defaultdict(int)  # sends waiting now, per process
+        self.current_caller = ""
 
     # --- lifecycle --------------------------------------------------------------------------
     def _release_requests(self) -> None:
@@ -138,6 +153,30 @@ class FakeBotAPI(TelegramObjects, LocalHTTPServer):
             self.limits = limits or telegram_limits()
             return self.limits
 
+    def hold_sends(self, name: str) -> None:
+        """Sends and edits from process ``name`` wait, in flight, until ``release_sends``."""
+        with self.lock:
+            self.holding.add(name)
+
+    def release_sends(self, name: str) -> None:
+        with self.lock:
+            self.holding.discard(name)
+            self.lock.notify_all()
+
+    def held_sends(self, name: str) -> int:
+        """How many sends from process ``name`` are waiting now."""
+        with self.lock:
+            return self.held[name]
+
+    def _wait_while_held(self, caller: str) -> None:
+        with self.lock:
+            if caller not in self.holding:
+                return
+            self.held[caller] += 1
+            while caller in self.holding:
+                self.lock.wait(0.5)
+            self.held[caller] -= 1
+
     # --- updates from "users" -----------------------------------------------------------------
     def push(self, update: dict[str, Any]) -> int:
         with self.lock:
@@ -201,7 +240,13 @@ class FakeBotAPI(TelegramObjects, LocalHTTPServer):
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length)
+                try:
+                    body = self.rfile.read(length)
+                except ConnectionResetError:
+                    body = b""
+                if len(body) < length:  # the client died while sending: nothing arrived
+                    self.close_connection = True
+                    return
                 caller, path = split_caller(urlsplit(self.path).path)
                 self._api(path, api.parse_body(self.headers.get("content-type", ""), body), caller)
 
@@ -215,7 +260,7 @@ class FakeBotAPI(TelegramObjects, LocalHTTPServer):
                         {"ok": False, "error_code": 401, "description": "Unauthorized"},
                     )
                 else:
-                    status, payload = api.call(method, params)
+                    status, payload = api.call(method, params, caller)
                 self._reply(status, json.dumps(payload).encode())
 
             def _reply(
@@ -261,7 +306,11 @@ class FakeBotAPI(TelegramObjects, LocalHTTPServer):
                     raw[key] = json.loads(value)
         return raw
 
-    def call(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def call(
+        self, method: str, params: dict[str, Any], caller: str = ""
+    ) -> tuple[int, dict[str, Any]]:
+        if caller and method.startswith(("send", "edit")):
+            self._wait_while_held(caller)
         with self.lock:
             self.calls.append((method, params))
             fault = self.faults[method].popleft() if self.faults[method] else None
@@ -300,6 +349,7 @@ class FakeBotAPI(TelegramObjects, LocalHTTPServer):
         if method == "getUpdates":
             return 200, {"ok": True, "result": handler(params)}
         with self.lock:
+            self.current_caller = caller  # the process named on what the handler records
             result = handler(params)
             self.lock.notify_all()
         if isinstance(result, tuple):

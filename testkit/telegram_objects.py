@@ -44,6 +44,8 @@ class Sent:
     reply_to: int | None = None
     document: bytes | None = None
     edits: list[str] = field(default_factory=list)
+    at: float = field(default_factory=time.monotonic)  # when the server accepted it
+    caller: str = ""  # the process that sent it, when several share the server
 
     @property
     def buttons(self) -> list[tuple[str, str]]:
@@ -57,6 +59,7 @@ class Sent:
 
 class TelegramObjects:
     lock: threading.Condition
+    current_caller: str
     updates: list[dict[str, Any]]
     sent: list[Sent]
     commands: dict[str, list[dict[str, str]]]
@@ -187,6 +190,7 @@ class TelegramObjects:
             thread,
             reply.get("message_id"),
             document,
+            caller=self.current_caller,
         )
         self.sent.append(sent)
         msg: dict[str, Any] = {
