@@ -151,6 +151,8 @@ def score(ctx: Context, input_file: Any, topic: str | None, stories: bool) -> No
             raise BadArgument(
                 f"input line {number}: expected a JSON object with id, title, text ({exc})"
             ) from exc
+    if not docs and topic is None:
+        return  # nothing to score: no model to load, no topic to train
     if stories:
         labels = with_app(ctx, lambda app: app.service.queries.group_stories(docs, dates))
         for doc_id, label in zip(ids, labels, strict=True):
