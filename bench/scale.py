@@ -2,7 +2,7 @@
 baseline) and by 1, 2 and 3 processes on PostgreSQL + pgvector, in one run, configurations
 taken in turn round by round.
 
-    python bench/scale.py [--feeds 60] [--items 12] [--chats 40] [--alerts 5] [--rounds 3]
+    python bench/scale.py [--feeds 60] [--items 12] [--chats 80] [--alerts 2] [--rounds 3]
                           [--processes 1,2,3] [--embedder hashing|real] [--json]
 
 Each run starts from a copy of one prepared database (the load test's watch topic and seeds,
@@ -411,8 +411,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--feeds", type=int, default=60)
     parser.add_argument("--items", type=int, default=12, help="new items per feed")
-    parser.add_argument("--chats", type=int, default=40)
-    parser.add_argument("--alerts", type=int, default=5, help="topic reports among the items")
+    parser.add_argument("--chats", type=int, default=80)
+    parser.add_argument("--alerts", type=int, default=2, help="topic reports among the items")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--processes", default="1,2,3", help="PostgreSQL process counts")
     parser.add_argument("--embedder", choices=("hashing", "real"), default="hashing")
