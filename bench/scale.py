@@ -2,13 +2,16 @@
 baseline) and by 1, 2 and 3 processes on PostgreSQL + pgvector, in one run, configurations
 taken in turn round by round.
 
-    python bench/scale.py [--feeds 60] [--items 12] [--chats 80] [--alerts 2] [--rounds 3]
+    python bench/scale.py [--feeds 240] [--items 3] [--chats 80] [--alerts 2] [--rounds 3]
                           [--processes 1,2,3] [--embedder hashing|real] [--json]
 
 Each run starts from a copy of one prepared database (the load test's watch topic and seeds,
 --feeds feeds on a local feed server, --chats private Telegram chats subscribed) and starts its
 processes; once every one of them runs, all feeds are made due at one instant a few seconds
-ahead, and the processes poll them together (feed leases share them out). Every feed carries
+ahead, and the processes poll them together (feed leases share them out: a process claims 16
+due feeds at a time and holds at most 64 fetched and waiting, so with fewer than 64 feeds per
+process the first to wake may take them all; the default 240 feeds make them share, and the
+table shows each process's articles). Every feed carries
 --items new items (distinct 60-word teasers of random words of the corpus's unrelated news); the
 last --alerts feeds carry one report of the watch topic each, so their alerts are queued at the
 end of the ingest and go out after it: one alert per report and chat, to the local fake
@@ -362,6 +365,7 @@ def run_once(config: str, processes: int, base: Path, database: str, args: Any,
         "statements": [(q[:160], calls / articles, ms / articles) for q, calls, ms in executed[:15]],
         "server_cpu_ms": 1e3 * (server_after - server_before) / articles if server else None,
         "rss_mib": [e["rss_mib"] for e in end],
+        "articles_by_process": [sum(int(n) for n in NEW.findall(w.output)) for w in workers],
         "sends": len(sends), "refused": refused,
         "alerts_per_s": (len(sends) - 1) / (max(sends) - min(sends)) if len(sends) > 1 else 0.0,
         "by_method": by_method(before, after, articles),
@@ -409,8 +413,8 @@ def fresh(config: str, base: Path, made: dict, server: PostgresServer | None, n:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--feeds", type=int, default=60)
-    parser.add_argument("--items", type=int, default=12, help="new items per feed")
+    parser.add_argument("--feeds", type=int, default=240)
+    parser.add_argument("--items", type=int, default=3, help="new items per feed")
     parser.add_argument("--chats", type=int, default=80)
     parser.add_argument("--alerts", type=int, default=2, help="topic reports among the items")
     parser.add_argument("--rounds", type=int, default=3)
@@ -442,7 +446,8 @@ def main() -> None:
                         server.drop_database(database.rsplit("/", 1)[1])
                     print(f"round {r + 1} {config} ×{processes}: {result['articles']} articles "
                           f"in {result['window_s']:.2f} s, CPU {result['cpu_ms']:.2f} ms/article, "
-                          f"store {result['store_ms']:.2f} ms/article, {result['sends']} alerts "
+                          f"store {result['store_ms']:.2f} ms/article, by process {result['articles_by_process']}, "
+                        f"RSS {[round(m) for m in result['rss_mib']]} MiB, {result['sends']} alerts "
                           f"at {result['alerts_per_s']:.1f}/s", file=sys.stderr, flush=True)  # fmt: skip
     finally:
         if feeds_proc is not None:
@@ -474,8 +479,8 @@ def report(meta: dict, runs: list[dict], configs: list[tuple[str, int]], args: A
     print("Median (min–max) of the rounds:\n")
     print("| store × processes | articles/s | CPU ms/article (workers) | store ms/article "
           "| PostgreSQL exec ms/article | PostgreSQL server CPU ms/article | peak RSS MiB "
-          "per process | alerts/s | refused by limits |")  # fmt: skip
-    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+          "per process | alerts/s | refused by limits | articles by process (each round) |")  # fmt: skip
+    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|---|")
     by = {c: [r for r in runs if (r["config"], r["processes"]) == c] for c in configs}
     for (config, n), rs in by.items():
         pg = config == "postgresql"
@@ -488,6 +493,7 @@ def report(meta: dict, runs: list[dict], configs: list[tuple[str, int]], args: A
             spread([m for r in rs for m in r["rss_mib"]], 0),
             spread([r["alerts_per_s"] for r in rs], 1),
             str(sum(r["refused"] for r in rs)),
+            "; ".join("/".join(map(str, r["articles_by_process"])) for r in rs),
         ]
         print(f"| {'SQLite' if not pg else 'PostgreSQL'} × {n} | " + " | ".join(cells) + " |")
     sqlite, pg1 = by[("sqlite", 1)], by.get(("postgresql", 1), [])
