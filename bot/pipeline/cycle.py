@@ -286,9 +286,10 @@ class Pipeline:
         whose lease ran out are dropped); also the entry point for items without a feed."""
         hashed: list[tuple[FeedItem, int | None, str]] = []
         seen_hashes: set[str] = set()
-        for item, feed_id in zip(items, feed_ids, strict=True):
-            digest = dedupe.content_hash(item.title, item.text)
-            if digest in seen_hashes or self.store.has_content_hash(digest):
+        digests = [dedupe.content_hash(item.title, item.text) for item in items]
+        stored = self.store.stored_content_hashes(digests)  # one look-up for the batch
+        for item, feed_id, digest in zip(items, feed_ids, digests, strict=True):
+            if digest in seen_hashes or digest in stored:
                 report.duplicates += 1
                 continue
             seen_hashes.add(digest)

@@ -32,11 +32,10 @@ class ArticlesPart(StoreBase):
                 known.add(item.guid)
         return known
 
-    def has_content_hash(self, content_hash: str) -> bool:
-        row = self._conn.execute(
-            "SELECT 1 FROM articles WHERE content_hash = ? LIMIT 1", [content_hash]
-        ).fetchone()
-        return row is not None
+    def stored_content_hashes(self, hashes: Iterable[str]) -> set[str]:
+        """Which of these content hashes stored articles have (in process: a look-up each)."""
+        sql = "SELECT 1 FROM articles WHERE content_hash = ? LIMIT 1"
+        return {h for h in hashes if self._conn.execute(sql, [h]).fetchone() is not None}
 
     def save_articles(
         self,

@@ -17,6 +17,7 @@ from bot.core.errors import NotFound
 from bot.core.models import Article, FeedItem, Match
 from bot.core.records import NewArticle, NewMatch, StoredReport
 from bot.store.articles import STORY_CANDIDATES, _article, _reports
+from bot.store.postgres.article_insert import OWN_STORY, insert_article, with_story
 from bot.store.postgres.base import PgBase, ts
 
 Conn = psycopg.Connection[Any]
@@ -37,10 +38,11 @@ class PgArticlesPart(PgBase):
         stored_urls = {r[1] for r in rows if r[1] is not None}
         return {i.guid for i in items if i.guid in stored_guids or i.url in stored_urls}
 
-    def has_content_hash(self, content_hash: str) -> bool:
-        return (
-            self._one("SELECT 1 FROM articles WHERE content_hash = %s", [content_hash]) is not None
-        )
+    def stored_content_hashes(self, hashes: Iterable[str]) -> set[str]:
+        """Which of these content hashes stored articles have: one query for a whole batch."""
+        wanted = list(hashes)
+        sql = "SELECT content_hash FROM articles WHERE content_hash = ANY(%s)"
+        return {r[0] for r in self._all(sql, [wanted])} if wanted else set()
 
     def save_articles(
         self, batch: Sequence[NewArticle], matches: Sequence[NewMatch], *, model: str, now: datetime
@@ -58,7 +60,12 @@ class PgArticlesPart(PgBase):
             for index, new in enumerate(batch):
                 if _keys(new) & taken:
                     continue
-                article = self._insert_article(conn, new, now)
+                if new.story_of is not None:  # another stored report's story: looked up after
+                    article = insert_article(conn, new, now, None)
+                else:  # its own story, or one of this batch: in the insert's statement
+                    at = new.story_of_index
+                    story = saved[at].story_id if at is not None and at in saved else None
+                    article = insert_article(conn, new, now, OWN_STORY if story is None else story)
                 if article is None:  # another process stored it meanwhile
                     continue
                 taken |= _keys(new)
@@ -66,8 +73,11 @@ class PgArticlesPart(PgBase):
                     (article.id, i, model, p, np.asarray(v, np.float32))
                     for i, (p, v) in enumerate(zip(new.passages, new.vectors, strict=True))
                 ]
-                story_id = self._join_story(conn, article.id, new, saved, now)
-                saved[index] = _with_story(article, story_id)
+                if article.story_id is None:
+                    article = with_story(
+                        article, self._join_story(conn, article.id, new, saved, now)
+                    )
+                saved[index] = article
             with conn.cursor() as cur:  # every passage of the batch in one pipelined round
                 cur.executemany(
                     """INSERT INTO article_chunks (article_id, chunk, model, passage, vector)
@@ -80,48 +90,6 @@ class PgArticlesPart(PgBase):
                     adds = batch[m.article_index].adds_facts
                     new_matches.append(self._insert_match(conn, article, m, adds, now))
         return list(saved.values()), new_matches
-
-    @staticmethod
-    def _insert_article(conn: Conn, new: NewArticle, now: datetime) -> Article | None:
-        item = new.item
-        published = item.published or now  # returned as given, stored to the second
-        row = conn.execute(
-            """INSERT INTO articles (feed_id, guid, url, title, text, published, first_seen,
-               author, source, content_hash, language)
-               VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)
-               ON CONFLICT DO NOTHING RETURNING id""",
-            [
-                new.feed_id,
-                item.guid,
-                item.url,
-                item.title,
-                item.text,
-                ts(published),
-                ts(now),
-                item.author,
-                item.source,
-                new.content_hash,
-                new.language,
-            ],
-        ).fetchone()
-        if row is None:
-            return None
-        article_id = int(row[0])
-        return Article(
-            id=article_id,
-            feed_id=new.feed_id,
-            guid=item.guid,
-            url=item.url,
-            title=item.title,
-            text=item.text,
-            published=published,
-            first_seen=now,
-            author=item.author,
-            source=item.source,
-            content_hash=new.content_hash,
-            story_id=None,
-            language=new.language,
-        )
 
     def _insert_match(
         self, conn: Conn, article: Article, m: NewMatch, adds_facts: bool, now: datetime
@@ -358,12 +326,6 @@ def _stored_keys(conn: Conn, batch: Sequence[NewArticle]) -> set[tuple[str, str]
     for guid, digest, url in rows:
         found |= {("guid", guid), ("hash", digest)} | ({("url", url)} if url else set())
     return found
-
-
-def _with_story(article: Article, story_id: int) -> Article:
-    from dataclasses import replace
-
-    return replace(article, story_id=story_id)
 
 
 def _story_role(conn: Conn, article: Article, topic: str, adds_facts: bool) -> str:
