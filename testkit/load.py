@@ -50,7 +50,7 @@ SEEDS = {
 PLACES = ["Erbil", "Baghdad", "Anbar", "Deir ez-Zor", "Tanf", "Harir", "Taji", "Besmaya"]
 CYCLE = re.compile(
     r"cycle: feeds_due=(\d+) fetched=(\d+) .* new=(\d+) .* matched=(\d+) "
-    r"queued=(\d+) seconds=([\d.]+)"
+    r"queued=(\d+) .*seconds=([\d.]+)"
 )
 
 
