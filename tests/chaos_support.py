@@ -183,13 +183,16 @@ def telegram_copies(tg: FakeBotAPI, pairs: Iterable[tuple[str, int]]) -> dict[st
     return out
 
 
-def first_senders(tg: FakeBotAPI, pairs: Iterable[tuple[str, int]]) -> dict[tuple[str, int], str]:
-    """The process whose copy of each given (chat, alert) pair arrived first."""
-    wanted, first = set(pairs), {}
+def copy_senders(
+    tg: FakeBotAPI, pairs: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], list[str]]:
+    """The processes that sent each copy of the given (chat, alert) pairs, in order of arrival."""
+    wanted: set[tuple[str, int]] = set(pairs)
+    senders: dict[tuple[str, int], list[str]] = {}
     with tg.lock:
         for s in tg.sent:
             if s.buttons:
                 pair = (f"telegram:{s.chat_id}", int(s.buttons[0][1].split(":")[1]))
                 if pair in wanted:
-                    first.setdefault(pair, s.caller)
-    return first
+                    senders.setdefault(pair, []).append(s.caller)
+    return senders
