@@ -9,6 +9,9 @@ article is judged by its most relevant passage, not by its lead.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -81,11 +84,47 @@ class TopicScorer:
 
 
 def document_features(text: str, facets: Sequence[Facet], *, roles: bool) -> np.ndarray:
-    """The features stacked beside the passage score: facet features, then role features."""
+    """The features stacked beside the passage score: facet features, then role features.
+    Read-only; the same text and facets give the same array without reading the text again."""
+    return _FEATURES.get(text, tuple(facets), roles)
+
+
+def _read_features(text: str, facets: Sequence[Facet], roles: bool) -> np.ndarray:
     parts = [facet_features(text, facets)]
     if roles:
         parts.append(role_features(text, facets))
     return np.concatenate(parts).astype(np.float32)
+
+
+class _FeatureMemo:
+    """The last few thousand texts' features. Reading facets and roles is most of the cost of
+    training (a cross-validated training reads each example about ten times: once per outer
+    fold it is trained or judged in) and of judging one article against several topics that
+    share facets. Keyed by a digest, so long texts are not kept alive."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._lock = threading.Lock()
+        self._memo: OrderedDict[tuple[bytes, tuple[Facet, ...], bool], np.ndarray] = OrderedDict()
+
+    def get(self, text: str, facets: tuple[Facet, ...], roles: bool) -> np.ndarray:
+        key = (hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest(),
+               facets, roles)  # fmt: skip
+        with self._lock:
+            found = self._memo.get(key)
+            if found is not None:
+                self._memo.move_to_end(key)
+                return found
+        features = _read_features(text, facets, roles)
+        features.setflags(write=False)
+        with self._lock:
+            self._memo[key] = features
+            while len(self._memo) > self.size:
+                self._memo.popitem(last=False)
+        return features
+
+
+_FEATURES = _FeatureMemo(8192)
 
 
 def _optional_float(value: Any) -> float | None:
