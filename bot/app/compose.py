@@ -166,7 +166,9 @@ def _chat_platforms(
         from bot.adapters.telegram.sink import TELEGRAM, TelegramSink
 
         application = build_application(settings, on_api_error)
-        sinks["telegram"] = TelegramSink(application.bot)
+        sinks["telegram"] = TelegramSink(
+            application.bot, sends_in_flight=settings.telegram_sends_in_flight
+        )
         election = store.listener_election(TELEGRAM)
         adapters.append(
             TelegramAdapter(settings, service, application, updates=store, election=election)

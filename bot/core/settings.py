@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     telegram_file_url: str | None = None  # default: telegram_api_url with /bot → /file/bot
     telegram_poll_timeout: int = Field(default=30, ge=0, le=60)  # getUpdates long-poll seconds
     telegram_request_timeout: float = 20.0
+    # chats one process sends to at once: each send in flight at a crash may reach Telegram
+    # twice (its Bot API has no idempotency key), so more than one trades duplicates for speed
+    telegram_sends_in_flight: int = Field(default=1, ge=1, le=16)
     # webhook mode instead of long polling: Telegram POSTs updates to telegram_webhook_url,
     # which must reach this process at telegram_webhook_listen:telegram_webhook_port
     telegram_webhook_url: str | None = None

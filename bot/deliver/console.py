@@ -51,6 +51,7 @@ def render_console_alert(match: Match) -> str:
 class ConsoleSink:
     platform = CONSOLE
     global_rate = Rate(1000, 1.0)  # a terminal has no rate limit worth the name
+    sends_in_flight = 16
 
     def __init__(self, stream: TextIO | None = None):
         self.stream = stream or sys.stdout

@@ -47,9 +47,9 @@ CLAIM_SECONDS = (
     30.0  # default chat claim and 'sending' timeout (THREATWATCH_DELIVERY_CLAIM_SECONDS)
 )
 MAX_ROUNDS = 1000  # a drain stops after this many batches even if rows keep becoming due
-# Sends in flight per platform, each to a different chat: a round trip to the platform takes
-# ~0.1-0.3 s, so one at a time could not reach Telegram's 30 messages a second. It is also how
-# many chats a process claims at a time, so the others can take the rest meanwhile
+# Sends in flight per platform at most, each to a different chat (each sink says how many it
+# takes: Sink.sends_in_flight). It is also how many chats a process claims at a time, so the
+# others can take the rest meanwhile
 SEND_CONCURRENCY = 16
 
 
@@ -129,7 +129,7 @@ class Deliverer:
                     self.clock(),
                     platforms=[platform],
                     lease_seconds=self.claim_seconds,
-                    limit=SEND_CONCURRENCY,
+                    limit=min(self.sinks[platform].sends_in_flight, SEND_CONCURRENCY),
                     skip_channels=sorted(held),
                 )
                 if not batch:

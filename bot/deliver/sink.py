@@ -30,6 +30,10 @@ class SendOptions:
 class Sink(Protocol):
     platform: str
     global_rate: Rate
+    # how many chats one process sends to at once, and claims at a time. Each send in flight
+    # when a process dies is one the platform may get twice if it cannot be asked whether the
+    # send arrived (Telegram): there, one at a time keeps it to one duplicate per crash
+    sends_in_flight: int
 
     def chat_rate(self, chat_id: str) -> Rate: ...
 

@@ -45,6 +45,7 @@ class MeteredSink:
         self.metrics = metrics
         self.platform = inner.platform
         self.global_rate: Rate = inner.global_rate
+        self.sends_in_flight: int = inner.sends_in_flight
 
     def chat_rate(self, chat_id: str) -> Rate:
         return self.inner.chat_rate(chat_id)

@@ -236,6 +236,8 @@ def settle_and_check(
     slack_dups = sum(n for (chat, _), n in duplicates.items() if chat.startswith("slack:"))
     telegram_dups = sum(duplicates.values()) - slack_dups
     assert slack_dups == 0, duplicates
+    # one Telegram send in flight per process (the default): at most one duplicate per fault
+    assert telegram_dups <= len(faults), (telegram_copies(tg, duplicates), EVENTS)
     # a Telegram alert comes again only from a worker that was paused or died with it 'sending':
     # each such worker adds at most one copy of it, one chat at a time (a chat's sends are one at
     # a time), and at most one copy comes from a worker that did not fail with it in flight; so an

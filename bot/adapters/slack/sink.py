@@ -156,6 +156,9 @@ class SlackSink:
     # Slack allows about one message a second per channel (short bursts tolerated) and a few
     # hundred a minute per workspace; like the Telegram sink, it stays a little under them
     global_rate = Rate(18, 1.0)
+    # a send cut short by a crash is looked up in the channel's history (find_sent), never
+    # posted twice: any number may be in flight
+    sends_in_flight = 16
 
     def __init__(self, client: AsyncWebClient):
         self.client = client

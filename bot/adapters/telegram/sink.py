@@ -120,8 +120,11 @@ class TelegramSink:
     # messages spaced exactly at the limit here can arrive closer together there.
     global_rate = Rate(27, 1.0)
 
-    def __init__(self, bot: Bot):
+    def __init__(self, bot: Bot, *, sends_in_flight: int = 1):
         self.bot = bot
+        # one by default: a crash then costs at most one duplicate (see find_sent); more go
+        # faster where the round trip to Telegram is long, at up to that many per crash
+        self.sends_in_flight = sends_in_flight
 
     def chat_rate(self, chat_id: str) -> Rate:
         # groups and channels have negative ids: about 20 messages a minute; private: about 1/s

@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from telegram_support import ADMIN, GROUP, USER, Harness, many_items, running_bot
 
 from bot.core.channels import ChannelKey, SubscriptionStatus
+from bot.core.settings import Settings
 from bot.deliver.ratelimit import Rate, RateLimiter, SlidingWindow
 
 KEY = ChannelKey("telegram", str(GROUP))
@@ -216,3 +218,14 @@ async def test_digest_mode_sends_one_message_at_the_hour_grouped_by_story(tmp_pa
         assert bot.app.store.outbox_counts() == {"sent": 3}
         await bot.app.deliverer.drain()  # the same day: nothing more
         assert len(bot.api.sent_to(GROUP)) == before + 1
+
+
+async def test_one_send_in_flight_unless_set_and_a_bad_count_is_refused(tmp_path: Path) -> None:
+    # each send in flight at a crash may reach Telegram twice: one at a time unless set
+    async with running_bot(tmp_path / "default", many_items(1)) as bot:
+        assert bot.app.deliverer.sinks["telegram"].sends_in_flight == 1
+    async with running_bot(tmp_path / "set", many_items(1), telegram_sends_in_flight=4) as bot:
+        assert bot.app.deliverer.sinks["telegram"].sends_in_flight == 4
+    for bad in (0, 17):
+        with pytest.raises(ValidationError, match="telegram_sends_in_flight"):
+            Settings(telegram_sends_in_flight=bad)

@@ -29,8 +29,9 @@ NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 class SlowPlatform:
     """Answers a send only when ``release`` is set; records what was in flight."""
 
-    def __init__(self, platform: str):
+    def __init__(self, platform: str, sends_in_flight: int = SEND_CONCURRENCY):
         self.platform = platform
+        self.sends_in_flight = sends_in_flight
         self.global_rate = Rate(10_000, 1.0)
         self.release = asyncio.Event()
         self.in_flight: dict[str, int] = defaultdict(int)
@@ -98,6 +99,32 @@ async def test_chats_are_sent_to_side_by_side_each_in_order(
     for chat in chats:
         assert [m for c, m in platform.sent if c == chat] == match_ids
     assert store.outbox_counts() == {"sent": 3 * len(chats)}
+
+
+async def test_a_platform_that_takes_one_send_at_a_time_gets_one_chat_at_a_time(
+    tmp_path: Path, open_test_store: Callable[[str], Store]
+) -> None:
+    # Telegram's default: a crash may then resend at most one alert
+    store = open_test_store("t")
+    chats = [f"c{i}" for i in range(5)]
+    match_ids = queue_alerts(store, {"telegram": chats}, alerts=2)
+    platform = SlowPlatform("telegram", sends_in_flight=1)
+    deliverer = Deliverer(store, {"telegram": platform}, lambda: NOW)
+
+    drain = asyncio.create_task(deliverer.drain())
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert platform.started == 1  # the first send waits, and nothing else starts meanwhile
+    claimed = store.claim_chats(
+        "someone else", NOW, platforms=["telegram"], lease_seconds=30, limit=16
+    )
+    assert len(claimed) == len(chats) - 1  # and it holds that one chat only: the rest are free
+    store.release_chats(claimed)
+    platform.release.set()
+    assert await drain == 2 * len(chats)
+    assert platform.most_in_flight == 1
+    for chat in chats:
+        assert [m for c, m in platform.sent if c == chat] == match_ids
 
 
 async def test_one_platform_waiting_does_not_hold_the_other_back(

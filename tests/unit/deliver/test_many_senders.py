@@ -30,6 +30,7 @@ class RecordingPlatform:
     shared by every deliverer that sends to it."""
 
     platform = "telegram"
+    sends_in_flight = 16
 
     def __init__(self, global_rate: Rate, chat_rate: Rate, latency: float = 0.003):
         self.global_rate, self._chat_rate, self.latency = global_rate, chat_rate, latency
