@@ -18,6 +18,18 @@ DATA_DIR = Path(__file__).parent / "data"
 FEEDS_DIR = DATA_DIR / "feeds"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slowest modules first: those that run the bot as a process, then those that load
+    the real model, then the rest, each module kept whole (its module fixtures are made once).
+    Under `pytest -n 2` the workers then end on short tests instead of one waiting out another's
+    minute-long test at the end."""
+    tier: dict[Path, int] = {}
+    for item in items:
+        own = 0 if "process" in item.path.parts else 1 if item.get_closest_marker("model") else 2
+        tier[item.path] = min(tier.get(item.path, 2), own)
+    items.sort(key=lambda item: tier[item.path])  # stable: the order within a tier is kept
+
+
 @pytest.fixture
 def feeds_dir() -> Path:
     """Recorded feed captures (copied from ../shared/feeds)."""

@@ -17,6 +17,7 @@ from bot.store import Store
 
 COUNTER_DIR = "counter"
 BACKGROUND_DIR = "_background"  # unrelated news every topic's scorer learns to tell apart
+SEEDS_PER_CALL = 64  # seeds embedded per call: their passages, a few hundred texts at most
 
 
 def seed_title(text: str, fallback: str) -> str:
@@ -66,9 +67,16 @@ def seed_passages(
             missing.append(seed)
         else:
             out[seed.content_hash] = cached
-    for seed in missing:
-        parts = passages(seed.title, seed.text)
-        vectors = embedder.encode(parts)
-        store.cache_seed_chunks(seed.content_hash, embedder.name, parts, vectors)
-        out[seed.content_hash] = (parts, vectors)
+    # many seeds' passages per call: the embedder sorts a call's texts by length into batches,
+    # so a topic's first training pads less and runs fuller batches than one call per seed
+    for start in range(0, len(missing), SEEDS_PER_CALL):
+        group = missing[start : start + SEEDS_PER_CALL]
+        parts = [passages(seed.title, seed.text) for seed in group]
+        vectors = embedder.encode([p for seed_parts in parts for p in seed_parts])
+        row = 0
+        for seed, seed_parts in zip(group, parts, strict=True):
+            seed_vectors = vectors[row : row + len(seed_parts)]
+            row += len(seed_parts)
+            store.cache_seed_chunks(seed.content_hash, embedder.name, seed_parts, seed_vectors)
+            out[seed.content_hash] = (seed_parts, seed_vectors)
     return out
