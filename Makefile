@@ -25,7 +25,7 @@ demo: $(STAMP)
 	$(VENV)/bin/threatwatch demo
 
 test: $(STAMP)
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(VENV)/bin/pytest -q -n 2
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(VENV)/bin/pytest -q -n 2 --dist worksteal
 
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) bench/ingest.py
