@@ -99,6 +99,21 @@ def wait_until_stored(db_path: Path, guids: set[str], bot: BotProcess, timeout: 
     raise AssertionError(f"not every item was stored:\n{bot.output}")
 
 
+def wait_until_sent(db_path: Path, bot: BotProcess, timeout: float = 30) -> None:
+    """Every outbox row marked sent. A chat can hold every alert while a row is still 'sending':
+    the kill fell after the Bot API took the message and before the mark, and the row is taken
+    up again only once its claim has lapsed (then sent again: the one duplicate a kill may cost)."""
+    deadline = time.monotonic() + timeout
+    left: list[tuple[int, str]] = []
+    while time.monotonic() < deadline:
+        with sqlite3.connect(db_path) as db:
+            left = db.execute("SELECT id, status FROM outbox WHERE status != 'sent'").fetchall()
+        if not left:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"outbox rows never marked sent: {left}\n{bot.output}")
+
+
 def kill_at_random_point(
     bot: BotProcess, api: FakeBotAPI, feeds: FeedServer, rng: random.Random
 ) -> str:
