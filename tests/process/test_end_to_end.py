@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -76,9 +77,9 @@ def topic_without_the_served_articles(unseen_seeds: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("THREATWATCH_SEEDS_DIR", str(unseen_seeds))
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> FeedServer:
-    root = tmp_path / "www"
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> FeedServer:
+    root = tmp_path_factory.mktemp("www") / "www"
     shutil.copytree(DEMO, root)
     with FeedServer(root) as srv:
         srv.set_file("teaser.xml", teaser_feed(srv.base_url), "application/rss+xml")
@@ -86,21 +87,47 @@ def server(tmp_path: Path) -> FeedServer:
         yield srv
 
 
+@dataclass(frozen=True)
+class FirstPoll:
+    db: Path  # the database after the first poll: copy it before changing it
+    output: str
+    requests: int  # requests the feed server had answered by then
+
+
+@pytest.fixture(scope="module")
+def first_poll(
+    server: FeedServer, unseen_seeds: Path, tmp_path_factory: pytest.TempPathFactory
+) -> FirstPoll:
+    """Four feeds added and polled once: the topic trained with the real model and every item
+    judged. Done once for the module (training is most of a test's time); tests copy the file."""
+    db = tmp_path_factory.mktemp("first-poll") / "tw.db"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("THREATWATCH_SEEDS_DIR", str(unseen_seeds))
+        for name in ("defense-wire.xml", "mideast-desk.atom", "world-briefing.xml", "teaser.xml"):
+            assert "added: feed" in cli(db, "feeds", "add", server.url(name)).stdout
+        first = cli(db, "poll", "--once")
+    return FirstPoll(db, first.stdout, len(server.requests))
+
+
+def own_copy(first_poll: FirstPoll, tmp_path: Path) -> Path:
+    db = tmp_path / "tw.db"
+    with sqlite3.connect(first_poll.db) as source, sqlite3.connect(db) as target:
+        source.backup(target)  # a consistent copy, whatever WAL state the poll left
+    return db
+
+
 @pytest.mark.model
 def test_poll_matches_stores_and_second_poll_is_conditional(
-    tmp_path: Path, server: FeedServer
+    tmp_path: Path, server: FeedServer, first_poll: FirstPoll
 ) -> None:
-    db = tmp_path / "tw.db"
-    for name in ("defense-wire.xml", "mideast-desk.atom", "world-briefing.xml", "teaser.xml"):
-        assert "added: feed" in cli(db, "feeds", "add", server.url(name)).stdout
-
-    first = cli(db, "poll", "--once")
-    report = first.stdout.strip().splitlines()[-1]
+    db = own_copy(first_poll, tmp_path)
+    first = first_poll
+    report = first.output.strip().splitlines()[-1]
     assert "fetched=4" in report and "failed=0" in report and "full_text=1" in report
     assert (
-        "ALERT #" in first.stdout
-        and "nearest seed:" in first.stdout
-        and "best passage:" in first.stdout
+        "ALERT #" in first.output
+        and "nearest seed:" in first.output
+        and "best passage:" in first.output
     )
 
     matches = json.loads(cli(db, "latest", "--limit", "100", "--json").stdout)
@@ -125,6 +152,7 @@ def test_poll_matches_stores_and_second_poll_is_conditional(
 
     n_articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
     n_requests = len(server.requests)
+    assert n_requests >= first_poll.requests
     second = cli(db, "poll", "--once", "--all")
     assert "new=0" in second.stdout and "not_modified=4" in second.stdout
     assert "ALERT #" not in second.stdout
@@ -138,10 +166,8 @@ def test_poll_matches_stores_and_second_poll_is_conditional(
 
 
 @pytest.mark.model
-def test_score_command_matches_the_alert_path(tmp_path: Path, server: FeedServer) -> None:
-    db = tmp_path / "tw.db"
-    cli(db, "feeds", "add", server.url("defense-wire.xml"))
-    cli(db, "poll", "--once")
+def test_score_command_matches_the_alert_path(tmp_path: Path, first_poll: FirstPoll) -> None:
+    db = own_copy(first_poll, tmp_path)
     stored = json.loads(cli(db, "latest", "--json", "--limit", "100").stdout)
     conn = sqlite3.connect(db)
     rows = conn.execute("SELECT id, title, text FROM articles").fetchall()
