@@ -44,14 +44,21 @@ def feed_server(feeds_dir: Path) -> Iterator[FeedServer]:
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _one_int8_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Processes that embed with the int8 model (THREATWATCH_EMBED_PRECISION=int8, as some tests
-    ask) share one cache: the model is built once per test session, not once per database."""
+def _one_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Processes that embed with the real model share one model cache, as the databases of one
+    machine do: an int8 build (where a test asks for int8) and the shipped seeds' vectors
+    (bot/relevance/vector_files.py) are made once per test run, not once per database. Under
+    xdist both workers share it (their base temp folders have one parent per run); the files
+    are written atomically, so the workers may fill it at the same time."""
     import os
 
     key = "THREATWATCH_MODEL_CACHE_DIR"
     before = os.environ.get(key)
-    os.environ[key] = before or str(tmp_path_factory.mktemp("model-cache"))
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    cache = shared / "model-cache"
+    cache.mkdir(exist_ok=True)
+    os.environ[key] = before or str(cache)
     yield
     if before is None:
         os.environ.pop(key, None)

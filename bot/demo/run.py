@@ -46,6 +46,9 @@ def seeds_without_demo_items(seeds: Path, dest: Path) -> Path:
 def run_demo(settings: Settings, *, keep_db: bool) -> None:
     """Run the demo with ``settings``; its database is a temporary one unless ``keep_db``."""
     with tempfile.TemporaryDirectory(prefix="threatwatch-demo-") as tmp:
+        # the model cache (an int8 build, the seeds' vectors) stays where the bot keeps it, so a
+        # second demo, or the bot after it, does not embed the shipped seeds again
+        settings.model_cache_dir = settings.model_cache_dir or settings.db.parent / "model-cache"
         if not keep_db:
             settings.db = Path(tmp) / "demo.db"
         # The recorded feeds are on this machine, and their article links point at the real

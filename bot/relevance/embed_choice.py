@@ -22,6 +22,7 @@ from bot.relevance.embed import (
     _cpu_flags,
     native_bf16,
 )
+from bot.relevance.vector_files import VectorFiles
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 
@@ -84,6 +85,8 @@ def runtime_embedder(
         )
         runtime = "onnxruntime int8"
     embedder.runtime = runtime  # type: ignore[attr-defined]
+    # seeds' vectors shared by every database on this machine (bot/relevance/vector_files.py)
+    embedder.vector_files = VectorFiles(cache_dir / "seed-vectors")  # type: ignore[attr-defined]
     embedder.choice = choice  # type: ignore[attr-defined]
     return embedder
 

@@ -1,6 +1,9 @@
 """Seeds: the example articles a topic is defined by, made from text and embedded once.
 
 Seed vectors are cached in the store by (model, content hash): a new seed embeds only itself.
+A real embedder also carries ``vector_files`` (bot/relevance/vector_files.py): the same vectors
+on disk, shared by every database on the machine, so a new database does not embed the shipped
+seeds again.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from bot.core.errors import BadArgument
 from bot.core.models import Seed
 from bot.ingest.dedupe import content_hash
 from bot.relevance.embed import Embedder, passages
+from bot.relevance.vector_files import VectorFiles
 from bot.store import Store
 
 COUNTER_DIR = "counter"
@@ -58,11 +62,17 @@ def seed_from_text(
 def seed_passages(
     store: Store, embedder: Embedder, seeds: list[Seed]
 ) -> dict[str, tuple[list[str], np.ndarray]]:
-    """Passages and vectors of each seed, from the cache or embedded once and cached."""
+    """Passages and vectors of each seed, from the caches or embedded once and cached."""
+    files: VectorFiles | None = getattr(embedder, "vector_files", None)
+    space = f"{embedder.name}|{getattr(embedder, 'runtime', '')}"
     out: dict[str, tuple[list[str], np.ndarray]] = {}
     missing: list[Seed] = []
     for seed in seeds:
         cached = store.cached_seed_chunks(seed.content_hash, embedder.name)
+        if cached is None and files is not None:
+            cached = files.get(space, seed.content_hash)
+            if cached is not None:
+                store.cache_seed_chunks(seed.content_hash, embedder.name, *cached)
         if cached is None:
             missing.append(seed)
         else:
@@ -78,5 +88,7 @@ def seed_passages(
             seed_vectors = vectors[row : row + len(seed_parts)]
             row += len(seed_parts)
             store.cache_seed_chunks(seed.content_hash, embedder.name, seed_parts, seed_vectors)
+            if files is not None:
+                files.put(space, seed.content_hash, seed_parts, seed_vectors)
             out[seed.content_hash] = (seed_parts, seed_vectors)
     return out

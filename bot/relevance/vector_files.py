@@ -1,0 +1,73 @@
+"""Passage vectors of seed texts kept on disk, shared by every database on one machine.
+
+Each database caches its seeds' vectors (the store's seed cache), but a new database, the demo's
+temporary one, or a second bot on the same machine would embed the same shipped seeds again: a
+few hundred passages, most of a minute on two cores. These files keep them beside the model
+cache, one file per text, keyed by the model, the runtime that computed them (fp32, bf16 and
+int8 vectors are close but not equal) and the passage recipe.
+
+A file is written to a temporary name and renamed into place, so concurrent processes never read
+half of one; a file that cannot be read is a miss (embedded again and rewritten), never an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from bot.relevance.embed import PASSAGE_WORDS
+
+log = logging.getLogger(__name__)
+
+RECIPE = f"passages-{PASSAGE_WORDS}w-v1"  # change it when passages() cuts texts differently
+
+
+class VectorFiles:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _path(self, space: str, content_hash: str) -> Path:
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", space).strip("-")[:80]
+        digest = hashlib.sha256(f"{space}|{RECIPE}".encode()).hexdigest()[:12]
+        name = re.sub(r"[^0-9a-f]", "", content_hash.lower())[:64] or "empty"
+        return self.directory / f"{slug}-{digest}" / f"{name}.npz"
+
+    def get(self, space: str, content_hash: str) -> tuple[list[str], np.ndarray] | None:
+        path = self._path(space, content_hash)
+        try:
+            # our own handle: np.load leaks the one it opens when the file is damaged
+            with path.open("rb") as handle, np.load(handle, allow_pickle=False) as data:
+                parts = [str(p) for p in data["parts"]]
+                vectors = np.ascontiguousarray(data["vectors"], dtype=np.float32)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            log.warning("seed vectors %s unreadable (%s): embedding them again", path, exc)
+            return None
+        if vectors.ndim != 2 or len(parts) != len(vectors):
+            log.warning("seed vectors %s do not match their passages: embedding them again", path)
+            return None
+        return parts, vectors
+
+    def put(self, space: str, content_hash: str, parts: list[str], vectors: np.ndarray) -> None:
+        path = self._path(space, content_hash)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".npz")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    np.savez(handle, parts=np.array(parts, dtype=str), vectors=vectors)
+                os.replace(tmp, path)  # atomic: readers see no file or the whole file
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            # the store still holds them; only another database's first training pays again
+            log.warning("cannot keep seed vectors in %s: %s", path.parent, exc)
