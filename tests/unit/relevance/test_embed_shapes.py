@@ -60,10 +60,12 @@ def test_padding_reaches_the_next_step_and_is_masked() -> None:
 
 
 @pytest.mark.model
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_shapes_are_bounded_and_vectors_match_one_by_one(precision: str) -> None:
+# bf16 reads fewer articles: the shapes come from the same code at either precision (fp32
+# covers the spread of lengths), and on a CPU without native bfloat16 each one costs ~3x fp32
+@pytest.mark.parametrize(("precision", "articles"), [("fp32", 40), ("bf16", 16)])
+def test_shapes_are_bounded_and_vectors_match_one_by_one(precision: str, articles: int) -> None:
     rows = [json.loads(line) for line in DEV_CORPUS.read_text(encoding="utf-8").splitlines()]
-    texts = [p for r in rows[:40] for p in passages(r["title"] or "", r["text"])]
+    texts = [p for r in rows[:articles] for p in passages(r["title"] or "", r["text"])]
     embedder = SentenceTransformerEmbedder("all-MiniLM-L6-v2", precision=precision)
     model = embedder.load()
     shapes: set[tuple[int, ...]] = set()
