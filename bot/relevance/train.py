@@ -8,12 +8,14 @@ event — the figures then say how the topic does on events it has not seen.
 
 from __future__ import annotations
 
+import functools
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from bot.core.errors import BadArgument
 from bot.core.facets import Facet
@@ -34,6 +36,23 @@ COMBINE_C = 1.0
 MIN_POSITIVES = 2
 MIN_NEGATIVES = 2
 MIN_EXAMPLES_FOR_ROLES = 40
+# Training is hundreds of small logistic-regression fits, whose matrix products are too small to
+# share across cores: OpenBLAS threads only wait on each other, and on a busy machine (a poll
+# cycle or another process on the same cores) one training took 6.3 s with them against 0.44 s
+# without, with identical results (docs/BENCHMARKS.md, "Training threads"). None: BLAS default.
+TRAINING_BLAS_THREADS: int | None = 1
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _blas_threads_for_training(function: Callable[P, R]) -> Callable[P, R]:
+    @functools.wraps(function)
+    def limited(*args: P.args, **kwargs: P.kwargs) -> R:
+        with threadpool_limits(TRAINING_BLAS_THREADS, user_api="blas"):
+            return function(*args, **kwargs)
+
+    return limited
 
 
 @dataclass(frozen=True)
@@ -57,6 +76,7 @@ class Trained:
     negatives: int
 
 
+@_blas_threads_for_training
 def train(
     examples: Sequence[Example],
     facets: Sequence[Facet],
@@ -84,6 +104,7 @@ def train(
     )
 
 
+@_blas_threads_for_training
 def out_of_fold(
     examples: Sequence[Example], facets: Sequence[Facet], *, model: str, folds: int = FOLDS
 ) -> np.ndarray:
