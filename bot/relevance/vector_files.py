@@ -6,12 +6,14 @@ few hundred passages, most of a minute on two cores. These files keep them besid
 cache, one file per text, keyed by the model, the runtime that computed them (fp32, bf16 and
 int8 vectors are close but not equal) and the passage recipe.
 
-A file is written to a temporary name and renamed into place, so concurrent processes never read
-half of one; a file that cannot be read is a miss (embedded again and rewritten), never an error.
+A file is written to a temporary name and linked into place, so concurrent processes never read
+half of one, and the first one kept stays; a file that cannot be read is a miss (embedded again,
+and replaced), never an error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -49,12 +51,19 @@ class VectorFiles:
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            log.warning("seed vectors %s unreadable (%s): embedding them again", path, exc)
+            self._discard(path, f"unreadable ({exc})")
             return None
         if vectors.ndim != 2 or len(parts) != len(vectors):
-            log.warning("seed vectors %s do not match their passages: embedding them again", path)
+            self._discard(path, "do not match their passages")
             return None
         return parts, vectors
+
+    def _discard(self, path: Path, why: str) -> None:
+        log.warning("seed vectors %s %s: embedding them again", path, why)
+        # so that the next put() keeps good ones in its place (a folder we cannot write: put()
+        # will say so)
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
 
     def put(self, space: str, content_hash: str, parts: list[str], vectors: np.ndarray) -> None:
         path = self._path(space, content_hash)
@@ -64,10 +73,14 @@ class VectorFiles:
             try:
                 with os.fdopen(fd, "wb") as handle:
                     np.savez(handle, parts=np.array(parts, dtype=str), vectors=vectors)
-                os.replace(tmp, path)  # atomic: readers see no file or the whole file
-            except BaseException:
+                # atomic, and the first writer wins: readers see no file or a whole one, and a
+                # seed's vectors never change once kept (two databases embedding it at once get
+                # vectors equal to ~1e-6, which could still move a score at its threshold)
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
                 Path(tmp).unlink(missing_ok=True)
-                raise
         except OSError as exc:
             # the store still holds them; only another database's first training pays again
             log.warning("cannot keep seed vectors in %s: %s", path.parent, exc)

@@ -52,7 +52,7 @@ def test_demo_runs_offline_with_alerts_an_update_and_conditional_requests(tmp_pa
     out = proc.stdout
     assert "ALERT #1" in out and "best passage:" in out and "summary:" in out
     # the follow-up report states new facts and threads under its story
-    assert "UPDATE #" in out
+    assert "UPDATE #" in out, out  # the whole walk-through, to see which report came first
     assert "not_modified=2" in out
     # every alert is on an article the topic never trained on: a seed's own text would be
     # nearly identical to its nearest seed

@@ -97,3 +97,13 @@ def test_the_real_embedder_keeps_seed_vectors_in_the_model_cache(tmp_path: Path)
     embedder = runtime_embedder("all-MiniLM-L6-v2", precision="fp32", cache_dir=tmp_path / "mc")
     files = embedder.vector_files  # type: ignore[attr-defined]
     assert isinstance(files, VectorFiles) and files.directory == tmp_path / "mc" / "seed-vectors"
+
+
+def test_the_first_vectors_kept_stay(tmp_path: Path) -> None:
+    files = VectorFiles(tmp_path / "cache")
+    first, second = np.ones((1, 4), np.float32), np.full((1, 4), 2.0, np.float32)
+    files.put("m|fp32", "ab12", ["a passage"], first)
+    files.put("m|fp32", "ab12", ["a passage"], second)  # another database, at the same time
+    kept = files.get("m|fp32", "ab12")
+    assert kept is not None and np.array_equal(kept[1], first)
+    assert [p.name for p in (tmp_path / "cache").rglob("*") if p.is_file()] == ["ab12.npz"]
