@@ -283,3 +283,12 @@ def _cpu_flags() -> str:
     return next(
         (line.partition(":")[2] for line in cpuinfo.splitlines() if line.startswith("flags")), ""
     )
+
+
+INT8_DOT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
+
+
+def int8_dot_products(cpu_flags: str) -> str | None:
+    """The first int8 dot-product extension a CPU with these flags has (VNNI or AMX), if any."""
+    flags = set(cpu_flags.split())
+    return next((flag for flag in INT8_DOT_FLAGS if flag in flags), None)

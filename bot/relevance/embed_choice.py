@@ -80,7 +80,6 @@ def runtime_embedder(
             base.model_path(),
             cache_dir,
             name=base.name,
-            batch_size=batch_size,
             fallback=None,  # int8 is asked for by name: one that cannot be built is an error
         )
         runtime = "onnxruntime int8"

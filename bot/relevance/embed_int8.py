@@ -1,14 +1,25 @@
-"""The same sentence-transformers model run as int8 by ONNX Runtime.
+"""The same sentence-transformers model run as int8 by ONNX Runtime, one text per run.
 
 The int8 model is built from the installed model package's own weights, never downloaded: the
 transformer is exported to ONNX (opset 17), its attention, GELU and layer norms are fused by
 ONNX Runtime's transformer optimiser, and its matrix multiplications are quantised to int8 with
-per-channel weight scales (dynamic: each batch's activations get their own scale). The result is
-cached under the cache directory, named by a key of the source weights and this recipe, with a
-sha256 beside it; a file whose checksum does not match is rebuilt, never used.
+per-channel weight scales and dynamic activation scales. The result is cached under the cache
+directory, named by a key of the source weights, this recipe and the weight type, with a sha256
+beside it; a file whose checksum does not match is rebuilt, never used.
 
-Pooling and normalisation are the model's own (mean over the attention mask, L2), done here in
-float32, so the vectors live in the fp32 model's space (cosine ~0.99 to fp32; measured in
+Each text runs alone (a batch of one, no padding). Dynamic quantisation takes one activation
+scale over the whole input tensor, so in a batch a text's vector moved with the texts beside it
+(cosine ~0.99 to itself); alone, its scale is its own and its vector is the same bit for bit
+whatever it is embedded with. Speed comes from running several texts at once, one intra-op
+thread each, instead of batching: on a 2-core AVX2 CPU that is as fast as batches of 32
+(docs/BENCHMARKS.md, "Ingest int8").
+
+Weights are signed int8 where the CPU has int8 dot products (VNNI, AMX); elsewhere unsigned:
+without VNNI, ONNX Runtime's u8 x s8 kernels sum pairs of products in saturating 16-bit
+lanes, which cost a text up to 0.02 of cosine to fp32; u8 x u8 does not saturate.
+
+Pooling and normalisation are the model's own (mean over the tokens, L2), done here in float32,
+so the vectors live in the fp32 model's space (cosine ~0.995 to fp32; measured in
 docs/BENCHMARKS.md) and the embedder keeps the model's name.
 """
 
@@ -24,18 +35,25 @@ import tempfile
 import threading
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bot.core.errors import ConfigError
-from bot.relevance.embed import Embedder, batch_sizes
+from bot.relevance.embed import Embedder, _cpu_flags, int8_dot_products
 
 log = logging.getLogger(__name__)
 
-RECIPE = "onnx17-fused-int8-per-channel-v1"  # change it whenever the build below changes
+RECIPE = "onnx17-fused-int8-per-channel-v2"  # change it whenever the build below changes
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+WEIGHT_TYPES = ("s8", "u8")
+
+
+def weight_type(cpu_flags: str) -> str:
+    """s8 where the CPU has int8 dot products (they do not saturate), else u8 (see above)."""
+    return "s8" if int8_dot_products(cpu_flags) else "u8"
 
 
 def file_sha256(path: Path) -> str:
@@ -46,20 +64,23 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def source_key(model_dir: Path) -> str:
-    """What the int8 file is built from: the model's weights and config, the recipe, the runtime."""
+def source_key(model_dir: Path, weights: str) -> str:
+    """What the int8 file is built from: the model's weights and config, the recipe, the weight
+    type, the runtime."""
     import onnxruntime
 
-    digest = hashlib.sha256(f"{RECIPE}|{onnxruntime.__version__}".encode())
+    digest = hashlib.sha256(f"{RECIPE}|{weights}|{onnxruntime.__version__}".encode())
     for name in ("config.json", "model.safetensors", "pytorch_model.bin"):
         if (model_dir / name).is_file():
             digest.update(name.encode() + file_sha256(model_dir / name).encode())
     return digest.hexdigest()[:16]
 
 
-def cached_int8_model(model_dir: Path, cache_dir: Path) -> Path:
+def cached_int8_model(model_dir: Path, cache_dir: Path, weights: str = "s8") -> Path:
     """The int8 ONNX file for this model: from the cache when its checksum holds, else built."""
-    target = cache_dir / f"{model_dir.name}-int8-{source_key(model_dir)}.onnx"
+    if weights not in WEIGHT_TYPES:
+        raise ConfigError(f"unknown int8 weight type {weights!r}: use {', '.join(WEIGHT_TYPES)}")
+    target = cache_dir / f"{model_dir.name}-int8{weights}-{source_key(model_dir, weights)}.onnx"
     checksum = target.with_suffix(".sha256")
     if target.is_file() and checksum.is_file():
         if file_sha256(target) == checksum.read_text(encoding="ascii").strip():
@@ -72,7 +93,7 @@ def cached_int8_model(model_dir: Path, cache_dir: Path) -> Path:
     logging.disable(logging.INFO)  # the exporter and quantiser log every node they touch
     try:
         with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".build-") as work:
-            built = _build_in_child(model_dir, Path(work))
+            built = _build_in_child(model_dir, Path(work), weights)
             digest = file_sha256(built)
             os.replace(built, target)  # atomic: a reader sees the old file or the whole new one
     finally:
@@ -82,11 +103,11 @@ def cached_int8_model(model_dir: Path, cache_dir: Path) -> Path:
     return target
 
 
-def _build_in_child(model_dir: Path, work: Path) -> Path:
+def _build_in_child(model_dir: Path, work: Path, weights: str) -> Path:
     """Build in a child process: exporting holds the torch model and the ONNX graphs (~1 GB at
     its peak), which the embedding process should not keep as its high-water mark."""
     env = os.environ | {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    command = [sys.executable, "-m", "bot.relevance.embed_int8", str(model_dir), str(work)]
+    command = [sys.executable, "-m", "bot.relevance.embed_int8", str(model_dir), str(work), weights]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     built = work / "int8.onnx"
     if done.returncode != 0 or not built.is_file():
@@ -94,7 +115,7 @@ def _build_in_child(model_dir: Path, work: Path) -> Path:
     return built
 
 
-def build_int8_model(model_dir: Path, work: Path) -> Path:
+def build_int8_model(model_dir: Path, work: Path, weights: str = "s8") -> Path:
     """Export, fuse and quantise; returns the int8 file inside ``work``."""
     config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     exported = _export(model_dir, work / "fp32.onnx")
@@ -112,7 +133,7 @@ def build_int8_model(model_dir: Path, work: Path) -> Path:
     quantize_dynamic(
         work / "fused.onnx",
         work / "int8.onnx",
-        weight_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8 if weights == "s8" else QuantType.QUInt8,
         per_channel=True,
         # fused operators are in another domain, which shape inference cannot type
         extra_options={"DefaultTensorType": 1},  # onnx.TensorProto.FLOAT
@@ -160,6 +181,8 @@ def _export(model_dir: Path, out: Path) -> Path:
 class Int8Embedder:
     """An Embedder on ONNX Runtime with the int8 model, built or loaded on first use.
 
+    Each text runs alone; ``threads`` texts run at once, one intra-op thread each (a text's
+    result does not depend on the thread count either: one thread per run, the same kernels).
     ``fallback`` (the torch embedder ``auto`` would otherwise have picked) takes over, with a
     warning, where the int8 model cannot be built; without one that is a ConfigError."""
 
@@ -171,17 +194,17 @@ class Int8Embedder:
         cache_dir: Path,
         *,
         name: str,
-        batch_size: int = 32,
         threads: int | None = None,
         max_tokens: int = 256,
+        weights: str | None = None,
         fallback: Embedder | None = None,
     ):
         self.name = name
         self.model_dir = model_dir
         self.cache_dir = cache_dir
-        self.batch_size = batch_size
         self.threads = threads or len(os.sched_getaffinity(0))
         self.max_tokens = max_tokens
+        self.weights = weights or weight_type(_cpu_flags())
         self.fallback = fallback
         self.runtime = "onnxruntime int8"
         self._session: Any = None
@@ -209,29 +232,37 @@ class Int8Embedder:
         import onnxruntime
         from tokenizers import Tokenizer
 
-        path = cached_int8_model(self.model_dir, self.cache_dir)
+        path = cached_int8_model(self.model_dir, self.cache_dir, self.weights)
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = self.threads
+        # one thread per run: a text of 40 tokens is too little work to split across cores
+        # (two intra-op threads on one text ran at 0.6x of two texts at once, measured)
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         session = onnxruntime.InferenceSession(
             str(path), options, providers=["CPUExecutionProvider"]
         )
         tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
         tokenizer.enable_truncation(self.max_tokens)
-        tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]") or 0)
+        tokenizer.no_padding()  # each text runs alone: padding would only add work
         return session, tokenizer
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         self.load()
         if self._session is None and self.fallback is not None:
             return self.fallback.encode(texts)
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # like lengths together
-        vectors = np.zeros((len(texts), self._dimension()), np.float32)
-        start = 0
-        for size in batch_sizes(len(texts), self.batch_size):
-            rows = order[start : start + size]
-            vectors[rows] = self._encode_batch([texts[i] for i in rows])
-            start += size
+        encodings = self._tokenizer.encode_batch(list(texts)) if texts else []
+        # longest first, so that the runs left at the end are short and the threads end together
+        order = sorted(range(len(encodings)), key=lambda i: -len(encodings[i].ids))
+        vectors = np.zeros((len(encodings), self._dimension()), np.float32)
+        workers = min(self.threads, len(order))
+        if workers <= 1:
+            for i in order:
+                vectors[i] = self._encode_one(encodings[i])
+        else:  # ONNX Runtime releases the GIL while it runs, and a session may run in threads
+            with ThreadPoolExecutor(workers, thread_name_prefix="int8") as pool:
+                done = pool.map(lambda i: self._encode_one(encodings[i]), order)
+                for i, vector in zip(order, done, strict=True):
+                    vectors[i] = vector
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.where(norms > 0, norms, 1.0)
 
@@ -239,20 +270,19 @@ class Int8Embedder:
         config = json.loads((self.model_dir / "config.json").read_text(encoding="utf-8"))
         return int(config["hidden_size"])
 
-    def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        encodings = self._tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        types = np.array([e.type_ids for e in encodings], dtype=np.int64)
-        (hidden,) = self._session.run(
-            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        )
-        weights = mask[..., None].astype(np.float32)  # mean pooling over real tokens
-        return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+    def _encode_one(self, encoding: Any) -> np.ndarray:
+        ids = np.array([encoding.ids], dtype=np.int64)
+        feeds = {
+            "input_ids": ids,
+            "attention_mask": np.ones_like(ids),
+            "token_type_ids": np.array([encoding.type_ids], dtype=np.int64),
+        }
+        (hidden,) = self._session.run(None, feeds)
+        return hidden[0].mean(axis=0, dtype=np.float32)  # mean pooling: every token is real
 
 
 if (
     __name__ == "__main__"
-):  # the child of _build_in_child: python -m bot.relevance.embed_int8 DIR WORK
+):  # the child of _build_in_child: python -m bot.relevance.embed_int8 DIR WORK WEIGHTS
     logging.disable(logging.INFO)
-    build_int8_model(Path(sys.argv[1]), Path(sys.argv[2]))
+    build_int8_model(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3])

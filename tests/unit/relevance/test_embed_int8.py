@@ -1,7 +1,8 @@
 """The int8 runtime (THREATWATCH_EMBED_PRECISION=int8):
 the bundled model, exported and quantised on first use, cached with a checksum, gives float32
-unit vectors close to fp32's; a damaged cache is rebuilt; a model that cannot be built is a clear
-error (a fallback, where one is given, says so)."""
+unit vectors close to fp32's, each text's the same whatever it is embedded with; a damaged cache
+is rebuilt; a model that cannot be built is a clear error (a fallback, where one is given, says
+so)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,18 @@ from pydantic import ValidationError
 
 from bot.core.errors import ConfigError
 from bot.core.settings import Settings
-from bot.relevance.embed import HashingEmbedder, SentenceTransformerEmbedder, passages
+from bot.relevance.embed import HashingEmbedder, SentenceTransformerEmbedder, _cpu_flags, passages
 from bot.relevance.embed_choice import choose, describe, runtime_embedder
-from bot.relevance.embed_int8 import Int8Embedder, cached_int8_model, file_sha256
+from bot.relevance.embed_int8 import (
+    Int8Embedder,
+    cached_int8_model,
+    file_sha256,
+    weight_type,
+)
 
 DEV_CORPUS = Path(__file__).parents[3] / "data" / "dev_corpus.jsonl"
 EPYC = "fpu avx2 avx512f avx512_vnni avx512_bf16 avx_vnni"
+ZEN3 = "fpu sse4_2 avx fma avx2 bmi2"  # AVX2, no int8 dot products, no bfloat16
 
 
 def test_auto_takes_bf16_where_native_else_fp32_and_never_int8() -> None:
@@ -29,6 +36,12 @@ def test_auto_takes_bf16_where_native_else_fp32_and_never_int8() -> None:
     assert choose("auto", "fpu avx2 amx_bf16 amx_int8", int8_installed=True).precision == "bf16"
     assert choose("auto", "fpu avx2 avx512_vnni", int8_installed=True).precision == "fp32"
     assert choose("auto", "", int8_installed=False).precision == "fp32"
+
+
+def test_int8_weights_are_signed_only_where_the_cpu_has_int8_dot_products() -> None:
+    # without VNNI, u8 x s8 products are summed in saturating 16-bit lanes
+    assert weight_type(EPYC) == "s8" and weight_type("fpu avx2 amx_int8") == "s8"
+    assert weight_type(ZEN3) == "u8" and weight_type("") == "u8"
 
 
 def test_an_explicit_precision_is_kept_and_a_bad_one_refused() -> None:
@@ -68,6 +81,9 @@ def model_dir() -> Path:
     return SentenceTransformerEmbedder("all-MiniLM-L6-v2").model_path()
 
 
+WEIGHTS = weight_type(_cpu_flags())  # the model this machine's embedder builds
+
+
 @pytest.mark.model
 def test_int8_vectors_are_close_to_fp32_and_keep_the_ranking(cache: Path) -> None:
     texts = dev_passages()
@@ -91,20 +107,39 @@ def test_int8_vectors_are_close_to_fp32_and_keep_the_ranking(cache: Path) -> Non
 
 @pytest.mark.model
 def test_the_cached_model_is_reused_and_a_damaged_one_rebuilt(cache: Path) -> None:
-    first = cached_int8_model(model_dir(), cache)
+    first = cached_int8_model(model_dir(), cache, WEIGHTS)
     stamp = first.stat().st_mtime_ns
-    assert cached_int8_model(model_dir(), cache) == first and first.stat().st_mtime_ns == stamp
+    assert cached_int8_model(model_dir(), cache, WEIGHTS) == first
+    assert first.stat().st_mtime_ns == stamp
     assert file_sha256(first) == first.with_suffix(".sha256").read_text().strip()
     with first.open("r+b") as handle:  # flip bytes in the middle of the weights
         handle.seek(first.stat().st_size // 2)
         handle.write(b"\x00\xff" * 64)
-    rebuilt = cached_int8_model(model_dir(), cache)
+    rebuilt = cached_int8_model(model_dir(), cache, WEIGHTS)
     assert (
         rebuilt == first
         and file_sha256(rebuilt) == first.with_suffix(".sha256").read_text().strip()
     )
-    vectors = Int8Embedder(model_dir(), cache, name="m").encode(["rockets hit the base"])
+    vectors = Int8Embedder(model_dir(), cache, name="m", weights=WEIGHTS).encode(
+        ["rockets hit the base"]
+    )
     assert vectors.shape == (1, 384) and abs(float(np.linalg.norm(vectors)) - 1.0) < 1e-5
+
+
+@pytest.mark.model
+def test_a_texts_int8_vector_does_not_depend_on_what_it_is_embedded_with(cache: Path) -> None:
+    texts = dev_passages(per_label=3)
+    short = ["Rockets hit a base housing U.S. troops.", "The council approved a budget.", ""]
+    embedder = Int8Embedder(model_dir(), cache, name="m", weights=WEIGHTS)
+    alone = np.vstack([embedder.encode([text]) for text in texts + short])
+    # beside long and short companions, in another order, one at a time or several at once
+    together = embedder.encode(texts + short)
+    shuffled = embedder.encode(list(reversed(texts + short)))[::-1]
+    one_thread = Int8Embedder(model_dir(), cache, name="m", weights=WEIGHTS, threads=1)
+    mixed = one_thread.encode(short[:1] + texts[::2] + short[1:])
+    assert np.array_equal(alone, together) and np.array_equal(alone, shuffled)
+    assert np.array_equal(mixed[0], alone[len(texts)])
+    assert np.array_equal(mixed[1 : 1 + len(texts[::2])], alone[: len(texts) : 2])
 
 
 def broken_model(tmp_path: Path) -> Path:
