@@ -1,11 +1,15 @@
 """Which runtime embeds: THREATWATCH_EMBED_PRECISION = fp32, bf16, int8 or auto.
 
-``auto`` takes bf16 where the CPU computes bfloat16 natively, else fp32. int8 (ONNX Runtime,
-fastest where the CPU has int8 dot products: docs/BENCHMARKS.md, "Ingest int8") is chosen only
-by name: its activations are quantised per batch, so the same text's vector moves with the
-other texts it is embedded beside (cosine 0.994 to itself, measured), and a story link or a
-score near its threshold can flip from one poll batch to the next. The choice and its reason
-are logged once the model has loaded (bot/app/runner.py) and shown in /status.
+``auto`` takes int8 (ONNX Runtime) where onnxruntime is installed and the CPU has AVX2, else
+bf16 where the CPU computes bfloat16 natively, else fp32. int8 runs each text alone, so a
+text's vector is the same whatever it is embedded with (a score or a story link cannot flip
+between poll batches), at cosine ~0.995 to fp32 with the same relevance figures. Measured
+(docs/BENCHMARKS.md, "Ingest int8"): on a 2-core AVX2 CPU without int8 dot products or bf16 it
+ran at ~2x torch fp32 for teasers and 256-token windows; on a CPU with AVX-512 VNNI and BF16,
+int8 in batches ran at 2.6-3.2x bf16 in the same run, and running texts alone costs about what
+batching does. Without AVX2, int8 is not measured, so ``auto`` stays on torch there. The
+choice and its reason are logged once the model has loaded (bot/app/runner.py) and shown in
+/status.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from bot.relevance.embed import (
     HashingEmbedder,
     SentenceTransformerEmbedder,
     _cpu_flags,
+    int8_dot_products,
     native_bf16,
 )
 from bot.relevance.vector_files import VectorFiles
@@ -47,9 +52,13 @@ def choose(requested: str, cpu_flags: str, *, int8_installed: bool) -> Choice:
         )
     if requested != "auto":
         return Choice(requested, "set by THREATWATCH_EMBED_PRECISION")
+    dot = int8_dot_products(cpu_flags)
+    if int8_installed and (dot or "avx2" in cpu_flags.split()):
+        return Choice("int8", f"auto: int8 per text, the CPU has {dot or 'avx2'}")
+    why = "no avx2" if int8_installed else "onnxruntime not installed"
     if native_bf16(cpu_flags):
-        return Choice("bf16", "auto: native bfloat16")
-    return Choice("fp32", "auto: no native bfloat16")
+        return Choice("bf16", f"auto: native bfloat16 ({why})")
+    return Choice("fp32", f"auto: no native bfloat16 ({why})")
 
 
 def runtime_embedder(
@@ -80,7 +89,8 @@ def runtime_embedder(
             base.model_path(),
             cache_dir,
             name=base.name,
-            fallback=None,  # int8 is asked for by name: one that cannot be built is an error
+            # only auto falls back: an int8 asked for by name that cannot be built is an error
+            fallback=base if precision == "auto" else None,
         )
         runtime = "onnxruntime int8"
     embedder.runtime = runtime  # type: ignore[attr-defined]

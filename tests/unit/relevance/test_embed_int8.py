@@ -1,4 +1,4 @@
-"""The int8 runtime (THREATWATCH_EMBED_PRECISION=int8):
+"""The int8 runtime (THREATWATCH_EMBED_PRECISION=int8, and auto on CPUs with AVX2):
 the bundled model, exported and quantised on first use, cached with a checksum, gives float32
 unit vectors close to fp32's, each text's the same whatever it is embedded with; a damaged cache
 is rebuilt; a model that cannot be built is a clear error (a fallback, where one is given, says
@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from bot.core.errors import ConfigError
 from bot.core.settings import Settings
 from bot.relevance.embed import HashingEmbedder, SentenceTransformerEmbedder, _cpu_flags, passages
-from bot.relevance.embed_choice import choose, describe, runtime_embedder
+from bot.relevance.embed_choice import Choice, choose, describe, runtime_embedder
 from bot.relevance.embed_int8 import (
     Int8Embedder,
     cached_int8_model,
@@ -30,11 +30,23 @@ EPYC = "fpu avx2 avx512f avx512_vnni avx512_bf16 avx_vnni"
 ZEN3 = "fpu sse4_2 avx fma avx2 bmi2"  # AVX2, no int8 dot products, no bfloat16
 
 
-def test_auto_takes_bf16_where_native_else_fp32_and_never_int8() -> None:
-    # int8 vectors move with the batch a text is embedded in: it is chosen by name only
-    assert choose("auto", EPYC, int8_installed=True).precision == "bf16"
-    assert choose("auto", "fpu avx2 amx_bf16 amx_int8", int8_installed=True).precision == "bf16"
-    assert choose("auto", "fpu avx2 avx512_vnni", int8_installed=True).precision == "fp32"
+def test_auto_takes_int8_where_the_cpu_has_avx2_else_bf16_where_native_else_fp32() -> None:
+    # int8 runs each text alone (the same vector in any batch) and was the fastest measured
+    assert choose("auto", EPYC, int8_installed=True) == Choice(
+        "int8", "auto: int8 per text, the CPU has avx512_vnni"
+    )
+    assert choose("auto", ZEN3, int8_installed=True) == Choice(
+        "int8", "auto: int8 per text, the CPU has avx2"
+    )
+    assert choose("auto", "fpu avx2 amx_bf16 amx_int8", int8_installed=True).precision == "int8"
+    # without onnxruntime, or on a CPU where int8 was not measured: torch as before
+    assert choose("auto", EPYC, int8_installed=False) == Choice(
+        "bf16", "auto: native bfloat16 (onnxruntime not installed)"
+    )
+    assert choose("auto", ZEN3, int8_installed=False).precision == "fp32"
+    assert choose("auto", "fpu sse4_2 avx", int8_installed=True) == Choice(
+        "fp32", "auto: no native bfloat16 (no avx2)"
+    )
     assert choose("auto", "", int8_installed=False).precision == "fp32"
 
 
