@@ -3,7 +3,8 @@
 ``auto`` takes int8 (ONNX Runtime) where onnxruntime is installed and the CPU has AVX2, else
 bf16 where the CPU computes bfloat16 natively, else fp32. int8 runs each text alone, so a
 text's vector is the same whatever it is embedded with (a score or a story link cannot flip
-between poll batches), at cosine ~0.995 to fp32 with the same relevance figures. Measured
+between poll batches), at cosine ~0.995 to fp32 (AP and precision within 0.005 of fp32's;
+recall moved with the threshold cross-validation picked). Measured
 (docs/BENCHMARKS.md, "Ingest int8"): on a 2-core AVX2 CPU without int8 dot products or bf16 it
 ran at 2.1-3.2x torch fp32 for leads and 256-token windows; on a CPU with AVX-512 VNNI and BF16,
 int8 in batches ran at 2.6-3.2x bf16 in the same run, and running texts alone costs about what
