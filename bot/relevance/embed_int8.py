@@ -207,6 +207,9 @@ class Int8Embedder:
         self.weights = weights or weight_type(_cpu_flags())
         self.fallback = fallback
         self.runtime = "onnxruntime int8"
+        # what its vectors come from, beyond the runtime's name: seed vectors kept on disk
+        # (bot/relevance/vector_files.py) are not shared with another build of the int8 model
+        self.recipe = f"{RECIPE}-{self.weights}"
         self._session: Any = None
         self._tokenizer: Any = None
         self._failed = False

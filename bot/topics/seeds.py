@@ -64,7 +64,9 @@ def seed_passages(
 ) -> dict[str, tuple[list[str], np.ndarray]]:
     """Passages and vectors of each seed, from the caches or embedded once and cached."""
     files: VectorFiles | None = getattr(embedder, "vector_files", None)
-    space = f"{embedder.name}|{getattr(embedder, 'runtime', '')}"
+    space = "|".join(
+        [embedder.name, getattr(embedder, "runtime", ""), getattr(embedder, "recipe", "")]
+    )
     out: dict[str, tuple[list[str], np.ndarray]] = {}
     missing: list[Seed] = []
     for seed in seeds:

@@ -64,6 +64,17 @@ def test_vectors_of_another_runtime_are_not_taken(tmp_path: Path) -> None:
     assert fp32.texts > 0
 
 
+def test_vectors_of_another_int8_build_are_not_taken(tmp_path: Path) -> None:
+    files = VectorFiles(tmp_path / "cache")
+    old = CountingEmbedder(files, "onnxruntime int8")
+    old.recipe = "int8-v1-s8"  # type: ignore[attr-defined]
+    seed_passages(SqliteStore(tmp_path / "a.db"), old, SEEDS)
+    new = CountingEmbedder(files, "onnxruntime int8")
+    new.recipe = "int8-v2-u8"  # type: ignore[attr-defined]
+    seed_passages(SqliteStore(tmp_path / "b.db"), new, SEEDS)
+    assert new.texts > 0
+
+
 def test_a_damaged_file_is_embedded_again_and_rewritten(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -76,7 +87,7 @@ def test_a_damaged_file_is_embedded_again_and_rewritten(
     out = seed_passages(SqliteStore(tmp_path / "b.db"), again, SEEDS)
     assert again.texts == len(out[SEEDS[1].content_hash][0])  # only the damaged one
     assert "unreadable" in caplog.text
-    assert files.get(f"{again.name}|torch fp32", SEEDS[1].content_hash) is not None
+    assert files.get(f"{again.name}|torch fp32|", SEEDS[1].content_hash) is not None
 
 
 def test_an_unwritable_cache_folder_is_a_warning_not_an_error(
