@@ -9,7 +9,8 @@ Roles:
 - ``core``: must co-occur for the definition to hold (e.g. actor and target);
 - ``support``: strengthens a co-occurrence (e.g. the act, the place);
 - ``contrast``: marks look-alike reporting (e.g. Israel, Houthis, ISIS) the scorer learns to
-  weigh down;
+  weigh down; a term named as the side being fought ("the coalition against ISIS", "anti-ISIS
+  operations") is not counted;
 - ``roles``: read only by the role extractor (bot/relevance/roles.py), never a facet feature.
 
 A facet may also name its ``slot`` in the topic's relation (who did what to whom): ``actor``
@@ -107,12 +108,31 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_SPLIT.split(text) if s and s.strip()]
 
 
+# a contrast term named as the side being fought ("the coalition against ISIS", "anti-ISIS
+# operations", "counter-Daesh missions", "remnants of the Islamic State") says what the topic's
+# own parties do there, not that the look-alike's actor is in the news; "drone attacks against
+# Israel" still counts
+_FOUGHT = re.compile(
+    r"(?:\b(?:anti|counter)[-\s]?|\b(?:(?:coalition|campaign|war|fight|operations?|missions?|"
+    r"efforts?)\s+against|fight\w*|defeat\w*|battl\w*|combat\w*|remnants of|resurgence of|"
+    r"liberated from|retreating)\s+(?:the\s+)?(?:\w+\s+)?)$",
+    re.IGNORECASE,
+)
+
+
 def facet_hits(sentences: Sequence[str], facets: Sequence[Facet]) -> np.ndarray:
-    """(len(sentences), len(facets)) booleans: which facet each sentence mentions."""
+    """(len(sentences), len(facets)) booleans: which facet each sentence mentions. A contrast
+    facet's term counts only where it is not named as the side being fought."""
     hits = np.zeros((len(sentences), len(facets)), dtype=bool)
     for j, facet in enumerate(facets):
         for i, sentence in enumerate(sentences):
-            hits[i, j] = facet.pattern.search(sentence) is not None
+            if facet.role == "contrast":
+                hits[i, j] = any(
+                    not _FOUGHT.search(sentence[max(0, m.start() - 30) : m.start()])
+                    for m in facet.pattern.finditer(sentence)
+                )
+            else:
+                hits[i, j] = facet.pattern.search(sentence) is not None
     return hits
 
 

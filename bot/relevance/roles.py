@@ -9,6 +9,10 @@ module reads each sentence as a news sentence is usually written:
 - passive voice and "by"-agents: the target before, the actor after "by" ("the base was hit
   by rockets fired by Kataib Hezbollah"; "a drone attack by the Islamic Resistance on Tanf");
 - nominal acts: "X's attack on Y", "an attack on Y claimed by X", "Y came under attack";
+- attachment: with no actor of the other side named, a party after the act is its target only
+  when the act's object words reach it ("rockets struck near US troops"), not across a comma,
+  a quotation or a new clause ("these strikes prove that the US military…", "strikes in Iraq
+  today,” the US military said");
 - background: a sentence that recalls earlier events ("last month", "since October", "has
   carried out more than 150 attacks") is marked as such, so the news is told from its history.
 
@@ -91,6 +95,11 @@ _BACKGROUND = re.compile(
     re.IGNORECASE,
 )
 _CLAUSE_END = re.compile(r"[;:]|,\s(?:while|but|and|as|after|which|who)\b|\s(?:but|while)\s")
+# what may stand between an act and its target: the act's own object words ("fired rockets at",
+# "an attack on the"), not a new clause or a quotation ("these strikes prove that the US
+# military…", "air strikes in Iraq today,” the US military's Central Command said")
+_DETACHED = re.compile(r"[,“”\"()]|\bthat\b|\b(?:is|are|was|were|has|have|had)\b")
+_OBJECT_WORDS = 6
 
 
 @dataclass(frozen=True)
@@ -271,15 +280,36 @@ def _parties(
     )
     claim = _CLAIM.search(sentence[: act.start()])
     if passive:  # "the base was hit by rockets fired by X": target before, actor after "by"
-        target = named[-1] if named else next((m for m in after if m is not by_agent), None)
-        unnamed = before[-1] if before and before[-1].kind == "unknown" else None
-        return by_agent or unnamed, target
-    target = next((m for m in after if m is not by_agent), None)
+        actor = by_agent or (before[-1] if before and before[-1].kind == "unknown" else None)
+        target = named[-1] if named else _target_after(sentence, act, after, by_agent, actor)
+        return actor, target
     if claim:  # "X claimed responsibility for the attack on Y"
         claimers = [m for m in before if m.end <= claim.start()]
-        return (claimers[-1] if claimers else by_agent), target
-    actor = by_agent or (before[-1] if before else None)
-    return actor, target
+        actor = claimers[-1] if claimers else by_agent
+    else:
+        actor = by_agent or (before[-1] if before else None)
+    return actor, _target_after(sentence, act, after, by_agent, actor)
+
+
+def _target_after(
+    sentence: str,
+    act: re.Match[str],
+    after: list[Mention],
+    by_agent: Mention | None,
+    actor: Mention | None,
+) -> Mention | None:
+    """The first party after the act; unless an actor of another side is named, only one the
+    act's object words reach: an act standing alone is often a noun whose clause moves on
+    ("these strikes prove that the US military…"), and the party after it is then no target."""
+    return next(
+        (
+            m
+            for m in after
+            if m is not by_agent
+            and ((actor is not None and actor.kind != m.kind) or _attached(sentence, act, m))
+        ),
+        None,
+    )
 
 
 def _same_clause(sentence: str, found: list[Mention], at: int, *, backwards: bool) -> list[Mention]:
@@ -289,6 +319,12 @@ def _same_clause(sentence: str, found: list[Mention], at: int, *, backwards: boo
         if not _CLAUSE_END.search(span):
             out.append(m)
     return out
+
+
+def _attached(sentence: str, act: re.Match[str], m: Mention) -> bool:
+    """Whether the words between an act and a party after it are the act's own object words."""
+    span = sentence[act.end() : m.start]
+    return not _DETACHED.search(span) and len(span.split()) <= _OBJECT_WORDS
 
 
 def text_roles(text: str, facets: Sequence[Facet]) -> list[Roles]:

@@ -231,6 +231,39 @@ def test_support_facet_counts_with_core_in_the_same_sentence() -> None:
     assert f["core-together+support"] == pytest.approx(np.log1p(1))
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The US-led coalition against Israel's enemies said nothing.",
+        "Coalition officials briefed reporters on anti-Israel operations.",
+        "Troops hunting down the remnants of Israel's army stayed put.",
+    ],
+)
+def test_a_contrast_term_named_as_the_side_being_fought_does_not_count(text: str) -> None:
+    f = features(text)
+    assert f["facet:elsewhere"] == 0 and f["lead:elsewhere"] == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The militia launched drone attacks against Israel on Monday.",
+        "Israel struck a militia convoy near the border.",
+    ],
+)
+def test_a_contrast_term_as_a_party_to_the_news_still_counts(text: str) -> None:
+    assert features(text)["facet:elsewhere"] > 0
+
+
+def test_contrast_terms_in_the_shipped_topic_skip_the_coalition_against_isis() -> None:
+    elsewhere = next(f for f in shipped_facets() if f.name == "elsewhere")
+    fought = facet_features(
+        "Rockets hit a base hosting the US-led coalition against ISIS.", [elsewhere]
+    )
+    acting = facet_features("ISIS fighters attacked an Iraqi army post.", [elsewhere])
+    assert fought[0] == 0 and acting[0] > 0
+
+
 def test_lead_features_look_only_at_the_opening_sentences() -> None:
     filler = " ".join(f"Paragraph {i} says nothing." for i in range(LEAD_SENTENCES))
     late = features(filler + " A militia fired at U.S. forces.")

@@ -115,6 +115,44 @@ def test_sentences_that_recall_earlier_attacks_are_background(text: str) -> None
     assert found and all(background for *_, background in found)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # dev-hn-048: al-Nujaba's statement; the strikes were on Iraqi forces, not by anyone on
+        # the US
+        "“Contrary to rumors about the presence of US technical advisers in Iraq, these strikes "
+        "prove that the US military has settled there with bad intentions,” the statement said.",
+        # hn2-038: the US denies striking the Kalsu base; the US is the speaker, not a target
+        "The United States has not conducted air strikes in Iraq today,” the US military’s "
+        "Central Command (CENTCOM) said on X.",
+        "The airstrikes come as the Iraqi government, which has hosted US troops since 2014, "
+        "weighs the coalition's future.",
+    ],
+)
+def test_a_party_the_acts_object_words_do_not_reach_is_no_target(text: str) -> None:
+    assert all(target != "target" for _, _, target, _ in sentence(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Two rockets struck near US troops at Ain al-Asad on Tuesday.",
+        "A drone attack targeted the coalition base at Harir overnight.",
+        "Rockets were fired at the US embassy in Baghdad on Sunday.",
+    ],
+)
+def test_an_unclaimed_attack_still_reaches_the_target_its_object_words_name(text: str) -> None:
+    assert ("?", "attack", "target", False) in sentence(text)
+
+
+def test_a_named_actor_keeps_a_target_beyond_a_comma() -> None:
+    # dev-rel-008's lead: the rockets' attacker anchors the relation across the clause
+    assert ("actor", "attack", "target", False) in sentence(
+        "Several rockets fired by pro-Iranian fighters have hit a military base in western Iraq, "
+        "injuring at least 5 U.S. personnel, officials said."
+    )
+
+
 def test_threat_to_the_side_named_first_is_a_threat_against_it() -> None:
     # rel2-027: "the occupying country will regret every drop of blood it sheds in Iraq"
     assert ("actor", "threat", "target", False) in sentence(
