@@ -79,10 +79,15 @@ class AdvisoryElection:
         return conn
 
     def resign(self) -> None:
-        """Give the lock up (closing the session frees it even if the unlock fails)."""
-        self._held = False
+        """Give the lock up. Unlocked first: closing the session frees it too, but only once the
+        server's backend has ended, after close() returns, so another process trying at once
+        could still find it held. If the unlock fails, closing frees it all the same."""
+        held, self._held = self._held, False
         if self._conn is not None:
             conn, self._conn = self._conn, None
+            with contextlib.suppress(psycopg.Error):
+                if held:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", [self.key])
             with contextlib.suppress(psycopg.Error):
                 conn.close()
 

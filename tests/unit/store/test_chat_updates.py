@@ -57,11 +57,13 @@ def test_one_listener_at_a_time_and_another_takes_over_when_it_dies(
         holder.wait(10)
         assert holder.stdout is not None
         holder.stdout.close()
-    assert not b.try_lead() and a.try_lead()  # exactly one; the holder's re-check holds
-    a.resign()
-    assert b.try_lead() and not a.try_lead()  # resigning hands over at once
-    b.resign()
-    a.resign()  # a standby resigns too: it holds a connection to ask on
+    try:
+        assert not b.try_lead() and a.try_lead()  # exactly one; the holder's re-check holds
+        a.resign()
+        assert b.try_lead() and not a.try_lead()  # resigning hands over at once
+    finally:  # a standby resigns too: it holds a connection to ask on
+        b.resign()
+        a.resign()
 
 
 def test_an_update_is_handled_once_within_the_retention_window(
