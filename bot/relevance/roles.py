@@ -10,9 +10,8 @@ module reads each sentence as a news sentence is usually written:
   by rockets fired by Kataib Hezbollah"; "a drone attack by the Islamic Resistance on Tanf");
 - nominal acts: "X's attack on Y", "an attack on Y claimed by X", "Y came under attack";
 - attachment: with no actor of the other side named, a party after the act is its target only
-  when the act's object words reach it ("rockets struck near US troops"), not across a comma,
-  a quotation or a new clause ("these strikes prove that the US military…", "strikes in Iraq
-  today,” the US military said");
+  when the act's object words reach it ("rockets struck near US troops"), not across a comma, a
+  quotation or a new clause ("these strikes prove that the US military…");
 - background: a sentence that recalls earlier events ("last month", "since October", "has
   carried out more than 150 attacks") is marked as such, so the news is told from its history.
 
@@ -95,9 +94,8 @@ _BACKGROUND = re.compile(
     re.IGNORECASE,
 )
 _CLAUSE_END = re.compile(r"[;:]|,\s(?:while|but|and|as|after|which|who)\b|\s(?:but|while)\s")
-# what may stand between an act and its target: the act's own object words ("fired rockets at",
-# "an attack on the"), not a new clause or a quotation ("these strikes prove that the US
-# military…", "air strikes in Iraq today,” the US military's Central Command said")
+# between an act and its target: the act's own object words ("fired rockets at"), not a new
+# clause or a quotation ("air strikes in Iraq today,” the US military's Central Command said")
 _DETACHED = re.compile(r"[,“”\"()]|\bthat\b|\b(?:is|are|was|were|has|have|had)\b")
 _OBJECT_WORDS = 6
 

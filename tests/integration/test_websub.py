@@ -121,6 +121,8 @@ async def subscribed(bot: Bot, feeds: FeedServer, hub: LocalHub) -> str:
     await bot.app.pipeline.poll_once()
     assert await bot.subscriber.maintain() == 1
     await wait_until(lambda: bot.subscription().state is WebSubState.ACTIVE)
+    # the bot is active once it has answered the challenge; the hub, once it has read the answer
+    await wait_until(lambda: bool(hub.active(topic)))
     return topic
 
 

@@ -1,0 +1,143 @@
+"""The first cycle over every recorded capture: time and peak memory of `threatwatch poll --once
+--all` on a fresh database with the 39 captures of ../shared/feeds (about 2,200 items, hostile and
+malformed files included) added as feeds, served from a local HTTP server.
+
+Each run is a new process on a new database with an empty model cache, so it pays for what a
+first start pays for: loading the model, embedding the shipped topic's seeds, training it, then
+fetching, parsing, embedding and matching every item. Full-text fetching is off (the captures'
+article links point at the real outlets). Peak RSS is the poll process's own (`/usr/bin/time`).
+
+    HF_HUB_OFFLINE=1 python bench/first_cycle.py [--runs 1] [--baseline REV] [--env K=V ...]
+
+--baseline REV runs the same cycle from another revision (a git worktree of REV in a temporary
+folder, run with this interpreter), taking turns with the current tree; the same machine load
+then falls on both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from testkit.feedserver import FeedServer  # noqa: E402
+
+CAPTURES = REPO.parent / "shared" / "feeds"
+
+
+def trees(baseline: str | None, tmp: Path) -> dict[str, Path]:
+    out = {"current": REPO}
+    if baseline:
+        where = tmp / "baseline"
+        subprocess.run(
+            ["git", "-C", str(REPO), "worktree", "add", "--detach", str(where), baseline],
+            check=True,
+            capture_output=True,
+        )
+        out[f"baseline {baseline}"] = where
+    return out
+
+
+def one_cycle(tree: Path, urls: list[str], work: Path, extra: dict[str, str]) -> dict[str, float]:
+    work.mkdir(parents=True)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(tree),  # this tree's bot package, not the installed one
+        "THREATWATCH_DB": str(work / "bench.db"),
+        "THREATWATCH_MODEL_CACHE_DIR": str(work / "model-cache"),  # empty: a first start
+        "THREATWATCH_ALLOW_PRIVATE_NETWORKS": "true",
+        "THREATWATCH_LOAD_DEFAULT_FEEDS": "false",
+        "THREATWATCH_FETCH_FULL_TEXT": "false",
+        "HF_HUB_OFFLINE": "1",
+        **extra,
+    }
+    python = [sys.executable, "-m", "bot"]
+    for url in urls:  # hostile captures are refused at add time or fail in the cycle: both count
+        subprocess.run([*python, "feeds", "add", url], env=env, cwd=tree, capture_output=True)
+    start = time.perf_counter()
+    proc = subprocess.run(
+        ["/usr/bin/time", "-f", "maxrss_kb=%M", *python, "poll", "--once", "--all"],
+        env=env,
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"poll failed in {tree}:\n{proc.stderr[-3000:]}")
+    rss = re.search(r"maxrss_kb=(\d+)", proc.stderr)
+    cycle = re.search(r"cycle: .*", proc.stdout + proc.stderr)
+    new = re.search(r"\bnew=(\d+)", cycle.group(0) if cycle else "")
+    alerts = len(re.findall(r"^(?:ALERT|UPDATE|ALSO REPORTED) #", proc.stdout, re.M))
+    return {
+        "wall": wall,
+        "rss_mib": int(rss.group(1)) / 1024 if rss else float("nan"),
+        "new": float(new.group(1)) if new else float("nan"),
+        "alerts": float(alerts),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--baseline", help="also run this git revision, taking turns")
+    parser.add_argument("--env", action="append", default=[], help="K=V for every run")
+    args = parser.parse_args()
+    extra = dict(item.split("=", 1) for item in args.env)
+
+    files = sorted(p.name for p in CAPTURES.iterdir() if p.name not in {"README.md", "SHA256SUMS"})
+    results: dict[str, list[dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory() as name, FeedServer(CAPTURES) as server:
+        tmp = Path(name)
+        urls = [server.url(f) for f in files]
+        paths = trees(args.baseline, tmp)
+        try:
+            for run in range(args.runs):
+                for label, tree in paths.items():
+                    work = tmp / f"{label.replace(' ', '-')}-{run}"
+                    results.setdefault(label, []).append(one_cycle(tree, urls, work, extra))
+        finally:
+            if args.baseline:
+                subprocess.run(
+                    [
+                        "git",
+                        "-C",
+                        str(REPO),
+                        "worktree",
+                        "remove",
+                        "--force",
+                        str(tmp / "baseline"),
+                    ],
+                    capture_output=True,
+                )
+
+    print(
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {platform.machine()} · {os.cpu_count()} cores · "
+        f"{len(files)} captures · runs={args.runs} · env {extra or '-'} · load average at the end "
+        f"{os.getloadavg()[0]:.1f}"
+    )
+    print("| tree | wall s (median) | min–max | peak RSS MiB (max) | new items | alerts |")
+    print("|---|--:|--:|--:|--:|--:|")
+    for label, runs in results.items():
+        walls = [r["wall"] for r in runs]
+        print(
+            f"| {label} | {statistics.median(walls):.1f} | {min(walls):.1f}–{max(walls):.1f} "
+            f"| {max(r['rss_mib'] for r in runs):.0f} | {runs[0]['new']:.0f} "
+            f"| {runs[0]['alerts']:.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
