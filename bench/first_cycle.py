@@ -31,22 +31,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from cli_startup import trees  # noqa: E402  (bench/ is first on the path when run)
+
 from testkit.feedserver import FeedServer  # noqa: E402
 
 CAPTURES = REPO.parent / "shared" / "feeds"
-
-
-def trees(baseline: str | None, tmp: Path) -> dict[str, Path]:
-    out = {"current": REPO}
-    if baseline:
-        where = tmp / "baseline"
-        subprocess.run(
-            ["git", "-C", str(REPO), "worktree", "add", "--detach", str(where), baseline],
-            check=True,
-            capture_output=True,
-        )
-        out[f"baseline {baseline}"] = where
-    return out
 
 
 def one_cycle(tree: Path, urls: list[str], work: Path, extra: dict[str, str]) -> dict[str, float]:
