@@ -56,10 +56,6 @@ def run_demo(settings: Settings, *, keep_db: bool) -> None:
         settings.allow_private_networks = True
         settings.fetch_full_text = False
         settings.load_default_feeds = False
-        # every recorded feed is on one host: one fetch at a time saves the feeds in the order
-        # they were added, so the same report opens each story (and the next is its update)
-        # on every run
-        settings.per_host_concurrency = 1
         settings.seeds_dir = seeds_without_demo_items(settings.seeds_dir, Path(tmp) / "seeds")
         data = demo_data_dir()
         with RecordedFeedServer(data) as server:
@@ -77,15 +73,25 @@ async def _demo(settings: Settings, server: RecordedFeedServer, data: Path) -> N
 async def _walkthrough(app: App, server: RecordedFeedServer, data: Path) -> None:
     say = lambda text: click.secho(text, fg="cyan", bold=True)  # noqa: E731
     say(f"» local feed server at {server.base_url}; database {app.settings.db}")
-    for name in FEED_FILES:
-        feed, _ = await app.service.feeds.add_feed(server.url(name))
-        say(f"» added feed {feed.id}: {feed.url}")
+    first, *others = FEED_FILES
+    feed, _ = await app.service.feeds.add_feed(server.url(first))
+    say(f"» added feed {feed.id}: {feed.url}")
     say("» cycle 1: fetch, parse, embed (loading the model takes a few seconds), match, alert")
     report = await app.pipeline.poll_once()
     await app.deliverer.drain()
     say(f"» {report.line()}")
 
-    say(f"» a new report is published in {LATE_FEED}; cycle 2 polls every feed again")
+    # Two more outlets, added after the wire's alerts went out: their reports of an event already
+    # alerted thread under its story, as an UPDATE when they state new facts
+    for name in others:
+        feed, _ = await app.service.feeds.add_feed(server.url(name))
+        say(f"» added feed {feed.id}: {feed.url}")
+    say("» cycle 2: the new feeds; a report of an event already alerted threads under its story")
+    report = await app.pipeline.poll_once()
+    await app.deliverer.drain()
+    say(f"» {report.line()}")
+
+    say(f"» a new report is published in {LATE_FEED}; cycle 3 polls every feed again")
     original = (data / LATE_FEED).read_text(encoding="utf-8")
     late_item = (data / "late-item.xml").read_text(encoding="utf-8").strip()
     server.set_file(LATE_FEED, original.replace("</channel>", late_item + "</channel>").encode())
