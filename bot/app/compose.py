@@ -21,6 +21,7 @@ from bot.pipeline.cycle import Pipeline
 from bot.relevance.embed import Embedder
 from bot.relevance.embed_choice import make_embedder
 from bot.relevance.multilingual import MultilingualEmbedder
+from bot.relevance.vector_files import VectorFiles
 from bot.service.bot_service import BotService, build_service
 from bot.store import Store
 from bot.store.open import open_store
@@ -190,6 +191,10 @@ def multilingual_topics(settings: Settings, store: Store) -> MultilingualTopics 
     if settings.multilingual == "off":
         return None
     embedder = MultilingualEmbedder(threads=settings.multilingual_threads)
+    # the copies' examples in this space are the slowest texts to embed (one engine thread,
+    # ~3 passages a second): kept on disk like the English seeds', for every database here
+    cache_dir = settings.model_cache_dir or settings.db.parent / "model-cache"
+    embedder.vector_files = VectorFiles(cache_dir / "seed-vectors")
     if settings.multilingual == "eager":
         embedder.load()
     return MultilingualTopics(store, embedder, settings.seeds_dir, mode=settings.multilingual)

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from bot.core.errors import ConfigError
+from bot.relevance.vector_files import VectorFiles
 
 MODEL_NAME = "multilingual-e5-small-q4"
 DIMENSION = 384
@@ -57,6 +58,8 @@ class MultilingualEmbedder:
         self.name = MODEL_NAME if prefix == "passage" else f"{MODEL_NAME}:query"
         self._model: Any = None
         self._lock = threading.Lock()
+        # seeds' vectors shared on disk (bot/relevance/vector_files.py), when the app gives a place
+        self.vector_files: VectorFiles | None = None
 
     @property
     def loaded(self) -> bool:

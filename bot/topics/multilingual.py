@@ -132,7 +132,9 @@ class MultilingualTopics:
             if stored and stored.get("signature") == sig:
                 return _from_record(stored)
         self.trainings += 1
-        training = gather(self.store, self.embedder, topic, self.background_dir)
+        # no lead vectors: articles in this space are embedded whole (the cascade is the English
+        # space's), and each long example's lead was one more text through the slow engine
+        training = gather(self.store, self.embedder, topic, self.background_dir, leads=False)
         language_of = self._feedback_languages(topic)
         shifts = language_shifts(
             [e.passage_vectors for e in training.examples if language_of(e) in ENGLISH],

@@ -70,9 +70,12 @@ def gather(
     *,
     feedback: str = "applied",  # "applied", "all" (applied + pending) or "none"
     with_vectors: bool = True,
+    leads: bool = True,
 ) -> TrainingSet:
     """The topic's examples. ``with_vectors=False`` reads only what identifies them (content
-    hashes, feedback ids) — enough for the signature, which is all most index builds need."""
+    hashes, feedback ids) — enough for the signature, which is all most index builds need.
+    ``leads=False`` leaves out their lead vectors (one more text embedded per long example),
+    from which only a space with a cascade learns its lead floor."""
 
     positives = store.seeds(topic.name, kind="positive")
     counters = store.seeds(topic.name, kind="counter")
@@ -114,10 +117,11 @@ def gather(
         examples.append(
             Example(net > 0, vectors, document_text(parts), group, f"feedback:{match_id}")
         )
-    leads = lead_vectors(
-        _LEADS, embedder, [e.text for e in examples], [e.passage_vectors[0] for e in examples]
-    )
-    examples = [replace(e, lead_vector=lead) for e, lead in zip(examples, leads, strict=True)]
+    if leads:
+        vectors = lead_vectors(
+            _LEADS, embedder, [e.text for e in examples], [e.passage_vectors[0] for e in examples]
+        )
+        examples = [replace(e, lead_vector=v) for e, v in zip(examples, vectors, strict=True)]
     return TrainingSet(examples, *keys)
 
 

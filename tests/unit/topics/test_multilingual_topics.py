@@ -19,6 +19,7 @@ from bot.topics.multilingual import NO_ALERT, MultilingualTopics, meta_key
 from bot.topics.multilingual_examples import example_seeds
 from bot.topics.registry import build_indexes
 from bot.topics.seeds import seed_from_text
+from bot.topics.training import gather
 
 NOW = datetime(2026, 1, 5, tzinfo=UTC)
 
@@ -73,6 +74,24 @@ def test_copy_is_trained_once_and_reused_after_a_restart(trained_store) -> None:
     assert reused.topic.threshold == copy.topic.threshold
     assert reused.scorer is not None and copy.scorer is not None
     assert reused.scorer.to_json() == copy.scorer.to_json()
+
+
+def test_the_copy_embeds_each_examples_passages_and_nothing_else(trained_store) -> None:  # type: ignore[no-untyped-def]
+    # no lead texts: the cascade that learns from them is the English space's, and in this
+    # space each one was another pass through the slowest engine
+    store, seeds = trained_store
+    english = build_indexes(store, HashingEmbedder(), background_dir=seeds / "_background", now=NOW)
+    embedder = CountingEmbedder()
+    topics = MultilingualTopics(store, embedder, seeds)
+    [copy] = topics.indexes(english)
+    ids = gather(store, embedder, copy.topic, seeds / "_background", with_vectors=False)
+    hashes = [*ids.positives, *ids.counters, *ids.background]
+    hashes += [e.seed.content_hash for e in example_seeds(seeds, copy.topic.name)]
+    chunks = [store.cached_seed_chunks(h, embedder.name) for h in set(hashes)]
+    assert all(c is not None for c in chunks)
+    passages = sum(len(c[0]) for c in chunks if c is not None)
+    # the examples are news articles, most longer than a lead: leads would add texts here
+    assert embedder.texts == passages > len(set(hashes))
 
 
 def test_new_seed_retrains_the_copy(trained_store) -> None:  # type: ignore[no-untyped-def]

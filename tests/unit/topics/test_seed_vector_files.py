@@ -118,3 +118,14 @@ def test_the_first_vectors_kept_stay(tmp_path: Path) -> None:
     kept = files.get("m|fp32", "ab12")
     assert kept is not None and np.array_equal(kept[1], first)
     assert [p.name for p in (tmp_path / "cache").rglob("*") if p.is_file()] == ["ab12.npz"]
+
+
+def test_the_multilingual_embedder_keeps_them_in_the_same_model_cache(tmp_path: Path) -> None:
+    from bot.app.compose import multilingual_topics
+    from bot.core.settings import Settings
+
+    settings = Settings(db=tmp_path / "tw.db", model_cache_dir=tmp_path / "mc")
+    topics = multilingual_topics(settings, SqliteStore(tmp_path / "tw.db"))
+    assert topics is not None and not topics.embedder.loaded  # nothing loaded to build it
+    files = topics.embedder.vector_files  # type: ignore[attr-defined]
+    assert isinstance(files, VectorFiles) and files.directory == tmp_path / "mc" / "seed-vectors"
