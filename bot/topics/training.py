@@ -118,10 +118,10 @@ def gather(
             Example(net > 0, vectors, document_text(parts), group, f"feedback:{match_id}")
         )
     if leads:
-        vectors = lead_vectors(
+        leads_of = lead_vectors(
             _LEADS, embedder, [e.text for e in examples], [e.passage_vectors[0] for e in examples]
         )
-        examples = [replace(e, lead_vector=v) for e, v in zip(examples, vectors, strict=True)]
+        examples = [replace(e, lead_vector=v) for e, v in zip(examples, leads_of, strict=True)]
     return TrainingSet(examples, *keys)
 
 
