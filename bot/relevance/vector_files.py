@@ -10,12 +10,15 @@ A file is written to a temporary name and linked into place, so concurrent proce
 half of one, and the first one kept stays; a file that cannot be read is a miss (embedded again,
 and replaced), never an error.
 
-The package also ships the vectors of its own examples in the multilingual space
-(``data/seed-vectors/``, one bundle per space, made by scripts/ship_seed_vectors.py): that
-engine runs one thread at ~3 passages a second, so a first start embedded the shipped topic's
-~1,000 example passages for five to six minutes at its first non-English article, while every
-feed of the cycle waited. A text not in the bundle (an admin's own seeds) is embedded as before;
-a bundle that cannot be read is a warning and no bundle.
+The package also ships the vectors of its own examples (``data/seed-vectors/``, one bundle per
+space, made by scripts/ship_seed_vectors.py): the multilingual engine runs one thread at ~3
+passages a second, so a first start embedded the shipped topic's ~770 example passages for five
+to six minutes at its first non-English article while every feed of the cycle waited, and the
+English ones took most of a minute before the first article. Bundles exist for the spaces a
+build machine can compute exactly: the multilingual engine, torch fp32, and int8 with u8 weights
+(CPUs without int8 dot products); bf16 and s8 machines embed their own. A text not in a bundle
+(an admin's own seeds) is embedded as before; a bundle that cannot be read is a warning and no
+bundle.
 """
 
 from __future__ import annotations

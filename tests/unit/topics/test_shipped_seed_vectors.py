@@ -1,10 +1,12 @@
-"""The shipped examples' vectors in the multilingual space (bot/relevance/data/seed-vectors/,
+"""The shipped examples' vectors (bot/relevance/data/seed-vectors/,
 made by scripts/ship_seed_vectors.py): the bundle covers every example the shipped topic's copy
 trains on, its vectors are the engine's own, a first database reads them instead of embedding,
-and a damaged bundle or a text it lacks is embedded as before."""
+and a damaged bundle or a text it lacks is embedded as before. One bundle per space: the
+multilingual engine's, and the English model's under torch fp32 and under int8 (u8 build)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +15,8 @@ import numpy as np
 import pytest
 
 from bot.core.settings import REPO_ROOT
-from bot.relevance.embed import HashingEmbedder, passages
+from bot.relevance.embed import Embedder, HashingEmbedder, passages
+from bot.relevance.embed_choice import runtime_embedder
 from bot.relevance.multilingual import MultilingualEmbedder
 from bot.relevance.vector_files import (
     SHIPPED,
@@ -30,38 +33,65 @@ from bot.topics.training import gather
 
 SEEDS = REPO_ROOT / "seeds"
 SPACE = "multilingual-e5-small-q4||"  # as bot/topics/seeds.py names the engine's space
-BUNDLE = SHIPPED / f"{space_folder(SPACE)}.npz"
+SPACES = ("multilingual", "fp32", "int8")
 
 
-@pytest.fixture(scope="module")
-def shipped() -> dict[str, tuple[list[str], np.ndarray]]:
-    return read_bundle(BUNDLE)
+def space_of(embedder: Embedder) -> str:
+    parts = [embedder.name, getattr(embedder, "runtime", ""), getattr(embedder, "recipe", "")]
+    return "|".join(parts)
 
 
-def test_every_example_of_the_shipped_topic_is_in_the_bundle(
-    tmp_path: Path, shipped: dict[str, tuple[list[str], np.ndarray]]
-) -> None:
+def embedder_for(space: str, cache: Path) -> Embedder:
+    if space == "multilingual":
+        return MultilingualEmbedder()
+    return runtime_embedder("all-MiniLM-L6-v2", precision=space, cache_dir=cache)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteStore:
     store = SqliteStore(tmp_path / "tw.db")
     sync_from_config(store, REPO_ROOT / "config", SEEDS, datetime.now(UTC))
+    return store
+
+
+@pytest.mark.parametrize("space", ["multilingual", "fp32"])
+def test_every_example_of_the_shipped_topic_is_in_the_bundle(
+    store: SqliteStore, space: str, tmp_path: Path
+) -> None:
     wanted: set[str] = set()
     for topic in store.topics():
         ids = gather(store, HashingEmbedder(), topic, SEEDS / "_background", with_vectors=False)
         wanted |= {*ids.positives, *ids.counters, *ids.background}
-        wanted |= {e.seed.content_hash for e in example_seeds(SEEDS, topic.name)}
+        if space == "multilingual":
+            wanted |= {e.seed.content_hash for e in example_seeds(SEEDS, topic.name)}
     assert len(wanted) > 300
-    missing = wanted - set(shipped)
+    bundle = SHIPPED / f"{space_folder(space_of(embedder_for(space, tmp_path)))}.npz"
+    missing = wanted - set(read_bundle(bundle))
     assert not missing, f"{len(missing)} missing: run scripts/ship_seed_vectors.py"
 
 
-def test_its_vectors_are_the_engines_own(
-    tmp_path: Path, shipped: dict[str, tuple[list[str], np.ndarray]]
-) -> None:
-    store = SqliteStore(tmp_path / "tw.db")
-    sync_from_config(store, REPO_ROOT / "config", SEEDS, datetime.now(UTC))
+def test_the_int8_bundle_is_the_u8_build_and_covers_what_the_fp32_one_does(tmp_path: Path) -> None:
+    # int8 vectors depend on the build: u8 weights where the CPU has no int8 dot products, s8
+    # where it has. The one shipped is u8's; a machine that builds s8 embeds its own
+    fp32 = read_bundle(SHIPPED / f"{space_folder(space_of(embedder_for('fp32', tmp_path)))}.npz")
+    [int8] = [p for p in SHIPPED.glob("*onnxruntime-int8*.npz")]
+    assert int8.name.split("-")[-2] == "u8"
+    assert set(read_bundle(int8)) == set(fp32)
+
+
+@pytest.mark.parametrize("space", SPACES)
+def test_its_vectors_are_the_engines_own(store: SqliteStore, space: str, tmp_path: Path) -> None:
+    # the run's shared model cache (tests/conftest.py): the int8 model is built once per run
+    engine = embedder_for(space, Path(os.environ["THREATWATCH_MODEL_CACHE_DIR"]))
+    bundle = SHIPPED / f"{space_folder(space_of(engine))}.npz"
+    if space == "int8" and getattr(engine, "recipe", "").endswith("-s8"):
+        # this CPU builds s8 weights: no bundle is read for its space, it embeds its own
+        assert not bundle.exists()
+        return
+    shipped = read_bundle(bundle)
     topic = store.topics()[0]
-    # the two shortest seeds: the engine runs about three passages a second
+    # the two shortest seeds: the multilingual engine runs about three passages a second
     seeds = sorted(store.seeds(topic.name, kind="positive"), key=lambda s: len(s.text))[:2]
-    engine = MultilingualEmbedder()
     for seed in seeds:
         parts, vectors = shipped[seed.content_hash]
         assert parts == passages(seed.title, seed.text)
