@@ -227,6 +227,63 @@ def test_militia_attacks_on_third_parties_are_not_attacks_on_us_forces(item_id: 
     assert headline_roles(text_of(item_id), FACETS) is None
 
 
+def test_an_attack_on_a_us_partner_force_is_not_an_attack_on_us_forces() -> None:
+    # hn2-009: Iran-backed tribal forces attacking the US-backed SDF, no US forces involved
+    read = sentence(
+        "Iran-backed Arab tribal forces attacked the US-backed SDF in Deir e-Zor this week, "
+        "briefly overrunning security positions."
+    )
+    assert ("actor", "attack", "partner", False) in read
+    assert not any(target == "target" for _, _, target, _ in read)
+    f = features("hn2-009")
+    assert f["role:actor→target"] == f["role-lead:actor→target"] == 0
+
+
+def test_a_partner_named_beside_us_forces_leaves_us_forces_the_target() -> None:
+    read = sentence("Iran-backed militias attacked US forces and US-backed fighters near Tanf.")
+    assert ("actor", "attack", "target", False) in read
+    # dev-rel-039: "in collective self-defense of Coalition partnered forces"
+    assert sentence("a Syrian regime SU-22 dropped bombs near Coalition partnered forces.") == [
+        ("actor", "attack", "partner", False)
+    ]
+
+
+def test_a_us_strike_on_those_who_attacked_a_partner_is_still_the_response() -> None:
+    # dev-rel-040: the Su-22 bombed US-backed fighters; the US shooting it down is the news
+    assert features("dev-rel-040")["role-lead:target→actor"] == 1.0
+    assert role_line(rows()["dev-rel-040"]["title"], rows()["dev-rel-040"]["text"], FACETS)
+
+
+def test_retaliatory_strikes_are_the_strikes_not_a_threat_against_the_striker() -> None:
+    # hn2-038: "after the US carried out deadly retaliatory strikes targeting state-linked armed
+    # groups" is a US strike told as background, not a threat against the US
+    read = sentence(
+        "The Iraqi government has repeatedly said it wants to end the presence of foreign forces "
+        "in the country after the US carried out deadly retaliatory strikes targeting "
+        "state-linked armed groups that are backed by Iran, to Baghdad's ire."
+    )
+    assert ("target", "attack", "?", True) in read
+    assert not any(kind == "threat" for _, kind, _, _ in read)
+    assert features("hn2-038")["role:any→target, background"] == 0
+
+
+@pytest.mark.parametrize(
+    "item_id",
+    [
+        "hn2-037",  # the PMF "alleged a U.S. strike"; CENTCOM: "has not conducted air strikes"
+        "hn2-038",  # "The United States military denied responsibility."
+    ],
+)
+def test_a_strike_the_attacked_side_denies_is_no_response(item_id: str) -> None:
+    f = features(item_id)
+    assert f["role:target→actor"] == f["role-lead:target→actor"] == 0
+
+
+def test_a_denial_by_the_attacking_side_does_not_cancel_the_attack() -> None:
+    # rel2-017: "Despite accusations, Iran has denied involvement in the attacks"
+    assert features("rel2-017")["role:actor→target"] > 0
+
+
 def test_attacks_on_us_forces_told_as_background_count_as_background() -> None:
     # rel2-037: the news is a US strike; the militias' 70 attacks since October are background
     found = [r for r in text_roles(text_of("rel2-037"), FACETS) if r.act_kind == "attack"]
