@@ -7,6 +7,9 @@
   forces counts it only where its own words say so. A target mention whose words call it backed
   by, or partnered with, the attacked side ("US-backed SDF", "coalition-partnered forces") is
   read as a partner.
+- A **host** is where the attacked side is: "rockets landed at Ain al-Asad air base, which hosts
+  US troops" attacks the troops the base hosts, as "rockets hit an Iraqi base housing US
+  forces" does.
 - A **denial** cancels the act it denies: "The United States has not conducted air strikes in
   Iraq today", "the US military denied responsibility". Where the attacked side denies acting,
   the article's reports of its strikes ("the PMF alleged a US strike") are claims it rejected,
@@ -55,7 +58,7 @@ _BACKGROUND = re.compile(
     r"in the past|(?:more than|over|at least|nearly|some) \d+ (?:attacks|times|strikes|rocket)|"
     r"dozens of (?:attacks|strikes)|(?:ha[sd]|have) (?:carried out|launched|claimed|conducted|"
     r"been (?:attacked|targeted|hit)|repeatedly|frequently|long)|series of (?:attacks|strikes)|"
-    r"\d+ (?:attacks|strikes)|(?:years?|months?) ago|in (?:19|20)\d\d\b|history of|campaign of|"
+    r"(?<![/\d])\d+ (?:attacks|strikes)|(?:years?|months?) ago|in (?:19|20)\d\d\b|history of|campaign of|"
     r"a wave of|recent (?:weeks|months)|the past (?:week|month|year)|background|previous)",
     re.IGNORECASE,
 )
@@ -64,6 +67,21 @@ _BACKGROUND = re.compile(
 def recalls_earlier(sentence: str) -> bool:
     """Whether the sentence recalls earlier events rather than reporting this one."""
     return _BACKGROUND.search(sentence) is not None
+
+
+# "…, which hosts", "housing", "that is home to": the place hosting the party after it
+_HOST = re.compile(
+    r",?\s*(?:(?:which|that)\s+)?(?:hosts|houses|housed|hosting|housing|(?:is\s+|was\s+)?home\s+to)"
+    r"\s+(?:(?:the|some|about|nearly|\d[\d,]*)\s+)?$",
+    re.IGNORECASE,
+)
+
+
+def without_host(span: str) -> str:
+    """The words between an act and a party after it, without a closing hosting phrase: in
+    "fired at the base, which houses US troops" the act reaches the troops through the base."""
+    host = _HOST.search(span)
+    return span[: host.start()] if host else span
 
 
 def read_kind(kind: str, sentence: str, start: int, end: int) -> str:

@@ -32,11 +32,12 @@ import numpy as np
 
 from bot.core.facets import Facet
 from bot.relevance.facets import LEAD_SENTENCES, split_sentences
-from bot.relevance.role_cues import read_kind, recalls_earlier, side_denies
+from bot.relevance.role_cues import read_kind, recalls_earlier, side_denies, without_host
 
 # act kind → phrases (matched from the start of a word, like facet terms)
 _ACTS: dict[str, str] = {
     "attack": r"retaliatory (?:air |drone )?(?:strik\w*|attack\w*|raids?)|attack\w*|assault\w*"
+    r"|(?:military |security )?operations against|escalation against"
     r"|fired|fires?\b|firing|launch\w*|shell\w*|bomb\w*|rocket\w*|mortar\w*|ied\b|ieds\b|explosi\w*|blast\w*|detonat\w*|ambush\w*|raid\w*|hit\b|hits\b"
     r"|targeted|targeting|struck|strik\w*|airstrike\w*|air strike\w*|drone strike\w*"
     r"|shot down|shoot\w* down|downed|killed|killing|kills?\b",
@@ -311,7 +312,7 @@ def _same_clause(sentence: str, found: list[Mention], at: int, *, backwards: boo
 
 def _attached(sentence: str, act: re.Match[str], m: Mention) -> bool:
     """Whether the words between an act and a party after it are the act's own object words."""
-    span = sentence[act.end() : m.start]
+    span = without_host(sentence[act.end() : m.start])  # "at a base, which hosts US troops"
     return not _DETACHED.search(span) and len(span.split()) <= _OBJECT_WORDS
 
 

@@ -284,6 +284,33 @@ def test_a_denial_by_the_attacking_side_does_not_cancel_the_attack() -> None:
     assert features("rel2-017")["role:actor→target"] > 0
 
 
+def test_a_base_hosting_us_troops_carries_the_attack_to_them() -> None:
+    # rel2-007: the base "that houses American troops" was the act's object
+    read = sentence(
+        "And near the northern Iraqi city of Mosul, a barrage of Katyusha rockets targeted an "
+        "Iraqi air base that houses American troops in early November."
+    )
+    assert any(kind == "attack" and target == "target" for _, kind, target, _ in read)
+
+
+def test_operations_against_us_forces_are_attacks_on_them() -> None:
+    # dev-rel-030: Kataib Hezbollah suspends "its operations against the U.S. forces"
+    assert ("actor", "attack", "target", False) in sentence(
+        "On Tuesday, Kataib Hezbollah (Hezbollah Brigades) declared a halt to its operations "
+        "against the U.S. forces to avoid causing embarrassment to the Iraqi government."
+    )
+
+
+def test_the_9_11_anniversary_is_not_a_count_of_earlier_attacks() -> None:
+    # rel2-016: "the 9/11 attacks" is no "11 attacks" of a campaign told as background
+    read = sentence(
+        "US forces stationed at Erbil International Airport were attacked by two drones late on "
+        "Saturday evening – the 20th anniversary of the 9/11 attacks that led to the American "
+        "invasion of Iraq."
+    )
+    assert read and not any(background for *_, background in read)
+
+
 def test_attacks_on_us_forces_told_as_background_count_as_background() -> None:
     # rel2-037: the news is a US strike; the militias' 70 attacks since October are background
     found = [r for r in text_roles(text_of("rel2-037"), FACETS) if r.act_kind == "attack"]
