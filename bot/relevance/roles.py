@@ -88,6 +88,7 @@ _CLAUSE_END = re.compile(r"[;:]|,\s(?:while|but|and|as|after|which|who)\b|\s(?:b
 # clause or a quotation ("air strikes in Iraq today,” the US military's Central Command said")
 _DETACHED = re.compile(r"[,“”\"()]|\bthat\b|\b(?:is|are|was|were|has|have|had)\b")
 _OBJECT_WORDS = 6
+_AIMED, _AT = re.compile(r"fired|launched", re.I), re.compile(r"\s+(?:at|towards?|into)\s", re.I)
 
 
 @dataclass(frozen=True)
@@ -270,7 +271,12 @@ def _parties(
     claim = _CLAIM.search(sentence[: act.start()])
     if passive:  # "the base was hit by rockets fired by X": target before, actor after "by"
         actor = by_agent or (before[-1] if before and before[-1].kind == "unknown" else None)
-        target = named[-1] if named else _target_after(sentence, act, after, by_agent, actor)
+        aimed = None  # "rockets were fired at the airport, which houses the U.S. consulate"
+        if _AIMED.fullmatch(act.group(0)) and _AT.match(sentence, act.end()):
+            aimed = _target_after(sentence, act, after, by_agent, None)
+        target = aimed or (
+            named[-1] if named else _target_after(sentence, act, after, by_agent, actor)
+        )
         return actor, target
     if claim:  # "X claimed responsibility for the attack on Y"
         claimers = [m for m in before if m.end <= claim.start()]
@@ -304,7 +310,7 @@ def _target_after(
 def _same_clause(sentence: str, found: list[Mention], at: int, *, backwards: bool) -> list[Mention]:
     out = []
     for m in found:
-        span = sentence[m.end : at] if backwards else sentence[at : m.start]
+        span = sentence[m.end : at] if backwards else without_host(sentence[at : m.start])
         if not _CLAUSE_END.search(span):
             out.append(m)
     return out

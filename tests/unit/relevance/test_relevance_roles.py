@@ -293,6 +293,22 @@ def test_a_base_hosting_us_troops_carries_the_attack_to_them() -> None:
     assert any(kind == "attack" and target == "target" for _, kind, target, _ in read)
 
 
+def test_what_rockets_were_fired_at_is_the_target_not_a_party_earlier_in_the_sentence() -> None:
+    # rel2-011: the militia that vowed revenge was read as the target of the rockets
+    read = sentence(
+        "About a week later, after a Shiite militia vowed revenge for the attack on the Iranian "
+        "consulate, three Katyusha rockets were fired at Basra's airport, which houses the U.S. "
+        "consulate."
+    )
+    assert ("?", "attack", "target", False) in read
+    assert ("?", "attack", "actor", False) not in read
+    # the one who suffered a passive act stays its target: dev-rel-028
+    assert ("?", "attack", "target", False) in sentence(
+        "A US civilian contractor was killed in a rocket attack on an Iraqi military base near "
+        "the oil-rich city of Kirkuk on Friday, US officials said."
+    )
+
+
 def test_operations_against_us_forces_are_attacks_on_them() -> None:
     # dev-rel-030: Kataib Hezbollah suspends "its operations against the U.S. forces"
     assert ("actor", "attack", "target", False) in sentence(
