@@ -341,7 +341,7 @@ RELATIONS: tuple[tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...], b
     ("any→target, background", ("actor", "unknown", "?"), HOSTILE, ("target",), True),
     ("target→actor", ("target",), ("attack",), ("actor", "unknown"), False),
     ("other→actor", ("other", "unknown", "?"), ("attack",), ("actor",), False),
-    ("any→state", ("actor", "other", "unknown", "?"), HOSTILE, ("state",), False),
+    ("any→state", ("actor", "other", "unknown", "?", "target"), HOSTILE, ("state",), False),
     ("actor→other", ("actor",), HOSTILE, ("other",), False),
     ("other→target", ("other",), HOSTILE, ("target",), False),
 )

@@ -199,6 +199,17 @@ def test_attacks_on_the_iraqi_state_read_as_such(item_id: str) -> None:
     assert f["role:actor→target"] == f["role:unknown→target"] == 0
 
 
+def test_a_us_strike_on_iraqi_forces_is_an_attack_on_the_iraqi_state() -> None:
+    # dev-hn-048: al-Nujaba "condemned the US-led coalition's air strikes against Iraqi security
+    # forces": the state is struck, and nobody attacks US forces
+    assert ("target", "attack", "state", False) in sentence(
+        "It also strongly condemned the US-led coalition's air strikes against Iraqi security "
+        "forces in the Kirkuk province."
+    )
+    f = features("dev-hn-048")
+    assert f["role:any→state"] > 0 and f["role:actor→target"] == f["role:unknown→target"] == 0
+
+
 @pytest.mark.parametrize(
     "item_id",
     [
