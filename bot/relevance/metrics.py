@@ -74,11 +74,12 @@ def pick_threshold(labels: np.ndarray, scores: np.ndarray, *, beta: float | None
     Where no threshold keeps it (a small or noisy topic), the best F0.5, as with ``beta``.
 
     Why not the best F0.5 (the rule before 2026-12-07): on the dev corpora its curve is flat
-    near the top, so the pick moved by up to 0.17 when the out-of-fold scores moved by a few
-    hundredths (an int8 embedding runtime moved it from 0.76 to 0.64), and it sat ~0.1 too
-    high: nested cross-validation over 20 random partitions of the events gave precision
-    0.986 / recall 0.911 with it, 0.973 / 0.932 with this rule, whose pick moved by at most 0.05
-    under the same jitter (docs/BENCHMARKS.md, "Threshold by precision")."""
+    near the top, so its pick sat ~0.1 too high and moved with small changes of the scores (an
+    int8 embedding runtime moved it from 0.76 to 0.64). Nested cross-validation over 20 random
+    partitions of the events (bench/relevance_partitions.py) gave precision 0.986 / recall
+    0.911 with F0.5 and 0.973 / 0.932 with this rule; with every out-of-fold logit jittered by
+    sd 0.1, the F0.5 pick moved by up to 0.13 and this rule's by up to 0.04
+    (docs/BENCHMARKS.md, "Threshold by precision")."""
     labels = np.asarray(labels, bool)
     scores = np.asarray(scores, float)
     if not labels.any() or labels.all():
