@@ -78,8 +78,9 @@ def pick_threshold(labels: np.ndarray, scores: np.ndarray, *, beta: float | None
     int8 embedding runtime moved it from 0.76 to 0.64). Nested cross-validation over 20 random
     partitions of the events (bench/relevance_partitions.py) gave precision 0.986 / recall
     0.911 with F0.5 and 0.973 / 0.932 with this rule; with every out-of-fold logit jittered by
-    sd 0.1, the F0.5 pick moved by up to 0.13 and this rule's by up to 0.04
-    (docs/BENCHMARKS.md, "Threshold by precision")."""
+    sd 0.1, the F0.5 pick moved by up to 0.14 and this rule's by up to 0.05, and int8 against
+    fp32 vectors gave the shipped topic 0.71 against 0.74 (docs/BENCHMARKS.md, "Threshold by
+    precision")."""
     labels = np.asarray(labels, bool)
     scores = np.asarray(scores, float)
     if not labels.any() or labels.all():

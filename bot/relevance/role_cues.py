@@ -25,15 +25,17 @@ from collections.abc import Callable, Sequence
 
 # "US-backed", "U.S.-partnered", "coalition-backed", "backed by the US": a partner force
 _PARTNER = re.compile(
-    r"(?:\b(?:u\.?s\.?|american|coalition|washington)[\s-]+(?:-?\s*)(?:backed|partnered|allied|"
-    r"supported|trained)\b|\b(?:backed|supported) by (?:the )?(?:u\.?s\.?|united states|"
-    r"americans?|coalition|washington)\b)",
+    r"(?:\b(?:u\.?s\.?|american|coalition|washington)[\s-]+(?:backed|partnered|allied|supported|"
+    r"trained)\b|\b(?:backed|supported) by (?:the )?(?:u\.?s\.?|united states|americans?|"
+    r"coalition|washington)\b)",
     re.IGNORECASE,
 )
 
+# right after a target mention: "Coalition partnered forces", "…, backed by the US"
 _BACKED_BY = re.compile(
-    r"[\s-]+(?:backed|partnered|supported)\b|,?\s+(?:which (?:is|are) |who (?:is|are) |that (?:is|are) )?(?:backed|supported|trained) "
-    r"by (?:the )?(?:u\.?s\.?|united states|americans?|coalition|washington)\b",
+    r"[\s-]+(?:backed|partnered|supported)\b|,?\s+(?:(?:which|who|that) (?:is|are) )?"
+    r"(?:backed|supported|trained) by (?:the )?(?:u\.?s\.?|united states|americans?|coalition|"
+    r"washington)\b",
     re.IGNORECASE,
 )
 
@@ -58,8 +60,9 @@ _BACKGROUND = re.compile(
     r"in the past|(?:more than|over|at least|nearly|some) \d+ (?:attacks|times|strikes|rocket)|"
     r"dozens of (?:attacks|strikes)|(?:ha[sd]|have) (?:carried out|launched|claimed|conducted|"
     r"been (?:attacked|targeted|hit)|repeatedly|frequently|long)|series of (?:attacks|strikes)|"
-    r"(?<![/\d])\d+ (?:attacks|strikes)|(?:years?|months?) ago|in (?:19|20)\d\d\b|history of|campaign of|"
-    r"a wave of|recent (?:weeks|months)|the past (?:week|month|year)|background|previous)",
+    r"(?<![/\d])\d+ (?:attacks|strikes)|(?:years?|months?) ago|in (?:19|20)\d\d\b|history of|"
+    r"campaign of|a wave of|recent (?:weeks|months)|the past (?:week|month|year)|background|"
+    r"previous)",
     re.IGNORECASE,
 )
 
@@ -71,8 +74,8 @@ def recalls_earlier(sentence: str) -> bool:
 
 # "…, which hosts", "housing", "that is home to": the place hosting the party after it
 _HOST = re.compile(
-    r",?\s*(?:(?:which|that)\s+)?(?:hosts|houses|housed|hosting|housing|(?:is\s+|was\s+)?home\s+to)"
-    r"\s+(?:(?:the|some|about|nearly|\d[\d,]*)\s+)?$",
+    r",?\s*(?:(?:which|that)\s+)?(?:hosts|houses|housed|hosting|housing|"
+    r"(?:is\s+|was\s+)?home\s+to)\s+(?:(?:the|some|about|nearly|\d[\d,]*)\s+)?$",
     re.IGNORECASE,
 )
 
@@ -98,8 +101,8 @@ def is_partner(words: str) -> bool:
 def partner_words(sentence: str, start: int, end: int) -> bool:
     """Whether the target mention at sentence[start:end] names a partner of the attacked side:
     its own words ("the US-backed SDF") or the words right after it ("Coalition partnered
-    forces", "the SDF, backed by the US"); a partner named beside the side itself ("US forces and US-backed fighters") leaves
-    the side's own mention as it is."""
+    forces", "the SDF, backed by the US"); a partner named beside the side itself ("US forces
+    and US-backed fighters") leaves the side's own mention as it is."""
     return is_partner(sentence[start:end]) or _BACKED_BY.match(sentence, end) is not None
 
 

@@ -37,10 +37,10 @@ from bot.relevance.role_cues import read_kind, recalls_earlier, side_denies, wit
 # act kind → phrases (matched from the start of a word, like facet terms)
 _ACTS: dict[str, str] = {
     "attack": r"retaliatory (?:air |drone )?(?:strik\w*|attack\w*|raids?)|attack\w*|assault\w*"
-    r"|(?:military |security )?operations against|escalation against"
-    r"|fired|fires?\b|firing|launch\w*|shell\w*|bomb\w*|rocket\w*|mortar\w*|ied\b|ieds\b|explosi\w*|blast\w*|detonat\w*|ambush\w*|raid\w*|hit\b|hits\b"
-    r"|targeted|targeting|struck|strik\w*|airstrike\w*|air strike\w*|drone strike\w*"
-    r"|shot down|shoot\w* down|downed|killed|killing|kills?\b",
+    r"|(?:military |security )?operations against|escalation against|fired|fires?\b|firing"
+    r"|launch\w*|shell\w*|bomb\w*|rocket\w*|mortar\w*|ied\b|ieds\b|explosi\w*|blast\w*|detonat\w*"
+    r"|ambush\w*|raid\w*|hit\b|hits\b|targeted|targeting|struck|strik\w*|airstrike\w*"
+    r"|air strike\w*|drone strike\w*|shot down|shoot\w* down|downed|killed|killing|kills?\b",
     "threat": r"threat\w*|warn\w*|vow\w*|will regret|retaliat\w*|revenge|avenge\w*|ultimatum",
     "politics": r"vote[sd]?\b|voting|parliament\w*|resolution|legislat\w*|agreement|agreed|deal\b"
     r"|negotiat\w*|talks\b|timetable|withdraw\w*|pull\w* out|end\w* the (?:us |u\.s\. )?(?:combat )?"
