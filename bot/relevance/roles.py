@@ -4,22 +4,22 @@ Facets see that a topic's words meet in one sentence; a relation needs their ord
 militias attacked US forces" and "US forces struck Iran-backed militias" share every word. This
 module reads each sentence as a news sentence is usually written:
 
-- active voice: the actor stands before the act, the target after it ("militants fired rockets
-  at the base");
-- passive voice and "by"-agents: the target before, the actor after "by" ("the base was hit
-  by rockets fired by Kataib Hezbollah"; "a drone attack by the Islamic Resistance on Tanf");
-- nominal acts: "X's attack on Y", "an attack on Y claimed by X", "Y came under attack";
+- active voice: the actor before the act, the target after it ("militants fired rockets at
+  the base"); passive voice and "by"-agents: the target before, the actor after "by" ("the base
+  was hit by rockets fired by Kataib Hezbollah"); nominal acts: "X's attack on Y", "an attack
+  on Y claimed by X", "Y came under attack";
 - attachment: with no actor of the other side named, a party after the act is its target only
   when the act's object words reach it ("rockets struck near US troops"), not across a comma, a
   quotation or a new clause ("these strikes prove that the US military…");
 - background: a sentence that recalls earlier events ("last month", "since October", "has
-  carried out more than 150 attacks") is marked as such, so the news is told from its history.
+  carried out more than 150 attacks") is marked as such, so the news is told from its history;
+- partners and denials (bot/relevance/role_cues.py): "the US-backed SDF" is a partner of the
+  attacked side, not that side; a strike the attacked side denies is no response.
 
 Which words name which side comes from the topic's facets, by their ``slot``: ``actor`` (the
-attacking side, e.g. Iran-backed militias), ``target`` (the side attacked, e.g. US and coalition
-forces), ``other`` (third parties: Israel, Turkey, ISIS), ``state`` (the host state: Iraqi
-forces, officials) and ``place``. Acts are plain English news verbs and nouns, the same for every
-topic. Pure functions, no I/O.
+attacking side), ``target`` (the side attacked), ``other`` (third parties: Israel, Turkey, ISIS),
+``state`` (the host state) and ``place``. Acts are plain English news verbs and nouns, the same
+for every topic. Pure functions, no I/O.
 """
 
 from __future__ import annotations
@@ -32,13 +32,15 @@ import numpy as np
 
 from bot.core.facets import Facet
 from bot.relevance.facets import LEAD_SENTENCES, split_sentences
+from bot.relevance.role_cues import read_kind, recalls_earlier, side_denies, without_host
 
 # act kind → phrases (matched from the start of a word, like facet terms)
 _ACTS: dict[str, str] = {
-    "attack": r"attack\w*|assault\w*|fired|fires?\b|firing|launch\w*|shell\w*|bomb\w*|rocket\w*"
-    r"|mortar\w*|ied\b|ieds\b|explosi\w*|blast\w*|detonat\w*|ambush\w*|raid\w*|hit\b|hits\b"
-    r"|targeted|targeting|struck|strik\w*|airstrike\w*|air strike\w*|drone strike\w*"
-    r"|shot down|shoot\w* down|downed|killed|killing|kills?\b",
+    "attack": r"retaliatory (?:air |drone )?(?:strik\w*|attack\w*|raids?)|attack\w*|assault\w*"
+    r"|(?:military |security )?operations against|escalation against|fired|fires?\b|firing"
+    r"|launch\w*|shell\w*|bomb\w*|rocket\w*|mortar\w*|ied\b|ieds\b|explosi\w*|blast\w*|detonat\w*"
+    r"|ambush\w*|raid\w*|hit\b|hits\b|targeted|targeting|struck|strik\w*|airstrike\w*"
+    r"|air strike\w*|drone strike\w*|shot down|shoot\w* down|downed|killed|killing|kills?\b",
     "threat": r"threat\w*|warn\w*|vow\w*|will regret|retaliat\w*|revenge|avenge\w*|ultimatum",
     "politics": r"vote[sd]?\b|voting|parliament\w*|resolution|legislat\w*|agreement|agreed|deal\b"
     r"|negotiat\w*|talks\b|timetable|withdraw\w*|pull\w* out|end\w* the (?:us |u\.s\. )?(?:combat )?"
@@ -81,23 +83,12 @@ _SPEECH = re.compile(
 _CLAIM = re.compile(
     r"\b(?:claimed|claims?|took|takes)\b[^.;]{0,30}\b(?:responsibility|credit)\b", re.IGNORECASE
 )
-_BACKGROUND = re.compile(
-    r"(?<![\w])(?:last (?:week|month|year|spring|summer|autumn|fall|winter)|earlier this "
-    r"(?:week|month|year)|since (?:mid-|late |early )?(?:january|february|march|april|may|june|"
-    r"july|august|september|october|november|december|oct\.|nov\.|dec\.|\d{4}|the start|"
-    r"the onset|the beginning|the outbreak|then|last)|previously|"
-    r"in the past|(?:more than|over|at least|nearly|some) \d+ (?:attacks|times|strikes|rocket)|"
-    r"dozens of (?:attacks|strikes)|(?:ha[sd]|have) (?:carried out|launched|claimed|conducted|"
-    r"been (?:attacked|targeted|hit)|repeatedly|frequently|long)|series of (?:attacks|strikes)|"
-    r"\d+ (?:attacks|strikes)|(?:years?|months?) ago|in (?:19|20)\d\d\b|history of|campaign of|"
-    r"a wave of|recent (?:weeks|months)|the past (?:week|month|year)|background|previous)",
-    re.IGNORECASE,
-)
 _CLAUSE_END = re.compile(r"[;:]|,\s(?:while|but|and|as|after|which|who)\b|\s(?:but|while)\s")
 # between an act and its target: the act's own object words ("fired rockets at"), not a new
 # clause or a quotation ("air strikes in Iraq today,” the US military's Central Command said")
 _DETACHED = re.compile(r"[,“”\"()]|\bthat\b|\b(?:is|are|was|were|has|have|had)\b")
 _OBJECT_WORDS = 6
+_AIMED, _AT = re.compile(r"fired|launched", re.I), re.compile(r"\s+(?:at|towards?|into)\s", re.I)
 
 
 @dataclass(frozen=True)
@@ -152,7 +143,8 @@ def mentions(sentence: str, slots: dict[str, list[Facet]]) -> list[Mention]:
                 # a place's words are shown whole ("Iraqi air base") but it claims only its
                 # own word, so "Iraqi soldiers" stays a party
                 shown = _place_end(sentence, end) if kind == "place" else end
-                found.append(Mention(kind, m.start(), end, sentence[m.start() : shown]))
+                read = read_kind(kind, sentence, m.start(), end)  # "US-backed SDF": a partner
+                found.append(Mention(read, m.start(), end, sentence[m.start() : shown]))
     found += [
         Mention("unknown", u.start(), u.end(), u.group(0).strip())
         for u in _UNKNOWN.finditer(sentence)
@@ -233,7 +225,7 @@ def sentence_roles(position: int, sentence: str, slots: dict[str, list[Facet]]) 
     found = mentions(sentence, slots)
     parties = [m for m in found if m.kind != "place"]
     places = [m.text for m in found if m.kind == "place"]
-    background = _BACKGROUND.search(sentence) is not None
+    background = recalls_earlier(sentence)
     out = []
     for act in _ACT.finditer(sentence):
         kind = next(k for k in _ACTS if act.group(k))
@@ -279,7 +271,12 @@ def _parties(
     claim = _CLAIM.search(sentence[: act.start()])
     if passive:  # "the base was hit by rockets fired by X": target before, actor after "by"
         actor = by_agent or (before[-1] if before and before[-1].kind == "unknown" else None)
-        target = named[-1] if named else _target_after(sentence, act, after, by_agent, actor)
+        aimed = None  # "rockets were fired at the airport, which houses the U.S. consulate"
+        if _AIMED.fullmatch(act.group(0)) and _AT.match(sentence, act.end()):
+            aimed = _target_after(sentence, act, after, by_agent, None)
+        target = aimed or (
+            named[-1] if named else _target_after(sentence, act, after, by_agent, actor)
+        )
         return actor, target
     if claim:  # "X claimed responsibility for the attack on Y"
         claimers = [m for m in before if m.end <= claim.start()]
@@ -313,7 +310,7 @@ def _target_after(
 def _same_clause(sentence: str, found: list[Mention], at: int, *, backwards: bool) -> list[Mention]:
     out = []
     for m in found:
-        span = sentence[m.end : at] if backwards else sentence[at : m.start]
+        span = sentence[m.end : at] if backwards else without_host(sentence[at : m.start])
         if not _CLAUSE_END.search(span):
             out.append(m)
     return out
@@ -321,7 +318,7 @@ def _same_clause(sentence: str, found: list[Mention], at: int, *, backwards: boo
 
 def _attached(sentence: str, act: re.Match[str], m: Mention) -> bool:
     """Whether the words between an act and a party after it are the act's own object words."""
-    span = sentence[act.end() : m.start]
+    span = without_host(sentence[act.end() : m.start])  # "at a base, which hosts US troops"
     return not _DETACHED.search(span) and len(span.split()) <= _OBJECT_WORDS
 
 
@@ -331,7 +328,10 @@ def text_roles(text: str, facets: Sequence[Facet]) -> list[Roles]:
     if not slots:
         return []
     sentences = split_sentences(text) or [text]
-    return [r for i, s in enumerate(sentences) for r in sentence_roles(i, s, slots)]
+    found = [r for i, s in enumerate(sentences) for r in sentence_roles(i, s, slots)]
+    if side_denies(sentences, lambda s: any(m.kind == "target" for m in mentions(s, slots))):
+        found = [r for r in found if not (_kind(r.actor) == "target" and r.act_kind == "attack")]
+    return found
 
 
 # relation features: (name, actor kinds, act kinds, target kinds, background)
@@ -341,7 +341,7 @@ RELATIONS: tuple[tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...], b
     ("any→target, background", ("actor", "unknown", "?"), HOSTILE, ("target",), True),
     ("target→actor", ("target",), ("attack",), ("actor", "unknown"), False),
     ("other→actor", ("other", "unknown", "?"), ("attack",), ("actor",), False),
-    ("any→state", ("actor", "other", "unknown", "?"), HOSTILE, ("state",), False),
+    ("any→state", ("actor", "other", "unknown", "?", "target"), HOSTILE, ("state",), False),
     ("actor→other", ("actor",), HOSTILE, ("other",), False),
     ("other→target", ("other",), HOSTILE, ("target",), False),
 )

@@ -20,7 +20,7 @@ from threadpoolctl import threadpool_limits
 from bot.core.errors import BadArgument
 from bot.core.facets import Facet
 from bot.relevance.cascade import lead_probability, learn_lead_floor
-from bot.relevance.metrics import THRESHOLD_BETA, Figures, figures_at, pick_threshold
+from bot.relevance.metrics import Figures, figures_at, pick_threshold
 from bot.relevance.roles import uses_roles
 from bot.relevance.scorer import TopicScorer, document_features
 
@@ -82,10 +82,11 @@ def train(
     facets: Sequence[Facet],
     *,
     model: str,
-    beta: float = THRESHOLD_BETA,
+    beta: float | None = None,
 ) -> Trained:
     """Fit on everything; report figures from grouped cross-validation of the same procedure.
-    The threshold is the one with the best F-``beta`` on the out-of-fold probabilities."""
+    The threshold is picked on the out-of-fold probabilities: the lowest that keeps their
+    precision (bot/relevance/metrics.py), or with ``beta`` the one with the best F-``beta``."""
     labels = np.array([e.label for e in examples])
     positives, negatives = int(labels.sum()), int((~labels).sum())
     if positives < MIN_POSITIVES or negatives < MIN_NEGATIVES:

@@ -199,6 +199,17 @@ def test_attacks_on_the_iraqi_state_read_as_such(item_id: str) -> None:
     assert f["role:actor→target"] == f["role:unknown→target"] == 0
 
 
+def test_a_us_strike_on_iraqi_forces_is_an_attack_on_the_iraqi_state() -> None:
+    # dev-hn-048: al-Nujaba "condemned the US-led coalition's air strikes against Iraqi security
+    # forces": the state is struck, and nobody attacks US forces
+    assert ("target", "attack", "state", False) in sentence(
+        "It also strongly condemned the US-led coalition's air strikes against Iraqi security "
+        "forces in the Kirkuk province."
+    )
+    f = features("dev-hn-048")
+    assert f["role:any→state"] > 0 and f["role:actor→target"] == f["role:unknown→target"] == 0
+
+
 @pytest.mark.parametrize(
     "item_id",
     [
@@ -225,6 +236,106 @@ def test_militia_attacks_on_third_parties_are_not_attacks_on_us_forces(item_id: 
     assert f["role:actor→target"] == 0
     assert f["role:actor→other"] + f["role:other→actor"] + f["role:unknown→target"] >= 0
     assert headline_roles(text_of(item_id), FACETS) is None
+
+
+def test_an_attack_on_a_us_partner_force_is_not_an_attack_on_us_forces() -> None:
+    # hn2-009: Iran-backed tribal forces attacking the US-backed SDF, no US forces involved
+    read = sentence(
+        "Iran-backed Arab tribal forces attacked the US-backed SDF in Deir e-Zor this week, "
+        "briefly overrunning security positions."
+    )
+    assert ("actor", "attack", "partner", False) in read
+    assert not any(target == "target" for _, _, target, _ in read)
+    f = features("hn2-009")
+    assert f["role:actor→target"] == f["role-lead:actor→target"] == 0
+
+
+def test_a_partner_named_beside_us_forces_leaves_us_forces_the_target() -> None:
+    read = sentence("Iran-backed militias attacked US forces and US-backed fighters near Tanf.")
+    assert ("actor", "attack", "target", False) in read
+    # dev-rel-039: "in collective self-defense of Coalition partnered forces"
+    assert sentence("a Syrian regime SU-22 dropped bombs near Coalition partnered forces.") == [
+        ("actor", "attack", "partner", False)
+    ]
+
+
+def test_a_us_strike_on_those_who_attacked_a_partner_is_still_the_response() -> None:
+    # dev-rel-040: the Su-22 bombed US-backed fighters; the US shooting it down is the news
+    assert features("dev-rel-040")["role-lead:target→actor"] == 1.0
+    assert role_line(rows()["dev-rel-040"]["title"], rows()["dev-rel-040"]["text"], FACETS)
+
+
+def test_retaliatory_strikes_are_the_strikes_not_a_threat_against_the_striker() -> None:
+    # hn2-038: "after the US carried out deadly retaliatory strikes targeting state-linked armed
+    # groups" is a US strike told as background, not a threat against the US
+    read = sentence(
+        "The Iraqi government has repeatedly said it wants to end the presence of foreign forces "
+        "in the country after the US carried out deadly retaliatory strikes targeting "
+        "state-linked armed groups that are backed by Iran, to Baghdad's ire."
+    )
+    assert ("target", "attack", "?", True) in read
+    assert not any(kind == "threat" for _, kind, _, _ in read)
+    assert features("hn2-038")["role:any→target, background"] == 0
+
+
+@pytest.mark.parametrize(
+    "item_id",
+    [
+        "hn2-037",  # the PMF "alleged a U.S. strike"; CENTCOM: "has not conducted air strikes"
+        "hn2-038",  # "The United States military denied responsibility."
+    ],
+)
+def test_a_strike_the_attacked_side_denies_is_no_response(item_id: str) -> None:
+    f = features(item_id)
+    assert f["role:target→actor"] == f["role-lead:target→actor"] == 0
+
+
+def test_a_denial_by_the_attacking_side_does_not_cancel_the_attack() -> None:
+    # rel2-017: "Despite accusations, Iran has denied involvement in the attacks"
+    assert features("rel2-017")["role:actor→target"] > 0
+
+
+def test_a_base_hosting_us_troops_carries_the_attack_to_them() -> None:
+    # rel2-007: the base "that houses American troops" was the act's object
+    read = sentence(
+        "And near the northern Iraqi city of Mosul, a barrage of Katyusha rockets targeted an "
+        "Iraqi air base that houses American troops in early November."
+    )
+    assert any(kind == "attack" and target == "target" for _, kind, target, _ in read)
+
+
+def test_what_rockets_were_fired_at_is_the_target_not_a_party_earlier_in_the_sentence() -> None:
+    # rel2-011: the militia that vowed revenge was read as the target of the rockets
+    read = sentence(
+        "About a week later, after a Shiite militia vowed revenge for the attack on the Iranian "
+        "consulate, three Katyusha rockets were fired at Basra's airport, which houses the U.S. "
+        "consulate."
+    )
+    assert ("?", "attack", "target", False) in read
+    assert ("?", "attack", "actor", False) not in read
+    # the one who suffered a passive act stays its target: dev-rel-028
+    assert ("?", "attack", "target", False) in sentence(
+        "A US civilian contractor was killed in a rocket attack on an Iraqi military base near "
+        "the oil-rich city of Kirkuk on Friday, US officials said."
+    )
+
+
+def test_operations_against_us_forces_are_attacks_on_them() -> None:
+    # dev-rel-030: Kataib Hezbollah suspends "its operations against the U.S. forces"
+    assert ("actor", "attack", "target", False) in sentence(
+        "On Tuesday, Kataib Hezbollah (Hezbollah Brigades) declared a halt to its operations "
+        "against the U.S. forces to avoid causing embarrassment to the Iraqi government."
+    )
+
+
+def test_the_9_11_anniversary_is_not_a_count_of_earlier_attacks() -> None:
+    # rel2-016: "the 9/11 attacks" is no "11 attacks" of a campaign told as background
+    read = sentence(
+        "US forces stationed at Erbil International Airport were attacked by two drones late on "
+        "Saturday evening – the 20th anniversary of the 9/11 attacks that led to the American "
+        "invasion of Iraq."
+    )
+    assert read and not any(background for *_, background in read)
 
 
 def test_attacks_on_us_forces_told_as_background_count_as_background() -> None:

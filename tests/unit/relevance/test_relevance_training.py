@@ -19,6 +19,7 @@ from bot.core.models import Topic
 from bot.relevance.embed import HashingEmbedder
 from bot.relevance.match import TopicIndex, score_article
 from bot.relevance.metrics import (
+    THRESHOLD_PRECISION,
     average_precision,
     f_beta,
     figures_at,
@@ -122,23 +123,50 @@ def test_f_beta_half_weighs_precision_over_recall() -> None:
     assert f_beta(0.8, 0.8) == pytest.approx(0.8)
 
 
-def test_pick_threshold_takes_the_middle_of_the_gap_on_the_grid() -> None:
+def test_f_beta_threshold_takes_the_middle_of_the_gap_on_the_grid() -> None:
     labels = np.array([1, 1, 1, 0, 0, 0])
     scores = np.array([0.9, 0.95, 0.92, 0.1, 0.05, 0.08])
-    threshold = pick_threshold(labels, scores)
+    threshold = pick_threshold(labels, scores, beta=0.5)
     # every grid value in (0.10, 0.90] separates perfectly: 0.11 … 0.90, middle 0.51
     assert threshold == pytest.approx(0.51)
     assert round(threshold * 100) == pytest.approx(threshold * 100)
 
 
-def test_pick_threshold_prefers_precision_to_recall() -> None:
+def test_f_beta_threshold_prefers_precision_to_recall() -> None:
     # at ≤ 0.40 everything is kept: precision 8/11, recall 1 (best F1);
     # above 0.40 only the 0.8s: precision 1, recall 1/2 (best F0.5)
     labels = np.array([1] * 8 + [0] * 3)
     scores = np.array([0.8] * 4 + [0.4] * 4 + [0.4] * 3)
-    threshold = pick_threshold(labels, scores)
+    threshold = pick_threshold(labels, scores, beta=0.5)
     assert 0.40 < threshold <= 0.80
     assert figures_at(labels, scores, threshold).precision == 1.0
+
+
+def test_auto_threshold_is_the_lowest_that_keeps_precision() -> None:
+    # 40 related at 0.6 and above, then a look-alike at 0.55 (precision 40/41 = 0.976 ≥ 0.97),
+    # then a related report and two look-alikes at 0.5 (precision 41/44 = 0.93): the rule takes
+    # the look-alike at 0.55 with the 40, where the best F0.5 stops above it
+    labels = np.array([1] * 40 + [0] + [1] + [0] * 2)
+    scores = np.array([0.75] * 20 + [0.6] * 20 + [0.55] + [0.5] + [0.5] * 2)
+    threshold = pick_threshold(labels, scores)
+    assert threshold == pytest.approx(0.51)
+    assert figures_at(labels, scores, threshold).precision >= THRESHOLD_PRECISION
+    assert pick_threshold(labels, scores, beta=0.5) > threshold
+
+
+def test_auto_threshold_keeps_precision_at_every_higher_threshold() -> None:
+    # precision dips to 0.75 between 0.51 and 0.90 (one look-alike at 0.9 among four): below
+    # the dip precision is back at 0.98 only thanks to many reports lower down, so the
+    # lowest threshold that keeps it is above the dip
+    labels = np.array([1] * 3 + [0] + [1] * 60)
+    scores = np.array([0.95] * 3 + [0.9] + [0.5] * 60)
+    assert pick_threshold(labels, scores) == pytest.approx(0.91)
+
+
+def test_auto_threshold_falls_back_to_f_half_where_no_threshold_keeps_precision() -> None:
+    labels = np.array([1, 0, 1, 0, 1, 0])
+    scores = np.array([0.9, 0.9, 0.7, 0.7, 0.5, 0.5])
+    assert pick_threshold(labels, scores) == pick_threshold(labels, scores, beta=0.5)
 
 
 def test_pick_threshold_with_one_class_is_one_half() -> None:
