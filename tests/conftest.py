@@ -46,7 +46,7 @@ def feed_server(feeds_dir: Path) -> Iterator[FeedServer]:
 @pytest.fixture(autouse=True, scope="session")
 def _one_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Processes that embed with the real model share one model cache, as the databases of one
-    machine do: an int8 build (where a test asks for int8) and
+    machine do: an int8 build (where a test asks for int8, and under auto on a CPU with AVX2) and
     the shipped seeds' vectors (bot/relevance/vector_files.py) are made once per test run, not
     once per database. Under xdist both workers share it (their base temp folders have one
     parent per run); the files are written atomically, so the workers may fill it at once."""

@@ -1,14 +1,18 @@
 """Which runtime embeds: THREATWATCH_EMBED_PRECISION = fp32, bf16, int8 or auto.
 
-``auto`` takes bf16 where the CPU computes bfloat16 natively, else fp32. int8 (ONNX Runtime)
-is chosen by name: it runs each text alone, so a text's vector is the same whatever it is
-embedded with, at cosine ~0.995 to fp32, and it ran at 2.1-3.2x torch fp32 on a 2-core AVX2
-CPU (docs/BENCHMARKS.md, "Ingest int8"). ``auto`` does not take it yet: the decisions tuned on
-fp32 vectors move under it (the shipped topic's cross-validated threshold 0.76 -> 0.64, recall
-+0.019, beyond the 0.005 the topic's figures may move; the demo's follow-up report of its first
-story read as a repeat instead of an update), and they are to be tuned for int8 first. The
-choice and its reason are logged once the model has loaded (bot/app/runner.py) and shown in
-/status.
+``auto`` takes int8 (ONNX Runtime) where onnxruntime is installed and the CPU has AVX2, else
+bf16 where the CPU computes bfloat16 natively, else fp32; an int8 model that cannot be built
+falls back to that torch runtime, and says so. int8 runs each text alone, so a text's vector is
+the same whatever it is embedded with, at cosine ~0.995 to fp32 (docs/BENCHMARKS.md, "Ingest
+int8"). It was the fastest measured: 2.0-3.2x torch fp32 on a 2-core AVX2 CPU without int8 dot
+products or bf16, and 2.6-3.2x bf16 on one with AVX-512 VNNI and BF16; a first cycle over the
+39 recorded captures ran 2.4x faster than before int8 at 467 MB against ~1 GB. The shipped
+topic's decisions hold under it: with the auto threshold that keeps out-of-fold precision at
+0.97 (bot/relevance/metrics.py), bench/relevance.py gives AP 0.9923 against fp32's 0.9928 and
+the fold thresholds within 0.02; precision and recall differ by one development item each way
+(0.0099 and 0.0095), and the recorded news feeds give no alert under either. Without AVX2,
+int8 is not measured, so ``auto`` stays on torch there. The choice and its reason are logged
+once the model has loaded (bot/app/runner.py) and shown in /status.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from bot.relevance.embed import (
     HashingEmbedder,
     SentenceTransformerEmbedder,
     _cpu_flags,
+    int8_dot_products,
     native_bf16,
 )
 from bot.relevance.vector_files import VectorFiles
@@ -50,9 +55,13 @@ def choose(requested: str, cpu_flags: str, *, int8_installed: bool) -> Choice:
         )
     if requested != "auto":
         return Choice(requested, "set by THREATWATCH_EMBED_PRECISION")
+    dot = int8_dot_products(cpu_flags)
+    if int8_installed and (dot or "avx2" in cpu_flags.split()):
+        return Choice("int8", f"auto: int8 per text, the CPU has {dot or 'avx2'}")
+    why = "no avx2" if int8_installed else "onnxruntime not installed"
     if native_bf16(cpu_flags):
-        return Choice("bf16", "auto: native bfloat16")
-    return Choice("fp32", "auto: no native bfloat16")
+        return Choice("bf16", f"auto: native bfloat16 ({why})")
+    return Choice("fp32", f"auto: no native bfloat16 ({why})")
 
 
 def runtime_embedder(
@@ -83,7 +92,8 @@ def runtime_embedder(
             base.model_path(),
             cache_dir,
             name=base.name,
-            fallback=None,  # int8 is asked for by name: one that cannot be built is an error
+            # only auto falls back: an int8 asked for by name that cannot be built is an error
+            fallback=base if precision == "auto" else None,
         )
         runtime = "onnxruntime int8"
     embedder.runtime = runtime  # type: ignore[attr-defined]
