@@ -41,16 +41,11 @@ from bot.topics.config import sync_from_config  # noqa: E402
 from bot.topics.multilingual import MultilingualTopics  # noqa: E402
 from bot.topics.multilingual_examples import example_seeds  # noqa: E402
 from bot.topics.registry import build_indexes  # noqa: E402
+from bot.topics.seeds import vector_space  # noqa: E402
 from bot.topics.training import gather  # noqa: E402
 
 SEEDS = REPO / "seeds"
 CONFIG = REPO / "config"
-
-
-def space_of(embedder: Embedder) -> str:
-    # as bot/topics/seeds.py names it: model, runtime and build
-    parts = [embedder.name, getattr(embedder, "runtime", ""), getattr(embedder, "recipe", "")]
-    return "|".join(parts)
 
 
 def embedder_for(space: str, cache: Path) -> Embedder:
@@ -74,7 +69,7 @@ def ship(space: str, tmp: Path, *, check: bool) -> bool:
     store = SqliteStore(tmp / f"{space}.db")
     sync_from_config(store, CONFIG, SEEDS, datetime.now(UTC))
     embedder = embedder_for(space, tmp / "model-cache")
-    key = space_of(embedder)
+    key = vector_space(embedder)
     bundle = SHIPPED / f"{space_folder(key)}.npz"
     wanted = shipped_hashes(store, embedder, multilingual=space == "multilingual")
     if check:

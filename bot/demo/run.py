@@ -70,26 +70,39 @@ async def _demo(settings: Settings, server: RecordedFeedServer, data: Path) -> N
         await app.aclose()
 
 
+def _say(text: str) -> None:
+    click.secho(text, fg="cyan", bold=True)
+
+
+async def _add_and_poll(app: App, server: RecordedFeedServer, names: list[str], what: str) -> None:
+    """Add these feeds, then run a cycle (only new and due feeds are polled) and its alerts."""
+    for name in names:
+        feed, _ = await app.service.feeds.add_feed(server.url(name))
+        _say(f"» added feed {feed.id}: {feed.url}")
+    _say(what)
+    report = await app.pipeline.poll_once()
+    await app.deliverer.drain()
+    _say(f"» {report.line()}")
+
+
 async def _walkthrough(app: App, server: RecordedFeedServer, data: Path) -> None:
-    say = lambda text: click.secho(text, fg="cyan", bold=True)  # noqa: E731
+    say = _say
     say(f"» local feed server at {server.base_url}; database {app.settings.db}")
     first, *others = FEED_FILES
-    feed, _ = await app.service.feeds.add_feed(server.url(first))
-    say(f"» added feed {feed.id}: {feed.url}")
-    say("» cycle 1: fetch, parse, embed (loading the model takes a few seconds), match, alert")
-    report = await app.pipeline.poll_once()
-    await app.deliverer.drain()
-    say(f"» {report.line()}")
-
+    await _add_and_poll(
+        app,
+        server,
+        [first],
+        "» cycle 1: fetch, parse, embed (loading the model takes a few seconds), match, alert",
+    )
     # Two more outlets, added after the wire's alerts went out: their reports of an event already
     # alerted thread under its story, as an UPDATE when they state new facts
-    for name in others:
-        feed, _ = await app.service.feeds.add_feed(server.url(name))
-        say(f"» added feed {feed.id}: {feed.url}")
-    say("» cycle 2: the new feeds; a report of an event already alerted threads under its story")
-    report = await app.pipeline.poll_once()
-    await app.deliverer.drain()
-    say(f"» {report.line()}")
+    await _add_and_poll(
+        app,
+        server,
+        others,
+        "» cycle 2: the new feeds; a report of an event already alerted threads under its story",
+    )
 
     say(f"» a new report is published in {LATE_FEED}; cycle 3 polls every feed again")
     original = (data / LATE_FEED).read_text(encoding="utf-8")

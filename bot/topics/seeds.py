@@ -59,14 +59,19 @@ def seed_from_text(
     )
 
 
+def vector_space(embedder: Embedder) -> str:
+    """The space an embedder's vectors live in, as seed vectors on disk are filed: its model,
+    runtime and build (vectors of fp32, bf16 and int8 builds are close, not equal)."""
+    parts = [embedder.name, getattr(embedder, "runtime", ""), getattr(embedder, "recipe", "")]
+    return "|".join(parts)
+
+
 def seed_passages(
     store: Store, embedder: Embedder, seeds: list[Seed]
 ) -> dict[str, tuple[list[str], np.ndarray]]:
     """Passages and vectors of each seed, from the caches or embedded once and cached."""
     files: VectorFiles | None = getattr(embedder, "vector_files", None)
-    space = "|".join(
-        [embedder.name, getattr(embedder, "runtime", ""), getattr(embedder, "recipe", "")]
-    )
+    space = vector_space(embedder)
     out: dict[str, tuple[list[str], np.ndarray]] = {}
     missing: list[Seed] = []
     for seed in seeds:

@@ -28,17 +28,12 @@ from bot.relevance.vector_files import (
 from bot.store import SqliteStore
 from bot.topics.config import sync_from_config
 from bot.topics.multilingual_examples import example_seeds
-from bot.topics.seeds import seed_from_text, seed_passages
+from bot.topics.seeds import seed_from_text, seed_passages, vector_space
 from bot.topics.training import gather
 
 SEEDS = REPO_ROOT / "seeds"
 SPACE = "multilingual-e5-small-q4||"  # as bot/topics/seeds.py names the engine's space
 SPACES = ("multilingual", "fp32", "int8")
-
-
-def space_of(embedder: Embedder) -> str:
-    parts = [embedder.name, getattr(embedder, "runtime", ""), getattr(embedder, "recipe", "")]
-    return "|".join(parts)
 
 
 def embedder_for(space: str, cache: Path) -> Embedder:
@@ -65,7 +60,7 @@ def test_every_example_of_the_shipped_topic_is_in_the_bundle(
         if space == "multilingual":
             wanted |= {e.seed.content_hash for e in example_seeds(SEEDS, topic.name)}
     assert len(wanted) > 300
-    bundle = SHIPPED / f"{space_folder(space_of(embedder_for(space, tmp_path)))}.npz"
+    bundle = SHIPPED / f"{space_folder(vector_space(embedder_for(space, tmp_path)))}.npz"
     missing = wanted - set(read_bundle(bundle))
     assert not missing, f"{len(missing)} missing: run scripts/ship_seed_vectors.py"
 
@@ -73,7 +68,9 @@ def test_every_example_of_the_shipped_topic_is_in_the_bundle(
 def test_the_int8_bundle_is_the_u8_build_and_covers_what_the_fp32_one_does(tmp_path: Path) -> None:
     # int8 vectors depend on the build: u8 weights where the CPU has no int8 dot products, s8
     # where it has. The one shipped is u8's; a machine that builds s8 embeds its own
-    fp32 = read_bundle(SHIPPED / f"{space_folder(space_of(embedder_for('fp32', tmp_path)))}.npz")
+    fp32 = read_bundle(
+        SHIPPED / f"{space_folder(vector_space(embedder_for('fp32', tmp_path)))}.npz"
+    )
     [int8] = [p for p in SHIPPED.glob("*onnxruntime-int8*.npz")]
     assert int8.name.split("-")[-2] == "u8"
     assert set(read_bundle(int8)) == set(fp32)
@@ -83,7 +80,7 @@ def test_the_int8_bundle_is_the_u8_build_and_covers_what_the_fp32_one_does(tmp_p
 def test_its_vectors_are_the_engines_own(store: SqliteStore, space: str, tmp_path: Path) -> None:
     # the run's shared model cache (tests/conftest.py): the int8 model is built once per run
     engine = embedder_for(space, Path(os.environ["THREATWATCH_MODEL_CACHE_DIR"]))
-    bundle = SHIPPED / f"{space_folder(space_of(engine))}.npz"
+    bundle = SHIPPED / f"{space_folder(vector_space(engine))}.npz"
     if space == "int8" and getattr(engine, "recipe", "").endswith("-s8"):
         # this CPU builds s8 weights: no bundle is read for its space, it embeds its own
         assert not bundle.exists()
