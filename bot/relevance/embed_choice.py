@@ -6,7 +6,8 @@ falls back to that torch runtime, and says so. int8 runs each text alone, so a t
 the same whatever it is embedded with, at cosine ~0.995 to fp32 (docs/BENCHMARKS.md, "Ingest
 int8"). It was the fastest measured: 2.0-3.2x torch fp32 on a 2-core AVX2 CPU without int8 dot
 products or bf16, and 2.6-3.2x bf16 on one with AVX-512 VNNI and BF16; a first cycle over the
-39 recorded captures ran 2.4x faster than before int8 at 467 MB against ~1 GB. The shipped
+39 recorded captures ran 1.55x faster than the tree before int8 (quiet, same run), its process
+under 480 MB against ~980 MB. The shipped
 topic's decisions hold under it: with the auto threshold that keeps out-of-fold precision at
 0.97 (bot/relevance/metrics.py), bench/relevance.py gives AP 0.9923 against fp32's 0.9928 and
 the fold thresholds within 0.02; precision and recall differ by one development item each way
