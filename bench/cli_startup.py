@@ -42,6 +42,17 @@ def trees(baseline: str | None, tmp: Path) -> dict[str, Path]:
     return out
 
 
+def remove_trees(roots: dict[str, Path]) -> None:
+    """Remove the worktrees ``trees`` added (every one but the current tree)."""
+    for root in roots.values():
+        if root != REPO:
+            subprocess.run(
+                ["git", "-C", str(REPO), "worktree", "remove", "--force", str(root)],
+                capture_output=True,
+                check=False,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
@@ -72,19 +83,7 @@ def main() -> None:
         for _ in range(args.runs):
             for key, argv in cases.items():
                 times[key].append(timed(argv, case_env[key], tmp))
-        if args.baseline:
-            subprocess.run(
-                [
-                    "git",
-                    "-C",
-                    str(REPO),
-                    "worktree",
-                    "remove",
-                    "--force",
-                    str(roots[f"baseline {args.baseline}"]),
-                ],
-                check=False,
-            )
+        remove_trees(roots)
     print(f"{args.runs} runs each, taking turns; wall seconds")
     print(f"{'command':<40} {'median':>8} {'min':>8} {'max':>8}")
     for key, values in times.items():

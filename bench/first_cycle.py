@@ -34,7 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from cli_startup import trees  # noqa: E402  (bench/ is first on the path when run)
+from cli_startup import remove_trees, trees  # noqa: E402  (bench/ is first on the path when run)
 
 from testkit.feedserver import FeedServer  # noqa: E402
 
@@ -129,19 +129,7 @@ def main() -> None:
                     work = tmp / f"{re.sub(r'[^A-Za-z0-9]+', '-', label)}-{run}"
                     results.setdefault(label, []).append(one_cycle(tree, urls, work, env))
         finally:
-            if args.baseline:
-                subprocess.run(
-                    [
-                        "git",
-                        "-C",
-                        str(REPO),
-                        "worktree",
-                        "remove",
-                        "--force",
-                        str(tmp / "baseline"),
-                    ],
-                    capture_output=True,
-                )
+            remove_trees(paths)
 
     print(
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {platform.machine()} · {os.cpu_count()} cores · "
