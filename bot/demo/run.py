@@ -86,8 +86,7 @@ async def _add_and_poll(app: App, server: RecordedFeedServer, names: list[str], 
 
 
 async def _walkthrough(app: App, server: RecordedFeedServer, data: Path) -> None:
-    say = _say
-    say(f"» local feed server at {server.base_url}; database {app.settings.db}")
+    _say(f"» local feed server at {server.base_url}; database {app.settings.db}")
     first, *others = FEED_FILES
     await _add_and_poll(
         app,
@@ -104,15 +103,15 @@ async def _walkthrough(app: App, server: RecordedFeedServer, data: Path) -> None
         "» cycle 2: the new feeds; a report of an event already alerted threads under its story",
     )
 
-    say(f"» a new report is published in {LATE_FEED}; cycle 3 polls every feed again")
+    _say(f"» a new report is published in {LATE_FEED}; cycle 3 polls every feed again")
     original = (data / LATE_FEED).read_text(encoding="utf-8")
     late_item = (data / "late-item.xml").read_text(encoding="utf-8").strip()
     server.set_file(LATE_FEED, original.replace("</channel>", late_item + "</channel>").encode())
     report = await app.pipeline.poll_once(all_feeds=True)
     await app.deliverer.drain()
-    say(f"» {report.line()}   (unchanged feeds answered 304 Not Modified)")
+    _say(f"» {report.line()}   (unchanged feeds answered 304 Not Modified)")
 
-    say("» semantic search over every stored article: 'drone attack on a base in Syria'")
+    _say("» semantic search over every stored article: 'drone attack on a base in Syria'")
     for hit in await app.service.queries.search("drone attack on a base in Syria", limit=3):
         click.echo(f"   {hit.score:.3f}  {hit.article.title}  ({hit.article.source})")
-    say("» done. Next: `threatwatch feeds add URL` and `threatwatch run` (see README).")
+    _say("» done. Next: `threatwatch feeds add URL` and `threatwatch run` (see README).")

@@ -271,7 +271,8 @@ class Pipeline:
         candidates = self._not_stored(unique, report)
         # oldest first: of two reports of one event in a round, the earlier one opens the story
         # and the later one is its follow-up, whichever feed answered first (undated: last)
-        candidates.sort(key=lambda i: (i.published is None, i.published or self.clock()))
+        now = self.clock()
+        candidates.sort(key=lambda i: (i.published is None, i.published or now))
         for start in range(0, len(candidates), SAVE_BATCH):
             batch = candidates[start : start + SAVE_BATCH]
             feeds = [feed_of.get(id(i)) for i in batch]

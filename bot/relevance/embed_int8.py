@@ -131,13 +131,6 @@ def _build_in_child(model_dir: Path, work: Path, weights: str) -> Path:
     return built
 
 
-def build_int8_model(model_dir: Path, work: Path, weights: str = "s8") -> Path:
-    """Export, fuse and quantise; returns the int8 file inside ``work``."""
-    for stage in STAGES:
-        build_stage(stage, model_dir, work, weights)
-    return work / "int8.onnx"
-
-
 def build_stage(stage: str, model_dir: Path, work: Path, weights: str) -> None:
     """One stage of the build, reading the previous stage's file in ``work``."""
     if stage == "export":
