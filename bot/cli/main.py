@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from bot import __version__
-from bot.cli import feeds, learning, ops, queries, run, store, topics
+from bot.cli import feeds, learning, models, ops, queries, run, store, topics
 from bot.cli.context import Context, with_app
 from bot.core.errors import ThreatwatchError
 
@@ -51,6 +51,7 @@ cli.add_command(queries.latest)
 cli.add_command(queries.search)
 cli.add_command(run.demo)
 store.register(cli)
+cli.add_command(models.models)
 ops.register(cli, with_app)
 
 

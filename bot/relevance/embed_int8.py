@@ -5,7 +5,9 @@ transformer is exported to ONNX (opset 17), its attention, GELU and layer norms 
 ONNX Runtime's transformer optimiser, and its matrix multiplications are quantised to int8 with
 per-channel weight scales and dynamic activation scales. The result is cached under the cache
 directory, named by a key of the source weights, this recipe and the weight type, with a sha256
-beside it; a file whose checksum does not match is rebuilt, never used.
+beside it; a file whose checksum does not match is rebuilt, never used. ``make install`` builds it
+once into the environment (``threatwatch models build``: ``<prefix>/share/threatwatch/models``),
+where every process looks first, so a first start does not spend ~20 s building it.
 
 Each text runs alone (a batch of one, no padding). Dynamic quantisation takes one activation
 scale over the whole input tensor, so in a batch a text's vector moved with the texts beside it
@@ -76,16 +78,49 @@ def source_key(model_dir: Path, weights: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def cached_int8_model(model_dir: Path, cache_dir: Path, weights: str = "s8") -> Path:
-    """The int8 ONNX file for this model: from the cache when its checksum holds, else built."""
+def installed_models() -> Path:
+    """Where ``threatwatch models build`` puts int8 models at install time: in the Python
+    environment the bot is installed in (the venv of ``make install``, the image's /opt/venv),
+    which every data directory on the machine shares."""
+    return Path(sys.prefix) / "share" / "threatwatch" / "models"
+
+
+def model_file_name(model_dir: Path, weights: str) -> str:
     if weights not in WEIGHT_TYPES:
         raise ConfigError(f"unknown int8 weight type {weights!r}: use {', '.join(WEIGHT_TYPES)}")
-    target = cache_dir / f"{model_dir.name}-int8{weights}-{source_key(model_dir, weights)}.onnx"
-    checksum = target.with_suffix(".sha256")
-    if target.is_file() and checksum.is_file():
-        if file_sha256(target) == checksum.read_text(encoding="ascii").strip():
-            return target
-        log.warning("int8 model %s does not match its checksum: building it again", target)
+    return f"{model_dir.name}-int8{weights}-{source_key(model_dir, weights)}.onnx"
+
+
+def _intact(path: Path) -> bool:
+    """Whether ``path`` and its checksum file exist and agree (a mismatch is logged)."""
+    checksum = path.with_suffix(".sha256")
+    if not (path.is_file() and checksum.is_file()):
+        return False
+    try:
+        if file_sha256(path) == checksum.read_text(encoding="ascii").strip():
+            return True
+    except (OSError, UnicodeDecodeError):
+        pass
+    log.warning("int8 model %s does not match its checksum: not used", path)
+    return False
+
+
+def cached_int8_model(
+    model_dir: Path,
+    cache_dir: Path,
+    weights: str = "s8",
+    *,
+    installed: Sequence[Path] | None = None,
+) -> Path:
+    """The int8 ONNX file for this model: one built at install time (``installed``, by default
+    installed_models()) or in the cache, whichever is intact first; else built into the cache."""
+    name = model_file_name(model_dir, weights)
+    for folder in (installed_models(),) if installed is None else installed:
+        if _intact(folder / name):
+            return folder / name
+    target = cache_dir / name
+    if _intact(target):
+        return target
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -98,7 +133,7 @@ def cached_int8_model(model_dir: Path, cache_dir: Path, weights: str = "s8") -> 
             os.replace(built, target)  # atomic: a reader sees the old file or the whole new one
     finally:
         logging.disable(logging.NOTSET)
-    checksum.write_text(digest + "\n", encoding="ascii")
+    target.with_suffix(".sha256").write_text(digest + "\n", encoding="ascii")
     log.info("int8 model built from %s: %s (sha256 %s)", model_dir, target, digest[:16])
     return target
 
@@ -219,6 +254,7 @@ class Int8Embedder:
         max_tokens: int = 256,
         weights: str | None = None,
         fallback: Embedder | None = None,
+        installed: Sequence[Path] | None = None,  # folders of models built at install time
     ):
         self.name = name
         self.model_dir = model_dir
@@ -227,6 +263,7 @@ class Int8Embedder:
         self.max_tokens = max_tokens
         self.weights = weights or weight_type(_cpu_flags())
         self.fallback = fallback
+        self.installed = installed
         self.runtime = "onnxruntime int8"
         # what its vectors come from, beyond the runtime's name: seed vectors kept on disk
         # (bot/relevance/vector_files.py) are not shared with another build of the int8 model
@@ -256,7 +293,9 @@ class Int8Embedder:
         import onnxruntime
         from tokenizers import Tokenizer
 
-        path = cached_int8_model(self.model_dir, self.cache_dir, self.weights)
+        path = cached_int8_model(
+            self.model_dir, self.cache_dir, self.weights, installed=self.installed
+        )
         options = onnxruntime.SessionOptions()
         # one thread per run: a text of 40 tokens is too little work to split across cores
         # (two intra-op threads on one text ran at 0.6x of two texts at once, measured)

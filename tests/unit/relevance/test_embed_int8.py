@@ -1,13 +1,18 @@
 """The int8 runtime (THREATWATCH_EMBED_PRECISION=int8, and auto on CPUs with AVX2):
 the bundled model, exported and quantised on first use, cached with a checksum, gives float32
-unit vectors close to fp32's, each text's the same whatever it is embedded with; a damaged cache
-is rebuilt; a model that cannot be built is a clear error (a fallback, where one is given, says
+unit vectors close to fp32's, each text's the same whatever it is embedded with; a model built at
+install time (`threatwatch models build`) is used before the cache; a damaged one is passed over
+and a damaged cache rebuilt; a model that cannot be built is a clear error (a fallback, where one is given, says
 so)."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -119,15 +124,13 @@ def test_int8_vectors_are_close_to_fp32_and_keep_the_ranking(cache: Path) -> Non
 
 @pytest.mark.model
 def test_the_cached_model_is_reused_and_a_damaged_one_rebuilt(cache: Path) -> None:
-    first = cached_int8_model(model_dir(), cache, WEIGHTS)
+    first = cached_int8_model(model_dir(), cache, WEIGHTS, installed=())
     stamp = first.stat().st_mtime_ns
-    assert cached_int8_model(model_dir(), cache, WEIGHTS) == first
+    assert cached_int8_model(model_dir(), cache, WEIGHTS, installed=()) == first
     assert first.stat().st_mtime_ns == stamp
     assert file_sha256(first) == first.with_suffix(".sha256").read_text().strip()
-    with first.open("r+b") as handle:  # flip bytes in the middle of the weights
-        handle.seek(first.stat().st_size // 2)
-        handle.write(b"\x00\xff" * 64)
-    rebuilt = cached_int8_model(model_dir(), cache, WEIGHTS)
+    damage(first)
+    rebuilt = cached_int8_model(model_dir(), cache, WEIGHTS, installed=())
     assert (
         rebuilt == first
         and file_sha256(rebuilt) == first.with_suffix(".sha256").read_text().strip()
@@ -136,6 +139,58 @@ def test_the_cached_model_is_reused_and_a_damaged_one_rebuilt(cache: Path) -> No
         ["rockets hit the base"]
     )
     assert vectors.shape == (1, 384) and abs(float(np.linalg.norm(vectors)) - 1.0) < 1e-5
+
+
+def damage(path: Path) -> None:
+    with path.open("r+b") as handle:  # flip bytes in the middle of the weights
+        handle.seek(path.stat().st_size // 2)
+        handle.write(b"\x00\xff" * 64)
+
+
+@pytest.mark.model
+def test_a_model_built_at_install_time_is_used_and_a_damaged_one_passed_over(
+    cache: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    built = cached_int8_model(model_dir(), cache, WEIGHTS, installed=())
+    installed = tmp_path / "share" / "threatwatch" / "models"
+    installed.mkdir(parents=True)
+    for path in (built, built.with_suffix(".sha256")):
+        shutil.copy(path, installed / path.name)
+    empty = tmp_path / "model-cache"
+    assert cached_int8_model(model_dir(), empty, WEIGHTS, installed=[installed]) == (
+        installed / built.name
+    )
+    assert not empty.exists()  # nothing built, nothing cached
+    damage(installed / built.name)
+    with caplog.at_level(logging.WARNING, logger="bot.relevance.embed_int8"):
+        chosen = cached_int8_model(model_dir(), cache, WEIGHTS, installed=[installed])
+    assert chosen == built and "does not match its checksum: not used" in caplog.text
+
+
+@pytest.mark.model
+def test_models_build_checks_a_built_model_and_refuses_bad_arguments(
+    cache: Path, tmp_path: Path
+) -> None:
+    env = {**os.environ, "THREATWATCH_DB": str(tmp_path / "x.db"), "HF_HUB_OFFLINE": "1"}
+
+    def models(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "bot", "models", "build", *args]
+        return subprocess.run(
+            command, env=env | extra, capture_output=True, text=True, timeout=300, check=False
+        )
+
+    if not list(cache.glob("*.onnx")):
+        cached_int8_model(model_dir(), cache, WEIGHTS, installed=())
+    done = models("--into", str(cache), "--weights", WEIGHTS)
+    assert done.returncode == 0, done.stderr
+    assert f"({WEIGHTS} weights, sha256 " in done.stdout and "int8 model built" not in done.stderr
+    skipped = models("--if-used", THREATWATCH_EMBED_PRECISION="fp32")
+    assert skipped.returncode == 0 and "int8 model not needed here: fp32" in skipped.stdout
+    bad = models("--weights", "s4")
+    assert bad.returncode == 2 and "'s4' is not one of" in bad.stderr
+    unknown = models("--into", str(tmp_path / "m"), THREATWATCH_MODEL="no-such-model")
+    assert unknown.returncode != 0 and "unknown model 'no-such-model'" in unknown.stderr
+    assert not (tmp_path / "m").exists()
 
 
 @pytest.mark.model
@@ -185,6 +240,6 @@ def test_auto_falls_back_to_torch_when_int8_cannot_be_built(
 def test_a_cache_directory_that_cannot_be_made_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    embedder = Int8Embedder(model_dir(), blocker / "cache", name="m")
+    embedder = Int8Embedder(model_dir(), blocker / "cache", name="m", installed=())
     with pytest.raises(ConfigError, match="cannot"):
         embedder.encode(["a text"])
