@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import re
 
-_ARABIC_SCRIPT = re.compile(r"[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
+# the Arabic script's blocks: the letters, clitics and variants below all lie in them
+ARABIC_SCRIPT_CLASS = "\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff"
+_ARABIC_SCRIPT = re.compile(f"[{ARABIC_SCRIPT_CLASS}]")
 _CLITICS = "(?:[وفبلك]{0,2}(?:ال)?)?"
 _ZWNJ = "\u200c?"
 _VARIANTS = {

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from bot.core.arabic_terms import arabic_term_regex, is_arabic_script
+from bot.core.arabic_terms import ARABIC_SCRIPT_CLASS, arabic_term_regex, is_arabic_script
 
 ROLES = ("core", "support", "contrast", "roles")
 # a facet's place in the topic's relation, who did what to whom (bot/relevance/roles.py)
@@ -28,7 +28,25 @@ class Facet:
     @cached_property
     def pattern(self) -> re.Pattern[str]:
         parts = [_term_regex(t) for t in self.terms]
-        return re.compile(r"(?<![\w])(?:" + "|".join(parts) + r")", re.IGNORECASE)
+        # the lookahead on the characters a term can start with lets the matcher pass over most
+        # positions at once instead of trying every term there: half the time of reading a text
+        # (the same matches: tests/unit/core/test_facet_pattern.py)
+        ahead = f"(?=[{starts}])" if (starts := _first_characters(self.terms)) else ""
+        return re.compile(ahead + r"(?<![\w])(?:" + "|".join(parts) + r")", re.IGNORECASE)
+
+
+def _first_characters(terms: Sequence[str]) -> str | None:
+    """A character class (inside brackets, matched case-insensitively as the terms are) of every
+    character a match of one of ``terms`` can begin with; None where one can begin with any."""
+    out: set[str] = set()
+    for term in terms:
+        first = term.strip()[:1]
+        if not first.isalnum():  # "*", an apostrophe, a hyphen or a space may match nothing
+            return None
+        out.add(re.escape(first))
+        if is_arabic_script(term):  # attached clitics and spelling variants: the same script
+            out.add(ARABIC_SCRIPT_CLASS)
+    return "".join(sorted(out))
 
 
 def _term_regex(term: str) -> str:
