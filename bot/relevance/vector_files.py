@@ -15,8 +15,8 @@ space, made by scripts/ship_seed_vectors.py): the multilingual engine runs one t
 passages a second, so a first start embedded the shipped topic's ~770 example passages for five
 to six minutes at its first non-English article while every feed of the cycle waited, and the
 English ones took most of a minute before the first article. Bundles exist for the spaces a
-build machine can compute exactly: the multilingual engine, torch fp32, and int8 with u8 weights
-(CPUs without int8 dot products); bf16 and s8 machines embed their own. A text not in a bundle
+build machine can compute exactly: the multilingual engine, torch fp32, and int8 with 7-bit s8r
+weights (CPUs without int8 dot products); bf16 and s8 machines embed their own. A text not in a bundle
 (an admin's own seeds) is embedded as before; a bundle that cannot be read is a warning and no
 bundle.
 """

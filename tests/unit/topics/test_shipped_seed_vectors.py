@@ -2,7 +2,7 @@
 made by scripts/ship_seed_vectors.py): the bundle covers every example the shipped topic's copy
 trains on, its vectors are the engine's own, a first database reads them instead of embedding,
 and a damaged bundle or a text it lacks is embedded as before. One bundle per space: the
-multilingual engine's, and the English model's under torch fp32 and under int8 (u8 build)."""
+multilingual engine's, and the English model's under torch fp32 and under int8 (s8r build)."""
 
 from __future__ import annotations
 
@@ -88,14 +88,14 @@ def test_the_english_bundles_hold_the_leads_the_lead_floor_is_learned_from(
     assert part == lead and float(vector[0] @ engine.encode([lead])[0]) > 0.9999
 
 
-def test_the_int8_bundle_is_the_u8_build_and_covers_what_the_fp32_one_does(tmp_path: Path) -> None:
-    # int8 vectors depend on the build: u8 weights where the CPU has no int8 dot products, s8
-    # where it has. The one shipped is u8's; a machine that builds s8 embeds its own
+def test_the_int8_bundle_is_the_s8r_build_and_covers_what_the_fp32_one_does(tmp_path: Path) -> None:
+    # int8 vectors depend on the build: 7-bit s8r weights where the CPU has no int8 dot products, s8
+    # where it has. The one shipped is s8r's; a machine that builds s8 embeds its own
     fp32 = read_bundle(
         SHIPPED / f"{space_folder(vector_space(embedder_for('fp32', tmp_path)))}.npz"
     )
     [int8] = [p for p in SHIPPED.glob("*onnxruntime-int8*.npz")]
-    assert int8.name.split("-")[-2] == "u8"
+    assert int8.name.split("-")[-2] == "s8r"
     assert set(read_bundle(int8)) == set(fp32)
 
 
