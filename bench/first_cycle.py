@@ -3,10 +3,12 @@
 malformed files included) added as feeds, served from a local HTTP server.
 
 Each run is a new process on a new database with an empty model cache, so it pays for what a
-first start pays for: loading the model, embedding the shipped topic's seeds, training it, then
-fetching, parsing, embedding and matching every item. Full-text fetching is off (the captures'
-article links point at the real outlets). Peak RSS: the poll process's own (VmHWM), and with its
-children (`/usr/bin/time`; a first int8 start builds the model in a child process).
+first start after `make install` pays for (the int8 model is the one the install built in the
+environment): loading the model, reading or embedding the shipped topic's seeds, training it,
+then fetching, parsing, embedding and matching every item. Full-text fetching is off (the
+captures' article links point at the real outlets). Peak RSS: the poll process's own (VmHWM),
+and with its children (`/usr/bin/time`; an int8 model not built at install time is built in
+child processes at the first start).
 
     HF_HUB_OFFLINE=1 python bench/first_cycle.py [--runs 1] [--baseline REV] [--env K=V ...]
                                                  [--also K=V[,K=V] ...]

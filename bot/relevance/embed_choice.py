@@ -3,17 +3,16 @@
 ``auto`` takes int8 (ONNX Runtime) where onnxruntime is installed and the CPU has AVX2, else
 bf16 where the CPU computes bfloat16 natively, else fp32; an int8 model that cannot be built
 falls back to that torch runtime, and says so. int8 runs each text alone, so a text's vector is
-the same whatever it is embedded with, at cosine ~0.995 to fp32 (docs/BENCHMARKS.md, "Ingest
-int8"). It was the fastest measured: 2.0-3.2x torch fp32 on a 2-core AVX2 CPU without int8 dot
-products or bf16, and 2.6-3.2x bf16 on one with AVX-512 VNNI and BF16; a first cycle over the
-39 recorded captures ran 1.55x faster than the tree before int8 (quiet, same run), its process
-under 480 MB against ~980 MB. The shipped
-topic's decisions hold under it: with the auto threshold that keeps out-of-fold precision at
-0.97 (bot/relevance/metrics.py), bench/relevance.py gives AP 0.9923 against fp32's 0.9928 and
-the fold thresholds within 0.02; precision and recall differ by one development item each way
-(0.0099 and 0.0095), and the recorded news feeds give no alert under either. Without AVX2,
-int8 is not measured, so ``auto`` stays on torch there. The choice and its reason are logged
-once the model has loaded (bot/app/runner.py) and shown in /status.
+the same whatever it is embedded with, at cosine ~0.994 to fp32 (docs/BENCHMARKS.md, "The first
+cycle at 2x, and int8 v3"). It was the fastest measured: 2.2-2.7x plain torch fp32 on a 2-core
+AVX2 CPU without int8 dot products or bf16, and 2.6-3.2x bf16 (an earlier build) on one with
+AVX-512 VNNI and BF16; a first cycle over the 39 recorded captures ran 2.35-2.44x faster than
+the tree before int8 (quiet, same run), its process under 500 MB against ~1 GB. The shipped
+topic's decisions hold under it: bench/relevance.py gives AP 0.9929 against fp32's 0.9928, the same
+recall, precision one development item apart (int8 makes one false alert fewer), and the
+recorded news feeds give no alert under either. Without AVX2, int8 is not measured, so
+``auto`` stays on torch there. The choice and its reason are logged once the model has loaded
+(bot/app/runner.py) and shown in /status.
 """
 
 from __future__ import annotations

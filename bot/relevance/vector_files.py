@@ -11,7 +11,8 @@ half of one, and the first one kept stays; a file that cannot be read is a miss 
 and replaced), never an error.
 
 The package also ships the vectors of its own examples (``data/seed-vectors/``, one bundle per
-space, made by scripts/ship_seed_vectors.py): the multilingual engine runs one thread at ~3
+space, made by scripts/ship_seed_vectors.py; the English spaces' bundles also hold the
+examples' leads, from which the lead floor is learned, under ``cascade.lead_key``): the multilingual engine runs one thread at ~3
 passages a second, so a first start embedded the shipped topic's ~770 example passages for five
 to six minutes at its first non-English article while every feed of the cycle waited, and the
 English ones took most of a minute before the first article. Bundles exist for the spaces a
