@@ -7,7 +7,7 @@ per-channel weight scales and dynamic activation scales. Residual adds with laye
 adds with GELU, are left unfused, in the file and in the session: ONNX Runtime 1.31's fused
 SkipLayerNormalization took 14% of a text's time on one core where Add + LayerNormalization take
 3%, and BiasGelu is slower than Add + Gelu (a run of 128 tokens: 21.8 ms against 25.6 ms fused;
-docs/BENCHMARKS.md, "Ingest int8 v3"). The result is cached under the cache
+docs/BENCHMARKS.md, "The first cycle at 2×, and int8 v3"). The result is cached under the cache
 directory, named by a key of the source weights, this recipe and the weight type, with a sha256
 beside it; a file whose checksum does not match is rebuilt, never used. ``make install`` builds it
 once into the environment (``threatwatch models build``: ``<prefix>/share/threatwatch/models``),
@@ -25,11 +25,11 @@ VNNI) ONNX Runtime's u8 x s8 kernels sum pairs of products in saturating 16-bit 
 cost a text up to 0.02 of cosine to fp32 with full 8-bit weights; so there the weights are signed
 7-bit (``s8r``: quantised with a reduced range, |w| <= 64, so that 2 x 255 x 64 stays below
 32767 and nothing saturates). u8 x u8 (``u8``, the build before) does not saturate either, but
-its kernels ran 26% slower on a 2-core AVX2 CPU at a cosine to fp32 of 0.9953 against s8r's
-0.9941.
+its kernels ran 26% slower on a 2-core AVX2 CPU, at a mean cosine to fp32 of 0.9952 against
+s8r's 0.9939 (bench/embed_agreement.py).
 
 Pooling and normalisation are the model's own (mean over the tokens, L2), done here in float32,
-so the vectors live in the fp32 model's space (cosine ~0.995 to fp32; measured in
+so the vectors live in the fp32 model's space (cosine ~0.994 to fp32, worst 0.977; measured in
 docs/BENCHMARKS.md) and the embedder keeps the model's name.
 """
 
