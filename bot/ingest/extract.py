@@ -13,8 +13,6 @@ import codecs
 import dataclasses
 import re
 
-import trafilatura
-
 from bot.core.models import FeedItem
 from bot.ingest.htmltext import normalise_text
 
@@ -60,6 +58,8 @@ def extract_main_text(
     if not html or not html.strip() or len(html) > _MAX_HTML_BYTES:
         return None
     document = _decode(html, charset)
+    import trafilatura  # ~0.1 s to import: paid by the first full text, not by every start
+
     try:
         extracted = trafilatura.extract(
             document,
