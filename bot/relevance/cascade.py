@@ -91,13 +91,13 @@ def lead_vectors(
     texts: Sequence[str],
     first_vectors: Sequence[np.ndarray],
     files: VectorFiles | None = None,
-    space: str = "",
 ) -> list[np.ndarray]:
     """The lead vector of each document (``document_text`` of its passages, with the vector of
     its first passage), for learning the floor: a document whose lead is its first passage (a
     short one) reuses that vector; the others' leads come from ``files`` (the seed vectors on
-    disk of ``space``, shipped ones included), or are embedded (those not in ``cache``) and kept
-    there."""
+    disk, shipped ones included, in the embedder's space), or are embedded (those not in
+    ``cache``) and kept there."""
+    space = vector_space(embedder)
     leads = [lead_text(t) for t in texts]
     missing = [i for i, t in enumerate(texts) if leads[i] != t.split("\n", 1)[0]]
     out = [np.asarray(vector, np.float32) for vector in first_vectors]

@@ -24,7 +24,7 @@ from bot.core.errors import BadArgument
 from bot.core.facets import facets_to_json
 from bot.core.models import Seed, Topic
 from bot.relevance.cascade import PassageCache, lead_vectors
-from bot.relevance.embed import Embedder, vector_space
+from bot.relevance.embed import Embedder
 from bot.relevance.metrics import Figures
 from bot.relevance.scorer import TopicScorer, document_text
 from bot.relevance.train import MIN_NEGATIVES, MIN_POSITIVES, Example, Trained, train
@@ -124,7 +124,6 @@ def gather(
             [e.text for e in examples],
             [e.passage_vectors[0] for e in examples],
             getattr(embedder, "vector_files", None),
-            vector_space(embedder),
         )
         examples = [replace(e, lead_vector=v) for e, v in zip(examples, leads_of, strict=True)]
     return TrainingSet(examples, *keys)

@@ -102,15 +102,16 @@ def test_leads_embedded_once_are_kept_on_disk_and_read_by_the_next_process(
     first = [EMBEDDER.encode([t.split("\n", 1)[0]])[0] for t in texts]
     files = VectorFiles(tmp_path / "seed-vectors", shipped=None)
     embedder = CountingEmbedder()
-    got = lead_vectors(PassageCache(0), embedder, texts, first, files, "space-a")
+    got = lead_vectors(PassageCache(0), embedder, texts, first, files)
     assert len(embedder.embedded) == 3
     again = CountingEmbedder()  # a new process: its own empty cache, the same files
-    kept = lead_vectors(PassageCache(0), again, texts, first, files, "space-a")
+    kept = lead_vectors(PassageCache(0), again, texts, first, files)
     assert again.embedded == []
     for a, b in zip(got, kept, strict=True):
         np.testing.assert_array_equal(a, b)
-    other = CountingEmbedder()  # another space's vectors are not this one's
-    lead_vectors(PassageCache(0), other, texts, first, files, "space-b")
+    other = CountingEmbedder()  # another runtime of the model: its vectors are not these
+    other.runtime = "onnxruntime int8"  # type: ignore[attr-defined]
+    lead_vectors(PassageCache(0), other, texts, first, files)
     assert len(other.embedded) == 3
     # a lead's file is named apart from the seeds' (content hashes of a title and a text)
     assert lead_key(lead_text(texts[0])) != lead_key(lead_text(texts[1]))
