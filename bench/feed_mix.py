@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ceiling import split_gflop
 
 REPO = Path(__file__).resolve().parents[1]
 NEWS = REPO / "tests" / "data" / "feeds"
@@ -108,6 +109,7 @@ def setup_project(quick: bool, over_window: Callable[[list[str]], int]) -> tuple
     return run, {
         "texts": state["embedded"],  # texts the project embedded in a pass
         "gflop": round(gflop(recorder.texts), 1),
+        "split_gflop": split_gflop(recorder.texts),
         "passages": len(texts),
         "over_window": over_window(texts),
         "runtime": getattr(embedder, "runtime", ""),
@@ -135,6 +137,7 @@ def setup_baseline(quick: bool, over_window: Callable[[list[str]], int]) -> tupl
     model.encode(texts[:32], batch_size=32)
     info = {"texts": len(texts), "passages": len(texts), "over_window": over_window(texts)}
     info["gflop"] = round(gflop(texts), 1)
+    info["split_gflop"] = split_gflop(texts)
     return run, info | {"runtime": "torch fp32"}
 
 
@@ -149,26 +152,9 @@ class Recorder:
         return self.inner.encode(texts)
 
 
-# all-MiniLM-L6-v2's config.json: 6 layers, hidden 384, intermediate 1536, window 256 pieces
-LAYERS, HIDDEN, INTERMEDIATE, WINDOW = 6, 384, 1536, 256
-
-
 def gflop(texts: list[str]) -> float:
     """The model's floating-point operations to embed ``texts`` (a multiply-add is 2), from each
     text's word-piece count n (with [CLS] and [SEP], at most the window), padding not counted:
     per layer and token the Q, K, V and output projections (4·H²) and the feed-forward
     (2·H·I) multiply-adds, plus attention's Q·Kᵀ and weights·V (2·n·H)."""
-    from tokenizers import Tokenizer
-
-    from bot.relevance.embed import SentenceTransformerEmbedder
-
-    path = SentenceTransformerEmbedder("all-MiniLM-L6-v2").model_path() / "tokenizer.json"
-    tokenizer = Tokenizer.from_file(str(path))
-    tokenizer.no_truncation()
-    tokenizer.no_padding()  # the model's tokenizer.json pads every text to 128 pieces
-    total = 0
-    for encoding in tokenizer.encode_batch(texts):
-        n = min(len(encoding.ids), WINDOW)
-        per_token = 4 * HIDDEN * HIDDEN + 2 * HIDDEN * INTERMEDIATE + 2 * n * HIDDEN
-        total += 2 * LAYERS * n * per_token
-    return total / 1e9
+    return sum(split_gflop(texts))

@@ -28,3 +28,17 @@ def test_a_short_text_is_counted_by_its_own_pieces(gflop) -> None:  # type: igno
     long = " ".join(["word"] * 400)  # past the window: counted as the 256 pieces the model reads
     per_window_token = 4 * 384 * 384 + 2 * 384 * 1536 + 2 * 256 * 384
     assert gflop([long]) == pytest.approx(2 * 6 * 256 * per_window_token / 1e9)
+
+
+def test_the_ceiling_puts_each_part_of_the_work_at_its_own_peak() -> None:
+    sys.path.insert(0, str(REPO_ROOT / "bench"))
+    try:
+        from ceiling import embed_floor_seconds, split_gflop
+    finally:
+        sys.path.remove(str(REPO_ROOT / "bench"))
+    n = 7
+    linear, attention = split_gflop(["Rockets hit the base."])
+    assert linear == pytest.approx(2 * 6 * n * (4 * 384 * 384 + 2 * 384 * 1536) / 1e9)
+    assert attention == pytest.approx(2 * 6 * n * 2 * n * 384 / 1e9)
+    peaks = {"int8": 300.0, "fp32": 150.0}
+    assert embed_floor_seconds(30.0, 3.0, peaks) == pytest.approx(30 / 300 + 3 / 150)
