@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.core.logsafe import redact_secrets, secrets_of
 from bot.core.models import utcnow
@@ -29,8 +29,10 @@ from bot.topics.config import load_default_feeds, sync_from_config
 from bot.topics.multilingual import MultilingualTopics
 from bot.topics.registry import TopicRegistry
 from bot.topics.seeds import BACKGROUND_DIR
-from bot.websub.receiver import WebSubReceiver
 from bot.websub.subscriber import WebSubSubscriber
+
+if TYPE_CHECKING:
+    from bot.websub.receiver import WebSubReceiver
 
 
 class ChatAdapter(Protocol):
@@ -115,7 +117,9 @@ def compose(
         claim_seconds=settings.delivery_claim_seconds,
     )
     websub = None
-    if settings.websub_callback_url:
+    if settings.websub_callback_url:  # its server brings aiohttp: imported only where it runs
+        from bot.websub.receiver import WebSubReceiver
+
         websub = WebSubReceiver(WebSubSubscriber(settings, store, clock), pipeline)
     return App(
         settings,

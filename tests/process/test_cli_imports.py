@@ -63,3 +63,36 @@ def test_a_feed_listing_loads_the_store_but_no_model_http_or_chat_client(
     loaded = loaded_by(args, tmp_path)
     assert "sqlite_utils" in loaded  # it did read the database
     assert loaded & set(HEAVY) == set()
+
+
+WIRED = """
+import json, sys
+from bot.app.compose import compose
+from bot.app.runner import run
+from bot.core.settings import Settings
+settings = Settings(**json.loads(sys.argv[1]))
+app = compose(settings)
+app.store.close()
+print(json.dumps(sorted(m.split(".")[0] for m in sys.modules)))
+"""
+
+
+def wired_with(tmp_path: Path, **settings: object) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", WIRED, json.dumps({"db": str(tmp_path / "run.db"), **settings})],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_run_on_the_defaults_wires_no_http_server(tmp_path: Path) -> None:
+    # aiohttp is the metrics and WebSub servers' (~0.1 s of every start); the first command's
+    # reply waits for those imports, so they come only with the servers
+    loaded = wired_with(tmp_path)
+    assert "feedparser" in loaded  # the poll pipeline was wired
+    assert loaded & {"aiohttp", "torch", "trafilatura"} == set()
+    assert "aiohttp" in wired_with(tmp_path, metrics_port=0)
