@@ -117,7 +117,15 @@ def _run_feedparser(clean: bytes, url: str) -> Any:
     # content-location makes relative links absolute; the charset matches our transcoding.
     response_headers = {"content-location": url, "content-type": "application/xml; charset=utf-8"}
     try:
-        return feedparser.parse(io.BytesIO(clean), response_headers=response_headers)
+        # its HTML sanitiser and link rewriting work on markup that html_to_text reduces to
+        # plain text anyway (dropping scripts, styles and their like with their content): a
+        # third of feedparser's time on the recorded news feeds, for the same text
+        return feedparser.parse(
+            io.BytesIO(clean),
+            response_headers=response_headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
     except (MemoryError, RecursionError):
         raise
     except Exception as exc:  # a foreign parser on hostile input: translate, never leak

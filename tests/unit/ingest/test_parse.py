@@ -580,3 +580,25 @@ def test_html_to_text(html: str, text: str) -> None:
 def test_html_to_text_is_total_and_tidy(fragment: str) -> None:
     for out in (html_to_text(fragment), normalise_text(fragment)):
         assert out == out.strip() and "\n\n\n" not in out and "\r" not in out
+
+
+def test_markup_in_items_leaves_only_the_words_a_reader_sees() -> None:
+    # feedparser's own sanitiser is off (html_to_text reduces markup to text): scripts, styles,
+    # frames and handlers must still leave nothing behind, in escaped and in CDATA bodies
+    hostile = (
+        "<p>Rockets hit <a href='/base/7' onclick='steal()'>the base</a>.</p>"
+        "<script>document.write('injected')</script><style>p{display:none}</style>"
+        "<iframe src='https://evil.example/'>framed</iframe><img src=x onerror='alert(1)'>"
+        "<svg><text>drawn</text></svg><!-- hidden --><noscript>noscript</noscript>"
+    )
+    escaped = hostile.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    body = (
+        '<?xml version="1.0"?><rss version="2.0" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>t</title>'
+        f"<item><title>A</title><link>/a</link><description>{escaped}</description></item>"
+        f"<item><title>B</title><link>/b</link><content:encoded><![CDATA[{hostile}]]>"
+        "</content:encoded></item></channel></rss>"
+    ).encode()
+    items = parse_feed(body, url="https://news.example/feed").items
+    assert [i.text for i in items] == ["Rockets hit the base."] * 2
+    assert [i.url for i in items] == ["https://news.example/a", "https://news.example/b"]
