@@ -37,10 +37,14 @@ finally:
 
 
 def loaded_by(args: list[str], tmp_path: Path) -> set[str]:
-    env = {**os.environ, "THREATWATCH_DB": str(tmp_path / "cli.db")}
+    return modules_after(PROBE, args, tmp_path, {"THREATWATCH_DB": str(tmp_path / "cli.db")})
+
+
+def modules_after(probe: str, args: list[str], tmp_path: Path, env: dict[str, str]) -> set[str]:
+    """The top-level modules ``probe`` had loaded: the last line it printed on stderr."""
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, *args],
-        env=env,
+        [sys.executable, "-c", probe, *args],
+        env={**os.environ, **env},
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -73,20 +77,13 @@ from bot.core.settings import Settings
 settings = Settings(**json.loads(sys.argv[1]))
 app = compose(settings)
 app.store.close()
-print(json.dumps(sorted(m.split(".")[0] for m in sys.modules)))
+print(json.dumps(sorted(m.split(".")[0] for m in sys.modules)), file=sys.stderr)
 """
 
 
 def wired_with(tmp_path: Path, **settings: object) -> set[str]:
-    done = subprocess.run(
-        [sys.executable, "-c", WIRED, json.dumps({"db": str(tmp_path / "run.db"), **settings})],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+    return modules_after(WIRED, [json.dumps({"db": str(tmp_path / "run.db"), **settings})],
+                         tmp_path, {})  # fmt: skip
 
 
 def test_run_on_the_defaults_wires_no_http_server(tmp_path: Path) -> None:
