@@ -90,3 +90,18 @@ def test_health_fails_without_a_bot_and_passes_once_it_runs(container: str) -> N
     done = run_in(container, "sh", "-c", script, env=env, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert f"ok: http://127.0.0.1:{port}/readyz" in done.stdout
+
+
+def test_the_image_carries_both_int8_models_intact(container: str) -> None:
+    # built by the Dockerfile (`models build --weights all`), so that no container's first start
+    # builds one: s8 for CPUs with int8 dot products, s8r for the others
+    probe = (
+        "from bot.core.settings import Settings\n"
+        "from bot.relevance.embed import SentenceTransformerEmbedder\n"
+        "from bot.relevance.embed_int8 import _intact, installed_models, model_file_name\n"
+        "model = SentenceTransformerEmbedder(Settings().model).model_path()\n"
+        "print([_intact(installed_models() / model_file_name(model, w)) for w in ('s8', 's8r')])"
+    )
+    done = run_in(container, "python", "-c", probe)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[True, True]"
