@@ -118,8 +118,9 @@ def _run_feedparser(clean: bytes, url: str) -> Any:
     response_headers = {"content-location": url, "content-type": "application/xml; charset=utf-8"}
     try:
         # its HTML sanitiser and link rewriting work on markup that html_to_text reduces to
-        # plain text anyway (dropping scripts, styles and their like with their content): a
-        # third of feedparser's time on the recorded news feeds, for the same text
+        # plain text anyway (dropping scripts, styles and their like with their content): about
+        # half the time of parsing the recorded captures, for the same items word for word
+        # (docs/BENCHMARKS.md, "The ingest ceiling on this CPU")
         return feedparser.parse(
             io.BytesIO(clean),
             response_headers=response_headers,
