@@ -45,8 +45,8 @@ def build(ctx: Any, weights: str, into: Path | None, if_used: bool) -> None:
     from bot.relevance.embed_choice import choose, int8_runtime_installed
     from bot.relevance.embed_int8 import (
         cached_int8_model,
-        file_sha256,
         installed_models,
+        recorded_sha256,
         weight_type,
     )
 
@@ -68,4 +68,5 @@ def build(ctx: Any, weights: str, into: Path | None, if_used: bool) -> None:
             path = cached_int8_model(model_dir, folder, kind, installed=())
         except (RuntimeError, OSError) as exc:
             raise ConfigError(f"cannot build the int8 model ({kind}): {exc}") from exc
-        click.echo(f"{path} ({kind} weights, sha256 {file_sha256(path)[:16]})")
+        # cached_int8_model has just checked the file against it
+        click.echo(f"{path} ({kind} weights, sha256 {recorded_sha256(path)[:16]})")

@@ -101,13 +101,17 @@ def model_file_name(model_dir: Path, weights: str) -> str:
     return f"{model_dir.name}-int8{weights}-{source_key(model_dir, weights)}.onnx"
 
 
-def _intact(path: Path) -> bool:
+def recorded_sha256(path: Path) -> str:
+    """The checksum written beside a built model (raises OSError or UnicodeDecodeError)."""
+    return path.with_suffix(".sha256").read_text(encoding="ascii").strip()
+
+
+def intact(path: Path) -> bool:
     """Whether ``path`` and its checksum file exist and agree (a mismatch is logged)."""
-    checksum = path.with_suffix(".sha256")
-    if not (path.is_file() and checksum.is_file()):
+    if not (path.is_file() and path.with_suffix(".sha256").is_file()):
         return False
     try:
-        if file_sha256(path) == checksum.read_text(encoding="ascii").strip():
+        if file_sha256(path) == recorded_sha256(path):
             return True
     except (OSError, UnicodeDecodeError):
         pass
@@ -126,10 +130,10 @@ def cached_int8_model(
     installed_models()) or in the cache, whichever is intact first; else built into the cache."""
     name = model_file_name(model_dir, weights)
     for folder in (installed_models(),) if installed is None else installed:
-        if _intact(folder / name):
+        if intact(folder / name):
             return folder / name
     target = cache_dir / name
-    if _intact(target):
+    if intact(target):
         return target
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -198,19 +202,26 @@ def build_stage(stage: str, model_dir: Path, work: Path, weights: str) -> None:
         )
         fused.save_model_to_file(str(work / "fused.onnx"))
     elif stage == "quantize":
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        quantize_dynamic(
-            work / "fused.onnx",
-            work / "int8.onnx",
-            weight_type=QuantType.QUInt8 if weights == "u8" else QuantType.QInt8,
-            per_channel=True,
-            reduce_range=weights == "s8r",  # 7-bit weights: no saturation without VNNI
-            # fused operators are in another domain, which shape inference cannot type
-            extra_options={"DefaultTensorType": 1},  # onnx.TensorProto.FLOAT
-        )
+        quantize(work / "fused.onnx", work / "int8.onnx", weights)
     else:
         raise ValueError(f"unknown build stage {stage!r}")
+
+
+def quantize(source: Path, target: Path, weights: str) -> None:
+    """Quantise the float model ``source`` into ``target``: per-channel int8 weights of type
+    ``weights``, activation scales taken at run time (bench/ceiling.py measures the peak of the
+    same kernels)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        source,
+        target,
+        weight_type=QuantType.QUInt8 if weights == "u8" else QuantType.QInt8,
+        per_channel=True,
+        reduce_range=weights == "s8r",  # 7-bit weights: no saturation without VNNI
+        # fused operators are in another domain, which shape inference cannot type
+        extra_options={"DefaultTensorType": 1},  # onnx.TensorProto.FLOAT
+    )
 
 
 def _export(model_dir: Path, out: Path) -> Path:
@@ -286,6 +297,7 @@ class Int8Embedder:
         self.recipe = f"{RECIPE}-{self.weights}"
         self._session: Any = None
         self._tokenizer: Any = None
+        self._dimension = 0
         self._failed = False
         self._lock = threading.Lock()
 
@@ -324,6 +336,8 @@ class Int8Embedder:
         tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
         tokenizer.enable_truncation(self.max_tokens)
         tokenizer.no_padding()  # each text runs alone: padding would only add work
+        config = json.loads((self.model_dir / "config.json").read_text(encoding="utf-8"))
+        self._dimension = int(config["hidden_size"])
         return session, tokenizer
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -333,7 +347,7 @@ class Int8Embedder:
         encodings = self._tokenizer.encode_batch(list(texts)) if texts else []
         # longest first, so that the runs left at the end are short and the threads end together
         order = sorted(range(len(encodings)), key=lambda i: -len(encodings[i].ids))
-        vectors = np.zeros((len(encodings), self._dimension()), np.float32)
+        vectors = np.zeros((len(encodings), self._dimension), np.float32)
         workers = min(self.threads, len(order))
         if workers <= 1:
             for i in order:
@@ -345,10 +359,6 @@ class Int8Embedder:
                     vectors[i] = vector
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.where(norms > 0, norms, 1.0)
-
-    def _dimension(self) -> int:
-        config = json.loads((self.model_dir / "config.json").read_text(encoding="utf-8"))
-        return int(config["hidden_size"])
 
     def _encode_one(self, encoding: Any) -> np.ndarray:
         ids = np.array([encoding.ids], dtype=np.int64)

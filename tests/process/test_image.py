@@ -98,9 +98,9 @@ def test_the_image_carries_both_int8_models_intact(container: str) -> None:
     probe = (
         "from bot.core.settings import Settings\n"
         "from bot.relevance.embed import SentenceTransformerEmbedder\n"
-        "from bot.relevance.embed_int8 import _intact, installed_models, model_file_name\n"
+        "from bot.relevance.embed_int8 import installed_models, intact, model_file_name\n"
         "model = SentenceTransformerEmbedder(Settings().model).model_path()\n"
-        "print([_intact(installed_models() / model_file_name(model, w)) for w in ('s8', 's8r')])"
+        "print([intact(installed_models() / model_file_name(model, w)) for w in ('s8', 's8r')])"
     )
     done = run_in(container, "python", "-c", probe)
     assert done.returncode == 0, done.stderr
