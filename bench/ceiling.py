@@ -24,6 +24,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,17 +33,24 @@ LAYERS, HIDDEN, INTERMEDIATE, WINDOW = 6, 384, 1536, 256
 SHAPE = (WINDOW, HIDDEN, INTERMEDIATE)  # M × K → N: the feed-forward's first product
 
 
-def split_gflop(texts: Sequence[str]) -> tuple[float, float]:
-    """(linear, attention) GFLOP to embed ``texts`` (a multiply-add is 2), each text counted by
-    its own word pieces with [CLS] and [SEP], at most the window, padding not counted."""
+def model_tokenizer() -> Any:
+    """The model's own tokenizer, every text in all its pieces: without the truncation and the
+    padding to 128 pieces that its tokenizer.json sets."""
     from tokenizers import Tokenizer
 
     from bot.relevance.embed import SentenceTransformerEmbedder
 
     path = SentenceTransformerEmbedder("all-MiniLM-L6-v2").model_path() / "tokenizer.json"
     tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.no_padding()
     tokenizer.no_truncation()
-    tokenizer.no_padding()  # the model's tokenizer.json pads every text to 128 pieces
+    return tokenizer
+
+
+def split_gflop(texts: Sequence[str]) -> tuple[float, float]:
+    """(linear, attention) GFLOP to embed ``texts`` (a multiply-add is 2), each text counted by
+    its own word pieces with [CLS] and [SEP], at most the window, padding not counted."""
+    tokenizer = model_tokenizer()
     linear = attention = 0
     for encoding in tokenizer.encode_batch(list(texts)):
         n = min(len(encoding.ids), WINDOW)
@@ -96,10 +104,8 @@ def _rate(path: Path, gflop_per_run: float, seconds: float) -> float:
 
 def measured_peaks(seconds: float = 2.0) -> dict[str, float]:
     """{"int8": GOP/s, "fp32": GFLOP/s}: the best of three turns each, this CPU's weight type."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
     from bot.relevance.embed import _cpu_flags
-    from bot.relevance.embed_int8 import weight_type
+    from bot.relevance.embed_int8 import quantize, weight_type
 
     weights = weight_type(_cpu_flags())
     m, k, n = SHAPE
@@ -107,13 +113,7 @@ def measured_peaks(seconds: float = 2.0) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         fp32, int8 = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         _product_model(fp32)
-        quantize_dynamic(  # as bot/relevance/embed_int8.py: build_stage("quantize")
-            fp32,
-            int8,
-            weight_type=QuantType.QUInt8 if weights == "u8" else QuantType.QInt8,
-            per_channel=True,
-            reduce_range=weights == "s8r",
-        )
+        quantize(fp32, int8, weights)  # exactly as the model's products are
         turns = [(_rate(int8, gflop, seconds), _rate(fp32, gflop, seconds)) for _ in range(3)]
     return {
         "int8": round(max(t[0] for t in turns), 1),
@@ -126,6 +126,24 @@ def measured_peaks(seconds: float = 2.0) -> dict[str, float]:
 def embed_floor_seconds(linear: float, attention: float, peaks: dict[str, float]) -> float:
     """The least time an int8 pass can embed in: each part of its work at its own peak."""
     return linear / peaks["int8"] + attention / peaks["fp32"]
+
+
+def add_ceilings(rows: list[dict], peaks: dict[str, Any]) -> None:
+    """On each int8 row of bench/ingest.py: the least time its embed stage could take on this
+    CPU, and the best ratio to the baseline that leaves, with the pass's other stages (parse,
+    detect, match) as measured, and with them free."""
+    for row in rows:
+        if row["path"] == "baseline" or "int8" not in row["runtime"]:
+            continue
+        floor = embed_floor_seconds(row["linear_gflop"], row["attention_gflop"], peaks)
+        other = sum(ms for stage, ms in row["stages_ms"].items() if stage != "embed") / 1000
+        embed = row["stages_ms"].get("embed", 0) / 1000 or row["articles"] / row["articles_per_s"]
+        row["ceiling"] = {
+            "embed_floor_s": round(floor, 2),
+            "embed_s": embed,
+            "best_ratio": round(row["baseline_seconds"] / (floor + other), 2),
+            "best_ratio_embed_only": round(row["baseline_seconds"] / floor, 2),
+        }
 
 
 def main() -> None:

@@ -43,7 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from ceiling import embed_floor_seconds, measured_peaks, split_gflop
+from ceiling import add_ceilings, measured_peaks, model_tokenizer, split_gflop
 
 SELF = str(Path(__file__).resolve())
 REPO = Path(SELF).parents[1]
@@ -104,12 +104,7 @@ def rss_bytes(articles: list[tuple[str, str]]) -> bytes:
 
 def over_window(texts: list[str], window: int = 256) -> int:
     """How many texts the model would truncate (token count above its 256-token window)."""
-    from tokenizers import Tokenizer
-
-    from bot.relevance.embed import SentenceTransformerEmbedder
-
-    path = SentenceTransformerEmbedder("all-MiniLM-L6-v2").model_path() / "tokenizer.json"
-    return sum(len(e.ids) > window for e in Tokenizer.from_file(str(path)).encode_batch(texts))
+    return sum(len(e.ids) > window for e in model_tokenizer().encode_batch(texts))
 
 
 def setup_project(articles: list[tuple[str, str]]) -> tuple[Pass, dict]:
@@ -294,24 +289,6 @@ def summarise(case: str, kind: str, result: dict, baseline: dict) -> dict:
     } | {k: result[k] for k in CASCADE_FIGURES if k in result}  # fmt: skip
 
 
-def add_ceiling(rows: list[dict], peaks: dict) -> None:
-    """On each int8 row: the least time its embed stage could take on this CPU (each part of the
-    model's work at its measured peak), and the best ratio to the baseline that leaves, with the
-    pass's other stages (parse, detect, match) as measured."""
-    for row in rows:
-        if row["path"] == "baseline" or "int8" not in row["runtime"]:
-            continue
-        floor = embed_floor_seconds(row["linear_gflop"], row["attention_gflop"], peaks)
-        other = sum(ms for stage, ms in row["stages_ms"].items() if stage != "embed") / 1000
-        row["ceiling"] = {
-            "embed_floor_s": round(floor, 2),
-            "embed_s": row["stages_ms"].get("embed", 0) / 1000
-            or row["articles"] / row["articles_per_s"],
-            "best_ratio": round(row["baseline_seconds"] / (floor + other), 2),
-            "best_ratio_embed_only": round(row["baseline_seconds"] / floor, 2),  # all else free
-        }
-
-
 def table(meta: dict, rows: list[dict]) -> str:
     lines = [
         f"machine: {meta['cpu']}, {meta['cores']} cores (torch threads {meta['torch_threads']})",
@@ -402,7 +379,7 @@ def main() -> None:
     meta = machine(precisions)
     if any("int8" in r["runtime"] for r in rows):  # measured after the workers, on a quiet CPU
         meta["peaks"] = measured_peaks()
-        add_ceiling(rows, meta["peaks"])
+        add_ceilings(rows, meta["peaks"])
     print(json.dumps({"machine": meta, "rows": rows}, indent=2) if args.json else table(meta, rows))
 
 

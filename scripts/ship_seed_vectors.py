@@ -27,11 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from bot.core.settings import Settings  # noqa: E402
 from bot.relevance.cascade import lead_key, lead_text  # noqa: E402
-from bot.relevance.embed import (  # noqa: E402
-    Embedder,
-    HashingEmbedder,
-    vector_space,  # noqa: E402
-)
+from bot.relevance.embed import Embedder, HashingEmbedder, vector_space  # noqa: E402
 from bot.relevance.embed_choice import runtime_embedder  # noqa: E402
 from bot.relevance.multilingual import MultilingualEmbedder  # noqa: E402
 from bot.relevance.vector_files import (  # noqa: E402
